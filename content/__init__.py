@@ -1,0 +1,1 @@
+"""Content: slots of parameterized micro-variants, the SlotBlock that places them, and the demo pages."""

@@ -1,0 +1,35 @@
+"""The slot editor form: checks that keys, the default and the targeting table agree."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from wagtail.admin.forms import WagtailAdminModelForm
+
+
+class SlotForm(WagtailAdminModelForm):
+    def clean(self):
+        cleaned = super().clean()
+        formset = self.formsets.get("variants")
+        if formset is None or not hasattr(formset, "cleaned_data"):
+            return cleaned
+        keys: list[str] = []
+        for form in formset.forms:
+            data = getattr(form, "cleaned_data", None) or {}
+            if not data or data.get("DELETE"):
+                continue
+            key = data.get("key")
+            if key in keys:
+                form.add_error("key", f"Another variant of this slot already uses the key “{key}”.")
+            elif key:
+                keys.append(key)
+        default = cleaned.get("default_variant")
+        if default and keys and default not in keys:
+            self.add_error("default_variant", f"No variant has the key “{default}”. Use one of: {', '.join(keys)}.")
+        rules = cleaned.get("rules") or []
+        unknown = sorted({rule.value["variant"] for rule in rules if rule.value["variant"] not in keys})
+        if unknown and keys:
+            self.add_error(
+                "rules",
+                ValidationError(f"Rules name variants this slot does not have: {', '.join(unknown)}."),
+            )
+        return cleaned

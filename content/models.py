@@ -1,0 +1,118 @@
+"""Slots, their micro-variants, and the demo pages that place them.
+
+A ``Slot`` is a named place on a page; its ``Variant`` rows are the
+alternatives, each a micro-template with parameters. Slots use Wagtail's own
+draft, revision, locking and audit machinery: the row (with its variants) is
+always the *published* state, drafts live in revisions, and only the published
+state is ever served.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from modelcluster.fields import ParentalKey
+from modelcluster.models import ClusterableModel
+from wagtail.admin.panels import FieldPanel, InlinePanel, MultiFieldPanel
+from wagtail.api import APIField
+from wagtail.fields import StreamField
+from wagtail.models import DraftStateMixin, LockableMixin, Orderable, Page, RevisionMixin
+from wagtail.search import index
+
+from .blocks import RuleBlock, page_blocks, variant_param_blocks
+from .forms import SlotForm
+from .panels import TargetingSummaryPanel
+
+STRATEGY_CHOICES = [
+    ("fixed", "Fixed: always the default variant"),
+    ("rules", "Rules: segment → variant, first match wins"),
+    ("split", "Weighted split: sticky per visitor"),
+]
+
+
+class Slot(DraftStateMixin, LockableMixin, RevisionMixin, index.Indexed, ClusterableModel):
+    key = models.SlugField(max_length=64, unique=True, help_text='Used in templates: {% personalize "home-hero" %}.')
+    name = models.CharField(max_length=255)
+    description = models.TextField(blank=True)
+    strategy = models.CharField(max_length=32, choices=STRATEGY_CHOICES, default="fixed")
+    default_variant = models.SlugField(
+        max_length=64,
+        blank=True,
+        help_text="Key of the variant shown when nothing else applies. Blank: the first live variant.",
+    )
+    rules = StreamField(
+        [("rule", RuleBlock())],
+        blank=True,
+        help_text="Checked top to bottom: the first segment the visitor is in decides the variant.",
+    )
+
+    panels = [
+        MultiFieldPanel(
+            [FieldPanel("name"), FieldPanel("key"), FieldPanel("description")],
+            heading="Slot",
+        ),
+        MultiFieldPanel(
+            [FieldPanel("strategy"), FieldPanel("default_variant"), FieldPanel("rules")],
+            heading="How a variant is chosen",
+        ),
+        TargetingSummaryPanel(heading="Overview: variants and targeting (as saved)"),
+        InlinePanel("variants", heading="Variants", label="Variant", min_num=1),
+    ]
+    base_form_class = SlotForm
+    search_fields = [index.SearchField("name"), index.AutocompleteField("name"), index.SearchField("key")]
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Variant(Orderable):
+    slot = ParentalKey(Slot, related_name="variants", on_delete=models.CASCADE)
+    key = models.SlugField(max_length=64)
+    name = models.CharField(max_length=255)
+    weight = models.PositiveIntegerField(default=1, help_text="Share of traffic under a weighted split.")
+    is_paused = models.BooleanField("paused", default=False, help_text="A paused variant is never served.")
+    params = StreamField(variant_param_blocks(), min_num=1, max_num=1, verbose_name="micro-template and parameters")
+
+    panels = [
+        FieldPanel("name"),
+        FieldPanel("key"),
+        FieldPanel("weight"),
+        FieldPanel("is_paused"),
+        FieldPanel("params"),
+    ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.key})"
+
+    @property
+    def template_key(self) -> str:
+        return self.params[0].block_type if self.params else ""
+
+    @property
+    def status(self) -> str:
+        return "paused" if self.is_paused else "live"
+
+
+class BasePage(Page):
+    body = StreamField(page_blocks(), blank=True)
+    content_panels = [*Page.content_panels, FieldPanel("body")]
+    api_fields = [APIField("body")]
+
+    class Meta:
+        abstract = True
+
+
+class HomePage(BasePage):
+    template = "content/pages/home_page.html"
+
+
+class ProductPage(BasePage):
+    price = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
+    content_panels = [*BasePage.content_panels, FieldPanel("price")]
+    template = "content/pages/product_page.html"
+
+
+class ContentPage(BasePage):
+    template = "content/pages/content_page.html"

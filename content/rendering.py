@@ -1,0 +1,89 @@
+"""Turning a variant's parameters into HTML.
+
+Parameters are flattened once, when a slot is published and cached, into
+JSON-ready primitives (rich text expanded to HTML, images resolved to a
+rendition URL), so rendering per request touches no database. Rendering fills
+placeholders safely and hands the values to the micro-template as context:
+Django's autoescaping applies, and editor text is never compiled as a template.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.template.loader import get_template
+from django.utils.html import format_html
+from django.utils.safestring import SafeString, mark_safe
+
+from . import micro_templates
+from .placeholders import substitute
+
+IMAGE_RENDITION = "max-1200x800"
+TEXT_FIELDS = ("headline", "cta_label", "badge")
+
+
+def _image_params(image: Any) -> dict[str, Any] | None:
+    if image is None:
+        return None
+    rendition = image.get_rendition(IMAGE_RENDITION)
+    return {
+        "url": rendition.url,
+        "alt": image.default_alt_text or image.title,
+        "width": rendition.width,
+        "height": rendition.height,
+    }
+
+
+def params_from_block_value(value: Mapping[str, Any]) -> dict[str, Any]:
+    """Flatten a micro-template StructValue to primitives (queries for images happen here)."""
+    params: dict[str, Any] = {}
+    for name, field_value in value.items():
+        if name == "image":
+            params[name] = _image_params(field_value)
+        elif name == "body":
+            params[name] = str(field_value) if field_value else ""
+        else:
+            params[name] = field_value if field_value is not None else ""
+    return params
+
+
+def params_personalize(params: Mapping[str, Any], values: Mapping[str, object]) -> dict[str, Any]:
+    """Fill placeholders in text parameters; the body is HTML, so only inserted values are escaped there."""
+    out = dict(params)
+    for name in TEXT_FIELDS:
+        if isinstance(out.get(name), str):
+            out[name] = substitute(out[name], values)
+    if isinstance(out.get("body"), str):
+        out["body"] = substitute(out["body"], values, html=True)
+    return out
+
+
+def template_render(
+    template_key: str, params: Mapping[str, Any], values: Mapping[str, object] | None = None
+) -> SafeString:
+    params = params_personalize(params, values or {})
+    # Rich text comes from Wagtail's editor, which only stores its own whitelisted HTML.
+    body = mark_safe(params.get("body") or "")  # noqa: S308
+    template = get_template(micro_templates.get(template_key).template)
+    return mark_safe(template.render({"params": params, "body": body, "template_key": template_key}))  # noqa: S308
+
+
+def variant_render(
+    *,
+    slot_key: str,
+    variant_key: str,
+    template_key: str,
+    params: Mapping[str, Any],
+    decision_id: str,
+    values: Mapping[str, object] | None = None,
+) -> SafeString:
+    """The variant's HTML inside the wrapper that the tracker attributes events to."""
+    return format_html(
+        '<div class="tailor-slot tailor-{}" data-tailor-slot="{}" data-tailor-variant="{}" data-tailor-decision="{}">{}</div>',
+        template_key,
+        slot_key,
+        variant_key,
+        decision_id,
+        template_render(template_key, params, values),
+    )

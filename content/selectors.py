@@ -1,0 +1,79 @@
+"""Reads of published content in the shape the decision path needs.
+
+``slot_definitions_live`` returns every published slot as frozen, JSON-ready
+data (variants with flattened parameters, the targeting table as segment ids).
+It runs when the catalog is (re)built after a publish, never per request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .models import Slot
+from .rendering import params_from_block_value
+
+
+@dataclass(frozen=True, slots=True)
+class VariantDefinition:
+    key: str
+    name: str
+    template: str
+    params: dict[str, Any]
+    weight: int
+    is_paused: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SlotDefinition:
+    key: str
+    name: str
+    strategy: str
+    default_variant: str
+    revision_id: int | None
+    variants: tuple[VariantDefinition, ...]
+    rules: tuple[tuple[int, str], ...]  # (segment id, variant key), in the editor's order
+
+    @property
+    def live_variants(self) -> tuple[VariantDefinition, ...]:
+        return tuple(v for v in self.variants if not v.is_paused)
+
+    def variant(self, key: str) -> VariantDefinition | None:
+        return next((v for v in self.variants if v.key == key), None)
+
+
+def slot_definition_from_object(slot: Slot, revision_id: int | None) -> SlotDefinition:
+    variants = []
+    for variant in slot.variants.all():
+        if not variant.params:
+            continue
+        block = variant.params[0]
+        variants.append(
+            VariantDefinition(
+                key=variant.key,
+                name=variant.name,
+                template=block.block_type,
+                params=params_from_block_value(block.value),
+                weight=variant.weight,
+                is_paused=variant.is_paused,
+            )
+        )
+    rules = tuple(
+        (rule.value["segment"].pk, rule.value["variant"])
+        for rule in slot.rules
+        if rule.value.get("segment") is not None
+    )
+    return SlotDefinition(
+        key=slot.key,
+        name=slot.name,
+        strategy=slot.strategy,
+        default_variant=slot.default_variant,
+        revision_id=revision_id,
+        variants=tuple(variants),
+        rules=rules,
+    )
+
+
+def slot_definitions_live() -> dict[str, SlotDefinition]:
+    slots = Slot.objects.filter(live=True).prefetch_related("variants")
+    return {slot.key: slot_definition_from_object(slot, slot.live_revision_id) for slot in slots}

@@ -1,0 +1,1 @@
+"""Personalization: segments, the catalog of compiled slots, ``decide()``, template tags and the API."""

@@ -1,0 +1,93 @@
+"""Request and response shapes of the decisions API, validated field by field."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rest_framework import serializers
+
+from ..conf import setting
+from ..engine.context import DEVICES
+
+SCALAR_TYPES = (str, int, float, bool, type(None))
+
+
+class ContextInputSerializer(serializers.Serializer):
+    device = serializers.ChoiceField(choices=DEVICES, required=False)
+    browser = serializers.CharField(max_length=100, required=False)
+    os = serializers.CharField(max_length=100, required=False)
+    country = serializers.RegexField(
+        r"^[A-Za-z]{2}$", required=False, error_messages={"invalid": "Use a two-letter ISO country code."}
+    )
+    referrer = serializers.CharField(max_length=500, required=False, allow_blank=True)
+    utm_source = serializers.CharField(max_length=200, required=False)
+    utm_medium = serializers.CharField(max_length=200, required=False)
+    utm_campaign = serializers.CharField(max_length=200, required=False)
+    utm_term = serializers.CharField(max_length=200, required=False)
+    utm_content = serializers.CharField(max_length=200, required=False)
+    query = serializers.DictField(child=serializers.CharField(max_length=200, allow_blank=True), required=False)
+    hour = serializers.IntegerField(min_value=0, max_value=23, required=False)
+    weekday = serializers.IntegerField(min_value=0, max_value=6, required=False, help_text="Monday is 0.")
+    visit_count = serializers.IntegerField(min_value=1, required=False)
+    is_returning = serializers.BooleanField(required=False)
+    attributes = serializers.DictField(required=False, help_text="Flat object of strings, numbers or booleans.")
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError(
+                    {name: ["Unknown context field. Allowed: " + ", ".join(self.fields) + "."] for name in unknown}
+                )
+            size = len(json.dumps(data, default=str))
+            limit = setting("API_MAX_CONTEXT_BYTES")
+            if size > limit:
+                raise serializers.ValidationError(f"Context is {size} bytes; the limit is {limit}.")
+        return super().to_internal_value(data)
+
+    def validate_attributes(self, value: dict[str, Any]) -> dict[str, Any]:
+        for name, item in value.items():
+            if not isinstance(item, SCALAR_TYPES):
+                raise serializers.ValidationError(f"Attribute {name!r} must be a string, number or boolean.")
+            if len(name) > 64:
+                raise serializers.ValidationError("Attribute names are at most 64 characters.")
+        return value
+
+
+class DecisionsInputSerializer(serializers.Serializer):
+    slots = serializers.ListField(child=serializers.SlugField(max_length=64), allow_empty=False)
+    context = ContextInputSerializer(required=False)
+    visitor_id = serializers.UUIDField(
+        required=False, help_text="Defaults to the tailor_vid cookie or X-Tailor-Visitor header."
+    )
+
+    def validate_slots(self, value: list[str]) -> list[str]:
+        limit = setting("API_MAX_SLOTS")
+        if len(value) > limit:
+            raise serializers.ValidationError(f"Ask for at most {limit} slots per request, not {len(value)}.")
+        live = self.context["live_slots"]
+        errors = {i: [f"Unknown slot key {key!r}."] for i, key in enumerate(value) if key not in live}
+        if errors:
+            raise serializers.ValidationError(errors)
+        return list(dict.fromkeys(value))
+
+
+class VariantOutputSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    template = serializers.CharField()
+    params = serializers.DictField()
+
+
+class DecisionOutputSerializer(serializers.Serializer):
+    slot = serializers.CharField()
+    decision_id = serializers.CharField()
+    variant = VariantOutputSerializer()
+    propensity = serializers.FloatField()
+    policy = serializers.CharField()
+    html = serializers.CharField()
+
+
+class DecisionsOutputSerializer(serializers.Serializer):
+    visitor_id = serializers.CharField()
+    decisions = DecisionOutputSerializer(many=True)

@@ -1,0 +1,48 @@
+"""HTTP API of personalization: ``POST /api/v1/decisions/``."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiExample, extend_schema
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from tracking.middleware import RequestTailor, request_tailor
+
+from ..renderer import decision_represent
+from ..services import decide, slot_keys_live
+from .serializers import DecisionsInputSerializer, DecisionsOutputSerializer
+
+
+class DecisionsCreateApi(APIView):
+    """Choose variants of one or more slots for the visitor, with their HTML and decision ids."""
+
+    authentication_classes: list = []  # visitors are anonymous; no CSRF for a read-like decision call
+
+    @extend_schema(
+        request=DecisionsInputSerializer,
+        responses={200: DecisionsOutputSerializer},
+        examples=[
+            OpenApiExample(
+                "Hero for a newsletter reader on mobile",
+                value={"slots": ["home-hero"], "context": {"device": "mobile", "utm_source": "newsletter"}},
+                request_only=True,
+            )
+        ],
+    )
+    def post(self, request: Request) -> Response:
+        serializer = DecisionsInputSerializer(data=request.data, context={"live_slots": slot_keys_live()})
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        django_request = request._request
+        if data.get("visitor_id"):
+            django_request.tailor = RequestTailor(django_request, str(data["visitor_id"]), issued=False)
+        tailor = request_tailor(django_request)
+        visitor = tailor.visitor
+        context = {**tailor.context, **data.get("context", {})}
+        decisions = [
+            decision_represent(decide(key, visitor, context, request=django_request), visitor, context, html=True)
+            for key in data["slots"]
+        ]
+        return Response({"visitor_id": visitor.id, "decisions": decisions}, status=status.HTTP_200_OK)

@@ -1,0 +1,15 @@
+from django.apps import AppConfig
+
+
+class PersonalizationConfig(AppConfig):
+    name = "personalization"
+    verbose_name = "Tailor personalization"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from content import slot_renderer
+
+        from . import renderer, signals
+
+        slot_renderer.register(renderer.SlotBlockRenderer())
+        signals.connect()

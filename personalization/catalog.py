@@ -1,0 +1,113 @@
+"""The catalog: every published slot compiled into a ready-to-run policy.
+
+Built from the database once per publish (slots, variants, segments), kept in
+each web process's memory and tagged with a version held in the shared cache.
+A process re-reads that version at most every ``CATALOG_CHECK_SECONDS``, so
+the request path costs no query and, most of the time, no cache read either.
+Publishing a slot or saving a segment bumps the version.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+
+from django.core.cache import cache
+
+from content.selectors import SlotDefinition, VariantDefinition, slot_definitions_live
+
+from .conf import setting
+from .engine import Candidate, Policy, SegmentSpec, build_policy
+from .segments import segment_specs_all
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledSlot:
+    definition: SlotDefinition
+    policy: Policy
+    candidates: tuple[Candidate, ...]
+    variants: dict[str, VariantDefinition]
+
+    @property
+    def key(self) -> str:
+        return self.definition.key
+
+
+@dataclass(frozen=True)
+class Catalog:
+    version: str
+    slots: dict[str, CompiledSlot] = field(default_factory=dict)
+    segments: dict[int, SegmentSpec] = field(default_factory=dict)
+
+
+def slot_compile(definition: SlotDefinition, segments: dict[int, SegmentSpec]) -> CompiledSlot:
+    live = definition.live_variants
+    default_key = definition.default_variant or (definition.variants[0].key if definition.variants else "")
+    rules = tuple((segments[sid], variant) for sid, variant in definition.rules if sid in segments)
+    policy = build_policy(definition.strategy, slot_key=definition.key, default_key=default_key, rules=rules)
+    return CompiledSlot(
+        definition=definition,
+        policy=policy,
+        candidates=tuple(Candidate(v.key, float(v.weight)) for v in live),
+        variants={v.key: v for v in definition.variants},
+    )
+
+
+def catalog_build(version: str) -> Catalog:
+    segments = segment_specs_all()
+    slots = {}
+    for key, definition in slot_definitions_live().items():
+        try:
+            slots[key] = slot_compile(definition, segments)
+        except ValueError as exc:
+            logger.error("Slot %r cannot be compiled (%s); it renders nothing until fixed.", key, exc)
+    return Catalog(version=version, slots=slots, segments=segments)
+
+
+_lock = threading.Lock()
+_state: dict[str, object] = {"catalog": None, "checked_at": 0.0}
+
+
+def _shared_version() -> str | None:
+    key = setting("CATALOG_VERSION_KEY")
+    try:
+        version = cache.get(key)
+        if version is None:
+            version = uuid.uuid4().hex
+            cache.add(key, version, timeout=None)
+            version = cache.get(key, version)
+        return version
+    except Exception as exc:  # noqa: BLE001 - serve the catalog we have if the cache is down
+        logger.warning("Catalog version unavailable (%s); serving the cached catalog.", exc)
+        return None
+
+
+def catalog_get() -> Catalog:
+    catalog: Catalog | None = _state["catalog"]  # type: ignore[assignment]
+    now = time.monotonic()
+    if catalog is not None and now - _state["checked_at"] < setting("CATALOG_CHECK_SECONDS"):  # type: ignore[operator]
+        return catalog
+    with _lock:
+        version = _shared_version()
+        _state["checked_at"] = now
+        if catalog is not None and (version is None or version == catalog.version):
+            return catalog
+        catalog = catalog_build(version or uuid.uuid4().hex)
+        _state["catalog"] = catalog
+        return catalog
+
+
+def catalog_invalidate() -> None:
+    """Make every process rebuild: a new shared version, and this process's copy dropped now."""
+    try:
+        cache.set(setting("CATALOG_VERSION_KEY"), uuid.uuid4().hex, timeout=None)
+    except Exception as exc:  # noqa: BLE001
+        logger.warning("Catalog version not bumped (%s); other processes keep their catalog.", exc)
+    with _lock:
+        _state["catalog"] = None
+        _state["checked_at"] = 0.0

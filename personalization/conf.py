@@ -1,0 +1,21 @@
+"""Personalization settings: ``settings.TAILOR`` over these defaults, read at call time."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+
+DEFAULTS: dict[str, Any] = {
+    # How often a web process checks whether the published catalog changed (seconds).
+    # The process that publishes sees its change at once; others within this interval.
+    "CATALOG_CHECK_SECONDS": 1.0,
+    "CATALOG_VERSION_KEY": "tailor:catalog-version",
+    "API_MAX_SLOTS": 50,
+    "API_MAX_CONTEXT_BYTES": 4096,
+}
+
+
+def setting(name: str) -> Any:
+    overrides = getattr(settings, "TAILOR", {})
+    return overrides[name] if name in overrides else DEFAULTS[name]

@@ -1,0 +1,290 @@
+"""Demo content: pages, slots and segments that show Tailor working, created idempotently.
+
+``seed_demo`` calls ``demo_seed``; re-running it keeps what exists (and any
+edits made in the admin) and only adds what is missing.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from wagtail.models import Page, Site
+
+from content.models import ContentPage, HomePage, ProductPage, Slot, Variant
+
+from .models import Segment
+
+DEMO_USERNAME = "admin"
+
+
+def _hero(headline: str, body: str, cta: str, badge: str = "", position: str = "default") -> list[dict[str, Any]]:
+    return [
+        {
+            "type": "hero",
+            "value": {
+                "headline": headline,
+                "body": f"<p>{body}</p>",
+                "cta_label": cta,
+                "cta_url": "/product/",
+                "image": None,
+                "badge": badge,
+                "position": position,
+            },
+        }
+    ]
+
+
+def _banner(headline: str, body: str, cta: str, badge: str = "") -> list[dict[str, Any]]:
+    return [
+        {
+            "type": "cta_banner",
+            "value": {
+                "headline": headline,
+                "body": f"<p>{body}</p>",
+                "cta_label": cta,
+                "cta_url": "/product/",
+                "badge": badge,
+                "position": "default",
+            },
+        }
+    ]
+
+
+def _card(headline: str, body: str, badge: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "type": "product_card",
+            "value": {
+                "headline": headline,
+                "body": f"<p>{body}</p>",
+                "image": None,
+                "badge": badge,
+                "cta_label": "Add to basket",
+                "cta_url": "/product/",
+                "position": "default",
+            },
+        }
+    ]
+
+
+SEGMENTS = [
+    ("mobile-visitors", "Mobile visitors", "all", [{"type": "device", "value": {"devices": ["mobile", "tablet"]}}]),
+    (
+        "newsletter-traffic",
+        "Newsletter traffic",
+        "any",
+        [
+            {"type": "utm", "value": {"param": "source", "operator": "equals", "value": "newsletter"}},
+            {"type": "referrer", "value": {"host": "", "pattern": "*newsletter*"}},
+        ],
+    ),
+    ("returning-visitors", "Returning visitors", "all", [{"type": "returning", "value": {"returning": True}}]),
+]
+
+SLOTS: list[dict[str, Any]] = [
+    {
+        "key": "home-hero",
+        "name": "Home hero",
+        "description": "The first thing visitors see on the home page.",
+        "strategy": "rules",
+        "default_variant": "hero-default",
+        "variants": [
+            (
+                "hero-default",
+                "Default",
+                1,
+                _hero(
+                    "Hello {visitor.first_name|there}, meet Tailor",
+                    "Content that fits every visitor.",
+                    "See the product",
+                ),
+            ),
+            (
+                "hero-mobile",
+                "Mobile: short and thumb-friendly",
+                1,
+                _hero("Tailor, in your pocket", "Fast on every screen.", "Tap to see", position="top"),
+            ),
+            (
+                "hero-newsletter",
+                "Newsletter readers",
+                1,
+                _hero(
+                    "Welcome, newsletter reader", "Your subscriber discount is waiting.", "Claim 15% off", badge="-15%"
+                ),
+            ),
+            (
+                "hero-welcome-back",
+                "Returning visitors",
+                1,
+                _hero(
+                    "Welcome back{visitor.first_name|}!", "Pick up where you left off.", "Continue", position="right"
+                ),
+            ),
+        ],
+        "rules": [
+            ("newsletter-traffic", "hero-newsletter"),
+            ("mobile-visitors", "hero-mobile"),
+            ("returning-visitors", "hero-welcome-back"),
+        ],
+    },
+    {
+        "key": "cta-banner",
+        "name": "Call-to-action banner",
+        "description": "A banner below the hero; split-tested.",
+        "strategy": "split",
+        "default_variant": "banner-trial",
+        "variants": [
+            (
+                "banner-trial",
+                "Free trial",
+                1,
+                _banner("Try Tailor free for 30 days", "No card needed.", "Start free trial"),
+            ),
+            (
+                "banner-demo",
+                "Book a demo",
+                1,
+                _banner("See Tailor on your own site", "A 20-minute walkthrough.", "Book a demo", badge="New"),
+            ),
+        ],
+        "rules": [],
+    },
+    {
+        "key": "product-offer",
+        "name": "Product offer",
+        "description": "The offer card on the product page.",
+        "strategy": "fixed",
+        "default_variant": "offer-standard",
+        "variants": [
+            ("offer-standard", "Standard price", 1, _card("Tailor Pro", "Everything in one plan.", "")),
+            ("offer-discount", "Discount", 1, _card("Tailor Pro, now 20% off", "For a limited time.", "-20%")),
+        ],
+        "rules": [],
+    },
+]
+
+
+@dataclass
+class DemoResult:
+    username: str
+    password: str
+    created: list[str] = field(default_factory=list)
+
+
+def _segment_ensure(key: str, name: str, match: str, rules: list[dict[str, Any]], result: DemoResult) -> Segment:
+    segment = Segment.objects.filter(key=key).first()
+    if segment is None:
+        segment = Segment.objects.create(key=key, name=name, match=match, rules=rules)
+        result.created.append(f"segment {key}")
+    return segment
+
+
+def slot_publish(spec: dict[str, Any], segments: dict[str, Segment]) -> Slot:
+    """Create and publish a slot from a plain spec (used by the demo and the benchmarks)."""
+    slot = Slot(
+        key=spec["key"],
+        name=spec["name"],
+        description=spec.get("description", ""),
+        strategy=spec["strategy"],
+        default_variant=spec.get("default_variant", ""),
+        rules=[{"type": "rule", "value": {"segment": segments[s].pk, "variant": v}} for s, v in spec.get("rules", [])],
+        live=False,
+    )
+    slot.variants = [
+        Variant(key=key, name=name, weight=weight, params=params, sort_order=i)
+        for i, (key, name, weight, params) in enumerate(spec["variants"])
+    ]
+    slot.save()
+    slot.save_revision().publish()
+    return slot
+
+
+def _page_ensure(parent: Page, page: Page, result: DemoResult) -> Page:
+    existing = parent.get_children().filter(slug=page.slug).first()
+    if existing is not None:
+        return existing.specific
+    parent.add_child(instance=page)
+    page.save_revision().publish()
+    result.created.append(f"page {page.url_path}")
+    return page
+
+
+def _home_ensure(result: DemoResult) -> HomePage:
+    home = HomePage.objects.first()
+    if home is not None:
+        return home
+    root = Page.get_first_root_node()
+    home = HomePage(
+        title="Welcome to Tailor",
+        slug="tailor-home",
+        body=[
+            {"type": "slot", "value": "home-hero"},
+            {"type": "paragraph", "value": "<p>Every visitor sees the variant of each slot chosen for them.</p>"},
+            {"type": "slot", "value": "cta-banner"},
+        ],
+    )
+    root.add_child(instance=home)
+    home.save_revision().publish()
+    site = Site.objects.filter(is_default_site=True).first()
+    old_root = site.root_page if site else None
+    if site is None:
+        Site.objects.create(hostname="localhost", root_page=home, is_default_site=True, site_name="Tailor demo")
+    else:
+        site.root_page = home
+        site.site_name = "Tailor demo"
+        site.save()
+    if old_root is not None and old_root.pk != home.pk and old_root.depth == 2 and not old_root.get_children().exists():
+        old_root.delete()  # Wagtail's "Welcome" placeholder page
+    result.created.append("home page")
+    return home
+
+
+STATIC_BENCH_BODY = [
+    {"type": "static_hero", "value": SLOTS[0]["variants"][0][3][0]["value"]},
+    {"type": "static_cta_banner", "value": SLOTS[1]["variants"][0][3][0]["value"]},
+    {"type": "static_product_card", "value": SLOTS[2]["variants"][0][3][0]["value"]},
+]
+PERSONALIZED_BENCH_BODY = [
+    {"type": "slot", "value": "home-hero"},
+    {"type": "slot", "value": "cta-banner"},
+    {"type": "slot", "value": "product-offer"},
+]
+
+
+@transaction.atomic
+def demo_seed() -> DemoResult:
+    password = os.environ.get("TAILOR_DEMO_PASSWORD", "tailor-demo")
+    result = DemoResult(username=DEMO_USERNAME, password=password)
+    user_model = get_user_model()
+    if not user_model.objects.filter(username=DEMO_USERNAME).exists():
+        user_model.objects.create_superuser(DEMO_USERNAME, "admin@example.com", password)
+        result.created.append("admin user")
+    segments = {key: _segment_ensure(key, name, match, rules, result) for key, name, match, rules in SEGMENTS}
+    for spec in SLOTS:
+        if not Slot.objects.filter(key=spec["key"]).exists():
+            slot_publish(spec, segments)
+            result.created.append(f"slot {spec['key']}")
+    home = _home_ensure(result)
+    _page_ensure(
+        home,
+        ProductPage(
+            title="Tailor Pro",
+            slug="product",
+            price="49.00",
+            body=[
+                {"type": "slot", "value": "product-offer"},
+                {"type": "paragraph", "value": "<p>Micro-personalization for Wagtail.</p>"},
+                {"type": "slot", "value": "cta-banner"},
+            ],
+        ),
+        result,
+    )
+    bench = _page_ensure(home, ContentPage(title="Benchmarks", slug="bench", body=[]), result)
+    _page_ensure(bench, ContentPage(title="Static", slug="static", body=STATIC_BENCH_BODY), result)
+    _page_ensure(bench, ContentPage(title="Personalized", slug="personalized", body=PERSONALIZED_BENCH_BODY), result)
+    return result

@@ -1,0 +1,33 @@
+"""Tailor's decision engine: pure Python, no Django.
+
+A *policy* receives the live candidates of a slot, the visitor's ``Context`` and
+a random source, and returns a ``Choice``: the chosen variant key and the
+probability with which it was chosen (its propensity). Everything here is
+importable and testable without configuring Django.
+"""
+
+from .context import Context
+from .policies import (
+    Candidate,
+    Choice,
+    FixedPolicy,
+    NoCandidatesError,
+    Policy,
+    RulesPolicy,
+    WeightedSplitPolicy,
+    build_policy,
+)
+from .segments import SegmentSpec
+
+__all__ = [
+    "Candidate",
+    "Choice",
+    "Context",
+    "FixedPolicy",
+    "NoCandidatesError",
+    "Policy",
+    "RulesPolicy",
+    "SegmentSpec",
+    "WeightedSplitPolicy",
+    "build_policy",
+]

@@ -1,0 +1,253 @@
+"""Segments: named sets of visitors described by rules on their ``Context``.
+
+A ``SegmentSpec`` holds its rules and whether *all* or *any* must match. Rules
+are small immutable objects with one ``matches(context)`` method, built once
+when the segment is published and evaluated with plain arithmetic per request:
+no query, no I/O, so the cost does not grow with the number of segments that
+exist, only with those a slot actually consults.
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from fnmatch import translate
+from typing import Any, ClassVar, Protocol
+
+from .context import UTM_PARAMS, Context
+
+MAX_MATCHED_TEXT = 512  # referrers are attacker-controlled; bound pattern work
+
+
+class Rule(Protocol):
+    kind: ClassVar[str]
+
+    def matches(self, context: Context) -> bool: ...
+
+
+def _folded(values: Iterable[str]) -> frozenset[str]:
+    return frozenset(v.strip().casefold() for v in values if v and v.strip())
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceRule:
+    kind: ClassVar[str] = "device"
+    devices: frozenset[str]
+
+    def matches(self, context: Context) -> bool:
+        return context.device in self.devices
+
+
+@dataclass(frozen=True, slots=True)
+class BrowserRule:
+    kind: ClassVar[str] = "browser"
+    families: frozenset[str]
+
+    def matches(self, context: Context) -> bool:
+        return context.browser.casefold() in self.families
+
+
+@dataclass(frozen=True, slots=True)
+class OSRule:
+    kind: ClassVar[str] = "os"
+    families: frozenset[str]
+
+    def matches(self, context: Context) -> bool:
+        return context.os.casefold() in self.families
+
+
+@dataclass(frozen=True, slots=True)
+class TimeOfDayRule:
+    """Hours in [start, end); a window with start > end wraps past midnight."""
+
+    kind: ClassVar[str] = "time_of_day"
+    start_hour: int
+    end_hour: int
+
+    def matches(self, context: Context) -> bool:
+        if self.start_hour <= self.end_hour:
+            return self.start_hour <= context.hour < self.end_hour
+        return context.hour >= self.start_hour or context.hour < self.end_hour
+
+
+@dataclass(frozen=True, slots=True)
+class DayOfWeekRule:
+    kind: ClassVar[str] = "day_of_week"
+    days: frozenset[int]
+
+    def matches(self, context: Context) -> bool:
+        return context.weekday in self.days
+
+
+@dataclass(frozen=True, slots=True)
+class ReferrerRule:
+    """Referrer host (the host or any subdomain of it) or a glob pattern on the full referrer URL.
+
+    Editors write globs (``*google.*``), not regular expressions, so a pattern
+    can never be made to backtrack catastrophically.
+    """
+
+    kind: ClassVar[str] = "referrer"
+    host: str = ""
+    pattern: str = ""
+
+    _regex: Any = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        regex = re.compile(translate(self.pattern.casefold()), re.DOTALL) if self.pattern else None
+        object.__setattr__(self, "_regex", regex)
+
+    def matches(self, context: Context) -> bool:
+        if self.host:
+            host = context.referrer_host
+            if not (host == self.host or host.endswith("." + self.host)):
+                return False
+        if self._regex is not None:
+            return bool(self._regex.match(context.referrer[:MAX_MATCHED_TEXT].casefold()))
+        return bool(self.host)
+
+
+_TEXT_OPERATORS: dict[str, Callable[[str, str], bool]] = {
+    "equals": operator.eq,
+    "contains": operator.contains,
+    "starts_with": str.startswith,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class UTMRule:
+    kind: ClassVar[str] = "utm"
+    param: str
+    value: str
+    operator: str = "equals"
+
+    def __post_init__(self) -> None:
+        if self.param not in UTM_PARAMS:
+            raise ValueError(f"Unknown UTM parameter {self.param!r}; use one of {', '.join(UTM_PARAMS)}.")
+        if self.operator not in _TEXT_OPERATORS:
+            raise ValueError(f"Unknown operator {self.operator!r}.")
+
+    def matches(self, context: Context) -> bool:
+        actual = context.utm.get(self.param, "").casefold()
+        return bool(actual) and _TEXT_OPERATORS[self.operator](actual, self.value.casefold())
+
+
+@dataclass(frozen=True, slots=True)
+class QueryParamRule:
+    """A query-string parameter is present (empty value) or equals the value."""
+
+    kind: ClassVar[str] = "query_param"
+    name: str
+    value: str = ""
+
+    def matches(self, context: Context) -> bool:
+        if self.name not in context.query:
+            return False
+        return not self.value or context.query[self.name] == self.value
+
+
+@dataclass(frozen=True, slots=True)
+class CountryRule:
+    kind: ClassVar[str] = "country"
+    countries: frozenset[str]
+
+    def matches(self, context: Context) -> bool:
+        return context.country.casefold() in self.countries
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedInRule:
+    kind: ClassVar[str] = "logged_in"
+    logged_in: bool = True
+
+    def matches(self, context: Context) -> bool:
+        return context.is_authenticated is self.logged_in
+
+
+_NUMBER_OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
+    "eq": operator.eq,
+    "gt": operator.gt,
+    "gte": operator.ge,
+    "lt": operator.lt,
+    "lte": operator.le,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class VisitCountRule:
+    kind: ClassVar[str] = "visit_count"
+    operator: str
+    value: int
+
+    def __post_init__(self) -> None:
+        if self.operator not in _NUMBER_OPERATORS:
+            raise ValueError(f"Unknown operator {self.operator!r}; use one of {', '.join(_NUMBER_OPERATORS)}.")
+
+    def matches(self, context: Context) -> bool:
+        return _NUMBER_OPERATORS[self.operator](context.visit_count, self.value)
+
+
+@dataclass(frozen=True, slots=True)
+class ReturningRule:
+    kind: ClassVar[str] = "returning"
+    returning: bool = True
+
+    def matches(self, context: Context) -> bool:
+        return context.is_returning is self.returning
+
+
+RULE_TYPES: dict[str, type] = {
+    cls.kind: cls
+    for cls in (
+        DeviceRule,
+        BrowserRule,
+        OSRule,
+        TimeOfDayRule,
+        DayOfWeekRule,
+        ReferrerRule,
+        UTMRule,
+        QueryParamRule,
+        CountryRule,
+        LoggedInRule,
+        VisitCountRule,
+        ReturningRule,
+    )
+}
+
+
+def rule_from_dict(data: dict[str, Any]) -> Rule:
+    """Build a rule from its stored form ``{"kind": ..., **fields}``."""
+    data = dict(data)
+    kind = data.pop("kind", None)
+    if kind not in RULE_TYPES:
+        raise ValueError(f"Unknown segment rule kind {kind!r}.")
+    for name in ("devices", "families", "countries"):
+        if name in data:
+            data[name] = _folded(data[name])
+    if "days" in data:
+        data["days"] = frozenset(int(d) for d in data["days"])
+    for name in ("host",):
+        if name in data:
+            data[name] = str(data[name]).strip().casefold()
+    return RULE_TYPES[kind](**data)
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentSpec:
+    key: str
+    rules: tuple[Rule, ...]
+    match: str = "all"  # "all" or "any"
+
+    def __post_init__(self) -> None:
+        if self.match not in ("all", "any"):
+            raise ValueError(f"Segment match must be 'all' or 'any', not {self.match!r}.")
+
+    def matches(self, context: Context) -> bool:
+        # A segment with no rules matches nobody: an empty segment is unfinished, not "everyone".
+        if not self.rules:
+            return False
+        if self.match == "all":
+            return all(rule.matches(context) for rule in self.rules)
+        return any(rule.matches(context) for rule in self.rules)

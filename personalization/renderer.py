@@ -1,0 +1,118 @@
+"""Rendering a slot for a request: what the template tag, SlotBlock and pages API share.
+
+Resolves the visitor and context from the request, calls ``decide()`` and
+renders or represents the decision. An unknown or empty slot renders nothing
+and logs a warning; with DEBUG on, an HTML comment says why so a developer
+sees it in the page source.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
+
+from tracking.middleware import request_tailor
+from tracking.visitors import VisitorState
+
+from .services import Decision, EmptySlotError, UnknownSlotError, decide, decision_params, decision_render
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RenderedDecision:
+    """A decision with its HTML; prints as the HTML, and exposes the variant for ``{% personalize ... as choice %}``."""
+
+    decision: Decision
+    html: SafeString
+    params: dict[str, Any]
+
+    @property
+    def decision_id(self) -> str:
+        return self.decision.id
+
+    @property
+    def variant(self) -> Any:
+        return self.decision.variant
+
+    @property
+    def key(self) -> str:
+        return self.decision.variant.key
+
+    def __html__(self) -> str:
+        return self.html
+
+    def __str__(self) -> str:
+        return self.html
+
+
+def _visitor_and_context(request: Any) -> tuple[VisitorState, dict[str, Any]]:
+    if request is None:
+        return VisitorState(id=""), {}
+    tailor = request_tailor(request)
+    return tailor.visitor, tailor.context
+
+
+def _explain(slot_key: str, why: str) -> SafeString:
+    logger.warning("Slot %r rendered nothing: %s", slot_key, why)
+    if settings.DEBUG:
+        text = escape(f"tailor: slot {slot_key!r} rendered nothing: {why}").replace("--", "&#45;&#45;")
+        return mark_safe(f"<!-- {text} -->")  # noqa: S308 - escaped above
+    return SafeString("")
+
+
+def slot_render(slot_key: str, request: Any) -> RenderedDecision | SafeString:
+    if not slot_key:
+        return _explain(slot_key, "no slot chosen")
+    visitor, context = _visitor_and_context(request)
+    try:
+        decision = decide(slot_key, visitor, context, request=request)
+    except UnknownSlotError:
+        return _explain(slot_key, "no published slot has this key")
+    except EmptySlotError:
+        return _explain(slot_key, "the slot has no live variants")
+    return RenderedDecision(
+        decision=decision,
+        html=decision_render(decision, visitor, context),
+        params=decision_params(decision, visitor, context),
+    )
+
+
+def decision_represent(
+    decision: Decision, visitor: VisitorState, context: dict[str, Any], *, html: bool
+) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "slot": decision.slot_key,
+        "decision_id": decision.id,
+        "variant": {
+            "key": decision.variant.key,
+            "template": decision.variant.template,
+            "params": decision_params(decision, visitor, context),
+        },
+        "propensity": decision.propensity,
+        "policy": decision.policy,
+    }
+    if html:
+        out["html"] = str(decision_render(decision, visitor, context))
+    return out
+
+
+class SlotBlockRenderer:
+    """Registered with content at start-up so SlotBlock can reach ``decide()`` without importing it."""
+
+    def render(self, slot_key: str, request: Any) -> str:
+        return str(slot_render(slot_key, request))
+
+    def represent(self, slot_key: str, request: Any) -> dict[str, Any] | None:
+        visitor, context = _visitor_and_context(request)
+        try:
+            decision = decide(slot_key, visitor, context, request=request)
+        except (UnknownSlotError, EmptySlotError) as exc:
+            logger.warning("Slot %r omitted from the API: %s", slot_key, exc)
+            return None
+        return decision_represent(decision, visitor, context, html=False)

@@ -1,0 +1,150 @@
+"""``decide()``: the one entry point that chooses a variant for a visitor.
+
+The template tag, the StreamField block and the API all come through here.
+The slot's compiled policy (from the in-memory catalog) chooses among the live
+variants; the decision gets an id and is logged through tracking's service
+with its propensity, policy and published revision. A policy that fails falls
+back to the default variant, logs why and counts it: a page is never broken by
+personalization.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.utils.safestring import SafeString
+
+from content.rendering import params_personalize, variant_render
+from content.selectors import VariantDefinition
+from tracking.services import decision_log
+from tracking.visitors import VisitorState
+
+from .catalog import CompiledSlot, catalog_get
+from .engine import Choice, Context, FixedPolicy, NoCandidatesError
+
+logger = logging.getLogger(__name__)
+
+_rng = random.Random()  # noqa: S311 - exploration randomness, not security
+fallback_count = 0  # policies that raised and were replaced by the default; read by tests and metrics
+
+
+class UnknownSlotError(LookupError):
+    """No published slot has this key."""
+
+
+class EmptySlotError(LookupError):
+    """The slot has no live variant."""
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    id: str
+    slot_key: str
+    variant: VariantDefinition
+    propensity: float
+    policy: str
+    policy_version: str
+    revision_id: int | None
+    reason: str
+
+
+def slot_get(key: str) -> CompiledSlot:
+    slot = catalog_get().slots.get(key)
+    if slot is None:
+        raise UnknownSlotError(f"No published slot has the key {key!r}.")
+    return slot
+
+
+def slot_keys_live() -> frozenset[str]:
+    return frozenset(catalog_get().slots)
+
+
+def _choose(slot: CompiledSlot, context: Context, rng: random.Random) -> tuple[Choice, str, str]:
+    policy = slot.policy
+    try:
+        return policy.choose(slot.candidates, context, rng), policy.name, policy.version
+    except NoCandidatesError:
+        raise
+    except Exception:
+        global fallback_count
+        fallback_count += 1
+        logger.exception("Policy %r failed for slot %r; serving the default variant.", policy.name, slot.key)
+        fallback = FixedPolicy(default_key=slot.definition.default_variant)
+        return fallback.choose(slot.candidates, context, rng), "fallback", fallback.version
+
+
+def decide(
+    slot: str | CompiledSlot,
+    visitor: VisitorState,
+    context: Mapping[str, Any] | Context,
+    *,
+    request: Any = None,
+    rng: random.Random | None = None,
+) -> Decision:
+    """Choose a variant of ``slot`` for ``visitor`` and log the decision."""
+    compiled = slot_get(slot) if isinstance(slot, str) else slot
+    if not isinstance(context, Context):
+        context = Context.from_mapping({**context, "visitor_id": visitor.id})
+    if not compiled.candidates:
+        raise EmptySlotError(f"Slot {compiled.key!r} has no live variants.")
+    choice, policy_name, policy_version = _choose(compiled, context, rng or _rng)
+    decision = Decision(
+        id=uuid.uuid4().hex,
+        slot_key=compiled.key,
+        variant=compiled.variants[choice.key],
+        propensity=choice.propensity,
+        policy=policy_name,
+        policy_version=policy_version,
+        revision_id=compiled.definition.revision_id,
+        reason=choice.reason,
+    )
+    decision_log(
+        {
+            "id": decision.id,
+            "ts": time.time(),
+            "visitor_id": visitor.id or None,
+            "user_id": visitor.user_id,
+            "visit_count": visitor.visit_count,
+            "slot_key": decision.slot_key,
+            "variant_key": decision.variant.key,
+            "revision_id": decision.revision_id,
+            "policy": decision.policy,
+            "policy_version": decision.policy_version,
+            "propensity": decision.propensity,
+            "reason": decision.reason,
+            "context": context.snapshot(),
+        },
+        request=request,
+    )
+    return decision
+
+
+def placeholder_values(visitor: VisitorState, context: Mapping[str, Any]) -> dict[str, object]:
+    """The allow-listed values editor text may use, by placeholder name."""
+    values: dict[str, object] = {"visitor.first_name": visitor.first_name, "visitor.visit_count": visitor.visit_count}
+    for name in ("country", "device", "browser", "os", "utm_source", "utm_medium", "utm_campaign"):
+        values[f"context.{name}"] = context.get(name, "")
+    for name, value in (context.get("attributes") or {}).items():
+        values[f"context.{name}"] = value
+    return values
+
+
+def decision_params(decision: Decision, visitor: VisitorState, context: Mapping[str, Any]) -> dict[str, Any]:
+    return params_personalize(decision.variant.params, placeholder_values(visitor, context))
+
+
+def decision_render(decision: Decision, visitor: VisitorState, context: Mapping[str, Any]) -> SafeString:
+    return variant_render(
+        slot_key=decision.slot_key,
+        variant_key=decision.variant.key,
+        template_key=decision.variant.template,
+        params=decision.variant.params,
+        decision_id=decision.id,
+        values=placeholder_values(visitor, context),
+    )

@@ -1,0 +1,27 @@
+"""Keeping the catalog fresh: publishing, unpublishing or deleting a slot, or changing a segment, invalidates it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save
+from wagtail.signals import published, unpublished
+
+
+def _invalidate(**kwargs: Any) -> None:
+    from .catalog import catalog_invalidate
+
+    transaction.on_commit(catalog_invalidate)
+
+
+def connect() -> None:
+    from content.models import Slot
+
+    from .models import Segment
+
+    published.connect(_invalidate, sender=Slot, dispatch_uid="tailor-slot-published")
+    unpublished.connect(_invalidate, sender=Slot, dispatch_uid="tailor-slot-unpublished")
+    post_delete.connect(_invalidate, sender=Slot, dispatch_uid="tailor-slot-deleted")
+    post_save.connect(_invalidate, sender=Segment, dispatch_uid="tailor-segment-saved")
+    post_delete.connect(_invalidate, sender=Segment, dispatch_uid="tailor-segment-deleted")

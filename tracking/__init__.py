@@ -1,0 +1,1 @@
+"""Tracking: the record of what happened: visitor identity, request context and the decision log."""

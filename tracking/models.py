@@ -1,0 +1,45 @@
+"""Visitors and the decision log.
+
+The decision log records what was shown, to whom, by which policy and with
+which propensity. It stores slot key, variant key and revision id as values,
+not foreign keys into content: the log outlives what it logs and appends stay
+cheap.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+
+class Visitor(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_seen_at = models.DateTimeField(db_index=True)
+    visit_count = models.PositiveIntegerField(default=1)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+
+    def __str__(self) -> str:
+        return str(self.id)
+
+
+class DecisionLog(models.Model):
+    id = models.UUIDField(primary_key=True, editable=False)
+    created_at = models.DateTimeField(db_index=True)
+    visitor_id = models.UUIDField(null=True, blank=True, db_index=True)
+    slot_key = models.CharField(max_length=64)
+    variant_key = models.CharField(max_length=64)
+    revision_id = models.BigIntegerField(null=True, blank=True)
+    policy = models.CharField(max_length=32)
+    policy_version = models.CharField(max_length=32)
+    propensity = models.FloatField()
+    reason = models.CharField(max_length=100, blank=True)
+    context = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["slot_key", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.slot_key} → {self.variant_key}"

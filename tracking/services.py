@@ -1,0 +1,136 @@
+"""Writing the decision log.
+
+``decision_log`` is how the decision path records what it showed. Inside a
+request the record is queued on ``request.tailor`` and written once, after the
+response is built. With the ``redis`` backend (production) the batch is one
+RPUSH to a buffer that ``decisions_flush`` bulk-writes from a worker, so
+serving a page adds no database write; the ``direct`` backend (embedded
+default) writes the batch straight away. If Redis is down, records are written
+directly rather than lost.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from django.db import transaction
+
+from .conf import setting
+from .models import DecisionLog, Visitor
+
+logger = logging.getLogger(__name__)
+
+DecisionRecord = dict[str, Any]
+
+
+def decision_log(record: DecisionRecord, *, request: Any = None) -> None:
+    """Record one decision: queued on the request when there is one, written now otherwise."""
+    tailor = getattr(request, "tailor", None) if request is not None else None
+    if tailor is not None:
+        tailor.pending_decisions.append(record)
+    else:
+        decision_records_write([record])
+
+
+def decision_records_write(records: Sequence[DecisionRecord]) -> None:
+    if not records:
+        return
+    if setting("DECISION_LOG_BACKEND") == "redis":
+        try:
+            _redis().rpush(setting("DECISION_BUFFER_KEY"), *[json.dumps(r, separators=(",", ":")) for r in records])
+            return
+        except Exception as exc:  # noqa: BLE001 - fall back rather than lose the record
+            logger.warning("Decision buffer unavailable (%s); writing %d decisions directly.", exc, len(records))
+    decision_records_persist(records)
+
+
+def _redis() -> Any:
+    from django_redis import get_redis_connection
+
+    return get_redis_connection("default")
+
+
+def _timestamp(value: Any) -> datetime:
+    return datetime.fromtimestamp(float(value), tz=UTC)
+
+
+def decision_records_persist(records: Iterable[DecisionRecord]) -> int:
+    """Bulk-write decisions and upsert their visitors; idempotent on decision id."""
+    rows = []
+    visitors: dict[str, dict[str, Any]] = {}
+    for r in records:
+        created = _timestamp(r["ts"])
+        rows.append(
+            DecisionLog(
+                id=uuid.UUID(r["id"]),
+                created_at=created,
+                visitor_id=r.get("visitor_id") or None,
+                slot_key=r["slot_key"],
+                variant_key=r["variant_key"],
+                revision_id=r.get("revision_id"),
+                policy=r["policy"],
+                policy_version=r["policy_version"],
+                propensity=r["propensity"],
+                reason=r.get("reason", "")[:100],
+                context=r.get("context") or {},
+            )
+        )
+        if r.get("visitor_id"):
+            seen = visitors.setdefault(r["visitor_id"], {"last_seen_at": created, "visit_count": 1, "user_id": None})
+            seen["last_seen_at"] = max(seen["last_seen_at"], created)
+            seen["visit_count"] = max(seen["visit_count"], int(r.get("visit_count") or 1))
+            seen["user_id"] = r.get("user_id") or seen["user_id"]
+    with transaction.atomic():
+        DecisionLog.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
+        _visitors_upsert(visitors)
+    return len(rows)
+
+
+def _visitors_upsert(visitors: dict[str, dict[str, Any]]) -> None:
+    with_user = [Visitor(id=uuid.UUID(k), **v) for k, v in visitors.items() if v["user_id"]]
+    anonymous = [
+        Visitor(id=uuid.UUID(k), last_seen_at=v["last_seen_at"], visit_count=v["visit_count"])
+        for k, v in visitors.items()
+        if not v["user_id"]
+    ]
+    for objs, fields in (
+        (with_user, ["last_seen_at", "visit_count", "user"]),
+        (anonymous, ["last_seen_at", "visit_count"]),
+    ):
+        if objs:
+            Visitor.objects.bulk_create(
+                objs, update_conflicts=True, unique_fields=["id"], update_fields=fields, batch_size=500
+            )
+
+
+def decisions_flush(*, max_batches: int = 50) -> int:
+    """Move buffered decisions from Redis to the database; returns how many were written.
+
+    Reads a batch, commits it, and only then trims it from the buffer, so a
+    worker killed mid-batch leaves the batch to be written again; the write is
+    idempotent on decision id, so nothing is doubled. A lock keeps two
+    flushers from trimming each other's batches.
+    """
+    client = _redis()
+    key = setting("DECISION_BUFFER_KEY")
+    batch = setting("DECISION_FLUSH_BATCH")
+    written = 0
+    lock = client.lock(f"{key}:lock", timeout=120, blocking_timeout=0)
+    if not lock.acquire(blocking=False):
+        return 0
+    try:
+        for _ in range(max_batches):
+            raw = client.lrange(key, 0, batch - 1)
+            if not raw:
+                break
+            decision_records_persist(json.loads(item) for item in raw)
+            client.ltrim(key, len(raw), -1)
+            written += len(raw)
+    finally:
+        lock.release()
+    return written
