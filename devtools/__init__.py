@@ -1,0 +1,1 @@
+"""Developer tooling for Tailor (local services for tests, benchmarks and development)."""
