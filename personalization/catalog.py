@@ -43,6 +43,7 @@ class Catalog:
     version: str
     slots: dict[str, CompiledSlot] = field(default_factory=dict)
     segments: dict[int, SegmentSpec] = field(default_factory=dict)
+    built_at: float = field(default_factory=time.monotonic)
 
 
 def slot_compile(definition: SlotDefinition, segments: dict[int, SegmentSpec]) -> CompiledSlot:
@@ -95,11 +96,19 @@ def catalog_get() -> Catalog:
     with _lock:
         version = _shared_version()
         _state["checked_at"] = now
-        if catalog is not None and (version is None or version == catalog.version):
-            return catalog
+        fresh = catalog is not None and now - catalog.built_at < setting("CATALOG_MAX_AGE_SECONDS")
+        if fresh and (version is None or version == catalog.version):
+            return catalog  # type: ignore[return-value]
         catalog = catalog_build(version or uuid.uuid4().hex)
         _state["catalog"] = catalog
         return catalog
+
+
+def catalog_drop_local() -> None:
+    """Rebuild this process's catalog on its next use."""
+    with _lock:
+        _state["catalog"] = None
+        _state["checked_at"] = 0.0
 
 
 def catalog_invalidate() -> None:
@@ -108,6 +117,4 @@ def catalog_invalidate() -> None:
         cache.set(setting("CATALOG_VERSION_KEY"), uuid.uuid4().hex, timeout=None)
     except Exception as exc:  # noqa: BLE001
         logger.warning("Catalog version not bumped (%s); other processes keep their catalog.", exc)
-    with _lock:
-        _state["catalog"] = None
-        _state["checked_at"] = 0.0
+    catalog_drop_local()

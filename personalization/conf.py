@@ -10,6 +10,8 @@ DEFAULTS: dict[str, Any] = {
     # How often a web process checks whether the published catalog changed (seconds).
     # The process that publishes sees its change at once; others within this interval.
     "CATALOG_CHECK_SECONDS": 1.0,
+    # Rebuild at least this often even without a publish, as a backstop for missed invalidations.
+    "CATALOG_MAX_AGE_SECONDS": 300.0,
     "CATALOG_VERSION_KEY": "tailor:catalog-version",
     "API_MAX_SLOTS": 50,
     "API_MAX_CONTEXT_BYTES": 4096,

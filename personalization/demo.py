@@ -196,11 +196,12 @@ def slot_publish(spec: dict[str, Any], segments: dict[str, Segment]) -> Slot:
         live=False,
     )
     slot.variants = [
-        Variant(key=key, name=name, weight=weight, params=params, sort_order=i)
-        for i, (key, name, weight, params) in enumerate(spec["variants"])
+        Variant(key=key, name=name, weight=weight, params=params, sort_order=i, is_paused=bool(paused and paused[0]))
+        for i, (key, name, weight, params, *paused) in enumerate(spec["variants"])
     ]
     slot.save()
     slot.save_revision().publish()
+    slot.refresh_from_db()
     return slot
 
 

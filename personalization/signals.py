@@ -10,8 +10,12 @@ from wagtail.signals import published, unpublished
 
 
 def _invalidate(**kwargs: Any) -> None:
-    from .catalog import catalog_invalidate
+    from .catalog import catalog_drop_local, catalog_invalidate
 
+    # This process sees the change at once (its own connection reads it); other
+    # processes are told only after commit, so they never rebuild from data that
+    # is not yet visible to them.
+    catalog_drop_local()
     transaction.on_commit(catalog_invalidate)
 
 

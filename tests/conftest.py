@@ -1,0 +1,29 @@
+"""Shared fixtures: fresh catalog and cache per test, demo content, and request helpers."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.cache import cache
+
+
+@pytest.fixture(autouse=True)
+def _tailor_isolation(settings):
+    """Every test sees its own publishes at once and starts with an empty cache and catalog."""
+    settings.TAILOR = {**settings.TAILOR, "CATALOG_CHECK_SECONDS": 0, "DECISION_LOG_BACKEND": "direct"}
+    from personalization.catalog import catalog_invalidate
+
+    cache.clear()
+    catalog_invalidate()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def demo(db):
+    from personalization.demo import demo_seed
+
+    return demo_seed()
+
+
+IPHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1"
+DESKTOP = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/140.0 Safari/537.36"
