@@ -57,12 +57,14 @@ def visit_count_touch(visitor_id: str, *, now: float | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - the cache being down must not take pages down
         logger.warning("Visit count unavailable, cache read failed: %s", exc)
         return 1
-    count, last = state if state else (0, 0.0)
-    timeout = setting("VISIT_TIMEOUT_SECONDS")
-    if now - last > timeout:
-        count += 1
-    elif now - last < 60:
-        return count  # refreshed within the minute: skip the write
+    if state is None:
+        count = 1
+    else:
+        count, last = state
+        if now - last > setting("VISIT_TIMEOUT_SECONDS"):
+            count += 1
+        elif now - last < 60:
+            return count  # refreshed within the minute: skip the write
     try:
         cache.set(key, (count, now), timeout=setting("VISITOR_COOKIE_MAX_AGE"))
     except Exception as exc:  # noqa: BLE001

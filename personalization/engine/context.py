@@ -11,10 +11,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from urllib.parse import urlsplit
 from typing import Any
 
 UTM_PARAMS = ("source", "medium", "campaign", "term", "content")
 DEVICES = ("desktop", "mobile", "tablet", "bot")
+
+
+def _host(url: Any) -> str:
+    return (urlsplit(str(url)).hostname or "") if url else ""
 
 
 def _frozen(mapping: Mapping[str, Any] | None) -> Mapping[str, Any]:
@@ -59,7 +64,7 @@ class Context:
             os=str(data.get("os") or ""),
             country=str(data.get("country") or "").upper(),
             referrer=str(data.get("referrer") or ""),
-            referrer_host=str(data.get("referrer_host") or "").lower(),
+            referrer_host=str(data.get("referrer_host") or _host(data.get("referrer"))).lower(),
             utm=_frozen(utm),
             query=_frozen(data.get("query")),
             hour=int(data.get("hour") or 0),

@@ -127,7 +127,7 @@ class UTMRule:
         if self.param not in UTM_PARAMS:
             raise ValueError(f"Unknown UTM parameter {self.param!r}; use one of {', '.join(UTM_PARAMS)}.")
         if self.operator not in _TEXT_OPERATORS:
-            raise ValueError(f"Unknown operator {self.operator!r}.")
+            raise ValueError(f"Unknown operator {self.operator!r}; use one of {', '.join(_TEXT_OPERATORS)}.")
 
     def matches(self, context: Context) -> bool:
         actual = context.utm.get(self.param, "").casefold()
@@ -217,21 +217,35 @@ RULE_TYPES: dict[str, type] = {
 }
 
 
+_INTEGER_FIELDS = {"time_of_day": ("start_hour", "end_hour"), "visit_count": ("value",)}
+
+
 def rule_from_dict(data: dict[str, Any]) -> Rule:
     """Build a rule from its stored form ``{"kind": ..., **fields}``."""
     data = dict(data)
     kind = data.pop("kind", None)
     if kind not in RULE_TYPES:
-        raise ValueError(f"Unknown segment rule kind {kind!r}.")
-    for name in ("devices", "families", "countries"):
-        if name in data:
-            data[name] = _folded(data[name])
-    if "days" in data:
-        data["days"] = frozenset(int(d) for d in data["days"])
-    for name in ("host",):
-        if name in data:
-            data[name] = str(data[name]).strip().casefold()
-    return RULE_TYPES[kind](**data)
+        raise ValueError(f"Unknown segment rule kind {kind!r}; use one of {', '.join(RULE_TYPES)}.")
+    try:
+        for name in ("devices", "families", "countries"):
+            if name in data:
+                data[name] = _folded(data[name])
+        if "days" in data:
+            data["days"] = frozenset(int(d) for d in data["days"])
+        for name in ("host", "pattern"):
+            if name in data:
+                data[name] = str(data[name] or "").strip()
+        if "host" in data:
+            data["host"] = data["host"].casefold()
+        for name in _INTEGER_FIELDS.get(kind, ()):
+            if name in data:
+                data[name] = int(data[name])
+        for name in ("logged_in", "returning"):
+            if name in data:
+                data[name] = bool(data[name])
+        return RULE_TYPES[kind](**data)
+    except (TypeError, KeyError) as exc:
+        raise ValueError(f"Invalid {kind!r} rule {data!r}: {exc}") from None
 
 
 @dataclass(frozen=True, slots=True)
