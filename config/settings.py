@@ -181,6 +181,7 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Per-visitor decisions for Wagtail slots, and the events that teach them.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "PREPROCESSING_HOOKS": ["personalization.api.schema.tailor_endpoints_only"],
 }
 
 # Celery: without a broker, tasks run eagerly in-process (embedded default).

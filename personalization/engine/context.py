@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from urllib.parse import urlsplit
 from typing import Any
+from urllib.parse import urlsplit
 
 UTM_PARAMS = ("source", "medium", "campaign", "term", "content")
 DEVICES = ("desktop", "mobile", "tablet", "bot")

@@ -1,0 +1,166 @@
+"""The production shape, for real: PostgreSQL, Redis, gunicorn and a Celery worker on the Redis broker."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+
+import pytest
+from celery import Celery
+
+from .conftest import decision_count
+from .stack import Server, manage, python
+
+pytestmark = pytest.mark.integration
+
+BUFFER = "tailor:decision-buffer"
+
+
+def test_check_deploy_is_clean(stack_env):
+    env = {k: v for k, v in stack_env.items() if k != "SECURE_SSL_REDIRECT"}
+    result = manage(env, "check", "--deploy", "--fail-level", "WARNING")
+    assert "no issues" in result.stdout + result.stderr
+
+
+def test_pages_are_served_and_decisions_buffered_in_redis_not_written(server, pg, redis_client):
+    redis_client.delete(BUFFER)
+    before = decision_count(pg)
+    status, html, headers = server.get("/bench/personalized/")
+    assert status == 200
+    assert len(re.findall(r'data-tailor-decision="[0-9a-f]{32}"', html)) == 3
+    assert "tailor_vid=" in headers.get("Set-Cookie", "")
+    assert "Secure" in headers["Set-Cookie"]
+    assert redis_client.llen(BUFFER) == 3
+    assert decision_count(pg) == before
+
+
+def test_celery_worker_flushes_buffered_decisions_through_the_redis_broker(
+    server, worker, pg, redis_client, redis_server
+):
+    for _ in range(5):
+        assert server.get("/bench/personalized/")[0] == 200
+    buffered = redis_client.llen(BUFFER)
+    assert buffered >= 15
+    before = decision_count(pg)
+    app = Celery(broker=redis_server.url, backend=redis_server.url)
+    written = app.send_task("tracking.tasks.decisions_flush", queue="ingest").get(timeout=60)
+    assert written == buffered
+    assert decision_count(pg) == before + buffered
+    assert redis_client.llen(BUFFER) == 0
+    assert "decisions_flush" in worker.output()
+
+
+def test_flush_after_a_crash_mid_batch_does_not_double_count(server, stack_env, pg, redis_client):
+    """A flusher killed after commit but before trimming leaves the batch in Redis; the rerun writes nothing twice."""
+    redis_client.delete(BUFFER)
+    server.get("/bench/personalized/")
+    ids = [json.loads(raw)["id"] for raw in redis_client.lrange(BUFFER, 0, -1)]
+    before = decision_count(pg)
+    # Commit the batch without trimming, as a worker dying between the two steps would.
+    python(
+        stack_env,
+        "import django; django.setup()\n"
+        "import json; from tracking.services import _redis, decision_records_persist\n"
+        f"decision_records_persist(json.loads(r) for r in _redis().lrange({BUFFER!r}, 0, -1))",
+    )
+    assert decision_count(pg) == before + 3
+    python(
+        stack_env,
+        "import django; django.setup()\nfrom tracking.services import decisions_flush\nprint(decisions_flush())",
+    )
+    assert decision_count(pg) == before + 3
+    assert (
+        pg.execute(
+            "select count(*) from tracking_decisionlog where id = any(%s)", ([uuid.UUID(i) for i in ids],)
+        ).fetchone()[0]
+        == 3
+    )
+
+
+def test_personalized_page_adds_at_most_one_query_and_no_write(stack_env):
+    out = python(
+        stack_env,
+        """
+import django, json
+django.setup()
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+client = Client(HTTP_HOST="127.0.0.1")
+result = {}
+for path in ["/bench/static/", "/bench/personalized/"]:
+    for _ in range(3):
+        client.get(path)  # warm caches
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(path)
+    assert response.status_code == 200, response.status_code
+    sql = [q["sql"] for q in queries.captured_queries]
+    result[path] = {"queries": len(sql), "writes": [s for s in sql if s.split()[0].upper() in ("INSERT", "UPDATE", "DELETE")]}
+print(json.dumps(result))
+""",
+    )
+    result = json.loads(out.strip().splitlines()[-1])
+    static, personalized = result["/bench/static/"], result["/bench/personalized/"]
+    assert personalized["queries"] <= static["queries"] + 1, result
+    assert personalized["writes"] == [], result
+
+
+def test_publish_and_rollback_on_postgres_reach_a_running_server_without_restart(server, stack_env):
+    code = """
+import django
+django.setup()
+from content.models import Slot, Variant
+slot = Slot.objects.get(key="product-offer")
+draft = slot.get_latest_revision_as_object()
+variants = list(draft.variants.all())
+first = variants[0]
+params = first.params.raw_data
+params[0]["value"]["headline"] = "{headline}"
+draft.variants = [Variant(key=v.key, name=v.name, weight=v.weight, is_paused=v.is_paused, params=(params if v.key == first.key else v.params.raw_data)) for v in variants]
+revision = draft.save_revision()
+revision.publish()
+print(revision.pk)
+"""
+    original = python(stack_env, code.replace("{headline}", "Launch price")).strip()
+    time.sleep(1.2)  # other processes check the catalog version at most every second
+    assert "Launch price" in server.get("/bench/personalized/")[1]
+    python(stack_env, code.replace("{headline}", "Summer price"))
+    time.sleep(1.2)
+    assert "Summer price" in server.get("/bench/personalized/")[1]
+    python(
+        stack_env,
+        f"""
+import django
+django.setup()
+from wagtail.models import Revision
+old = Revision.objects.get(pk={original})
+old.as_object().save_revision(previous_revision=old).publish()
+""",
+    )
+    time.sleep(1.2)
+    html = server.get("/bench/personalized/")[1]
+    assert "Launch price" in html
+    assert "Summer price" not in html
+
+
+def test_redis_down_pages_still_served_and_decisions_written_directly(postgres, stack_env, stack_dir, pg):
+    from devtools.services import start_redis
+
+    own_redis = start_redis()
+    env = {**stack_env, "REDIS_URL": own_redis.url}
+    server = Server(env, stack_dir / "gunicorn-redis-down.log")
+    try:
+        assert server.get("/bench/personalized/")[0] == 200
+        own_redis.kill()
+        before = decision_count(pg)
+        status, html, _ = server.get("/bench/personalized/")
+        assert status == 200
+        assert html.count("data-tailor-decision=") == 3
+        assert decision_count(pg) == before + 3
+        assert "Traceback" not in server.output()
+        assert "writing 3 decisions directly" in server.output()
+    finally:
+        server.stop()
+        own_redis.stop()
