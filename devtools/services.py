@@ -616,6 +616,23 @@ def _cmd_status(folder: Path) -> int:
     return 0 if pg_up and redis_up else 1
 
 
+def _cmd_run(command: list[str]) -> int:
+    """Run a command with throwaway PostgreSQL and Redis, exported as DATABASE_URL and REDIS_URL."""
+    if command and command[0] == "--":
+        command = command[1:]
+    if not command:
+        print("error: give the command to run after --", file=sys.stderr)
+        return 2
+    postgres = start_postgres()
+    redis = start_redis()
+    try:
+        env = {**os.environ, "DATABASE_URL": postgres.url, "REDIS_URL": redis.url}
+        return subprocess.run(command, env=env, check=False).returncode
+    finally:
+        redis.stop()
+        postgres.stop()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m devtools.services",
@@ -629,7 +646,11 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("status", help="show whether each runs (exit code 1 unless both do)")
     for command in sub.choices.values():
         command.add_argument("--dir", type=Path, default=DEFAULT_SERVICES_DIR)
+    run = sub.add_parser("run", help="run a command with throwaway servers: run -- CMD ARGS...")
+    run.add_argument("cmd", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
+    if args.command == "run":
+        return _cmd_run(args.cmd)
 
     # Absolute, because the servers run with other working folders than ours.
     folder = args.dir.resolve()
