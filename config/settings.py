@@ -199,13 +199,35 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"queue": "ingest", "expires": 10},
     },
 }
-CELERY_TASK_ROUTES = {"tracking.tasks.*": {"queue": "ingest"}}
+CELERY_BEAT_SCHEDULE.update(
+    {
+        "tracking-events-consume": {
+            "task": "tracking.tasks.events_consume",
+            "schedule": 10.0,  # each run drains the stream for ~9 s, so writers run back to back
+            "options": {"queue": "ingest", "expires": 10},
+        },
+        "tracking-events-purge": {
+            "task": "tracking.tasks.events_purge",
+            "schedule": 24 * 3600.0,
+            "options": {"queue": "maintenance"},
+        },
+    }
+)
+CELERY_TASK_ROUTES = {
+    "tracking.tasks.events_purge": {"queue": "maintenance"},
+    "tracking.tasks.*": {"queue": "ingest"},
+}
 
 # Tailor's own settings: one namespaced dict per app, read through each app's conf.py.
 TAILOR = {
     # "direct" writes each decision in the request (embedded); "redis" buffers it
     # and a worker bulk-writes it (production default when REDIS_URL is set).
     "DECISION_LOG_BACKEND": env.str("TAILOR_DECISION_LOG_BACKEND", default="redis" if REDIS_URL else "direct"),
+    "EVENT_INGEST_BACKEND": env.str("TAILOR_EVENT_INGEST_BACKEND", default="redis" if REDIS_URL else "direct"),
+    "EVENTS_RATE_VISITOR": env.str("TAILOR_EVENTS_RATE_VISITOR", default="240/min"),
+    "EVENTS_RATE_IP": env.str("TAILOR_EVENTS_RATE_IP", default="2400/min"),
+    "CONSENT_MODE": env.str("TAILOR_CONSENT_MODE", default="implied"),
+    "RETENTION_DAYS": env.int("TAILOR_RETENTION_DAYS", default=90),
     "COUNTRY_HEADER": env.str("TAILOR_COUNTRY_HEADER", default="HTTP_CF_IPCOUNTRY"),
     "VISITOR_COOKIE_SECURE": env.bool("TAILOR_VISITOR_COOKIE_SECURE", default=not DEBUG),
 }

@@ -32,6 +32,7 @@ class CompiledSlot:
     policy: Policy
     candidates: tuple[Candidate, ...]
     variants: dict[str, VariantDefinition]
+    needs_features: bool = False  # a behavioural rule reads real-time features
 
     @property
     def key(self) -> str:
@@ -56,6 +57,7 @@ def slot_compile(definition: SlotDefinition, segments: dict[int, SegmentSpec]) -
         policy=policy,
         candidates=tuple(Candidate(v.key, float(v.weight)) for v in live),
         variants={v.key: v for v in definition.variants},
+        needs_features=any(segment.uses_features for segment, _ in rules),
     )
 
 

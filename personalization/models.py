@@ -24,6 +24,15 @@ NUMBER_OPERATORS = [
     ("lt", "fewer than"),
 ]
 TEXT_OPERATORS = [("equals", "equals"), ("contains", "contains"), ("starts_with", "starts with")]
+FEATURE_CHOICES = [
+    ("clicks_last_hour", "Clicks in the last hour"),
+    ("sessions_7d", "Visits in the last 7 days"),
+    ("avg_scroll_depth", "Average scroll depth (%)"),
+    ("avg_dwell_s", "Average time on page (s)"),
+    ("seconds_since_last_visit", "Seconds since the last visit"),
+    ("conversions_30d", "Conversions in the last 30 days"),
+    ("deal_clicks_ratio", "Share of clicks on deals (0–1)"),
+]
 UTM_CHOICES = [(p, f"utm_{p}") for p in ("source", "medium", "campaign", "term", "content")]
 
 
@@ -144,6 +153,18 @@ def rule_blocks() -> list[tuple[str, blocks.Block]]:
                 ],
                 icon="order",
                 label="Visit count",
+            ),
+        ),
+        (
+            "behaviour",
+            blocks.StructBlock(
+                [
+                    ("feature", blocks.ChoiceBlock(choices=FEATURE_CHOICES)),
+                    ("operator", blocks.ChoiceBlock(choices=NUMBER_OPERATORS, default="gte")),
+                    ("value", blocks.FloatBlock()),
+                ],
+                icon="pick",
+                label="Behaviour (real-time)",
             ),
         ),
         (

@@ -22,6 +22,7 @@ from django.utils.safestring import SafeString
 
 from content.rendering import params_personalize, variant_render
 from content.selectors import VariantDefinition
+from tracking.ingest import visitor_features_get
 from tracking.services import decision_log
 from tracking.visitors import VisitorState
 
@@ -89,11 +90,22 @@ def decide(
 ) -> Decision:
     """Choose a variant of ``slot`` for ``visitor`` and log the decision."""
     compiled = slot_get(slot) if isinstance(slot, str) else slot
-    if not isinstance(context, Context):
-        context = Context.from_mapping({**context, "visitor_id": visitor.id})
     if not compiled.candidates:
         raise EmptySlotError(f"Slot {compiled.key!r} has no live variants.")
-    choice, policy_name, policy_version = _choose(compiled, context, rng or _rng)
+    if not isinstance(context, Context):
+        if compiled.needs_features and visitor.id and visitor.personalization_consent and "features" not in context:
+            context = {**context, "features": visitor_features_get(visitor.id, known=not visitor.is_new)}
+        context = Context.from_mapping({**context, "visitor_id": visitor.id})
+    if visitor.personalization_consent:
+        choice, policy_name, policy_version = _choose(compiled, context, rng or _rng)
+    else:
+        # No personalization consent: everyone gets the default, and nothing per visitor is kept.
+        choice = FixedPolicy(default_key=compiled.definition.default_variant).choose(
+            compiled.candidates, context, rng or _rng
+        )
+        policy_name, policy_version = "no-consent", FixedPolicy.version
+        context = Context(device=context.device, hour=context.hour, weekday=context.weekday)
+        visitor = VisitorState(id="")
     decision = Decision(
         id=uuid.uuid4().hex,
         slot_key=compiled.key,

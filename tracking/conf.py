@@ -17,6 +17,30 @@ DEFAULTS: dict[str, Any] = {
     "VISIT_TIMEOUT_SECONDS": 30 * 60,  # a new visit starts after this long without a request
     "COUNTRY_HEADER": "HTTP_CF_IPCOUNTRY",
     "CITY_HEADER": "",
+    # Event ingest
+    "EVENT_INGEST_BACKEND": "direct",  # or "redis": a stream that a worker bulk-writes
+    "EVENT_STREAM_KEY": "tailor:events",
+    "EVENT_STREAM_GROUP": "writers",
+    "EVENT_WRITE_BATCH": 500,  # stream entries (each a batch of events) per read
+    "EVENT_CLAIM_IDLE_SECONDS": 30,  # reclaim entries a dead writer left unacknowledged
+    "EVENT_DEDUPE_SECONDS": 24 * 3600,
+    "MAX_BATCH_EVENTS": 500,
+    "MAX_BATCH_BYTES": 256 * 1024,
+    "CLOCK_SKEW_SECONDS": 300,
+    "MAX_EVENT_AGE_SECONDS": 7 * 24 * 3600,
+    "MAX_PROPS": 20,
+    "MAX_PROP_LENGTH": 200,
+    "IP_STORAGE": "truncate",  # "truncate" (IPv4 /24, IPv6 /48) or "drop"
+    "EVENTS_RATE_VISITOR": "240/min",
+    "EVENTS_RATE_IP": "2400/min",
+    # Rewards and features
+    "ATTRIBUTION_WINDOW_SECONDS": 30 * 60,
+    "FEATURES_TTL_SECONDS": 30 * 24 * 3600,
+    # Privacy
+    "CONSENT_MODE": "implied",  # or "required": nothing is recorded before consent
+    "RESPECT_DO_NOT_TRACK": True,
+    "CONSENT_COOKIE": "tailor_consent",
+    "RETENTION_DAYS": 90,
 }
 
 

@@ -13,6 +13,7 @@ from functools import cached_property
 from typing import Any
 
 from .conf import setting
+from .consent import consent_for
 from .context import request_context
 from .services import decision_records_write
 from .visitors import VisitorState, visit_count_touch, visitor_id_new, visitor_id_parse
@@ -30,6 +31,11 @@ class RequestTailor:
         user = getattr(self._request, "user", None)
         authenticated = bool(user is not None and user.is_authenticated)
         visits = visit_count_touch(self.visitor_id)
+        consent = consent_for(
+            self.visitor_id,
+            self._request.COOKIES.get(setting("CONSENT_COOKIE")),
+            headless=bool(self._request.META.get(setting("VISITOR_HEADER"))),
+        )
         return VisitorState(
             id=self.visitor_id,
             visit_count=visits,
@@ -37,6 +43,9 @@ class RequestTailor:
             is_authenticated=authenticated,
             user_id=user.pk if authenticated else None,
             first_name=(user.first_name if authenticated else ""),
+            is_new=self.issued,
+            analytics_consent=consent.analytics,
+            personalization_consent=consent.personalization,
         )
 
     @cached_property

@@ -43,3 +43,45 @@ class DecisionLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.slot_key} → {self.variant_key}"
+
+
+class Event(models.Model):
+    """One thing a visitor did, as the tracker reported it. Append-only; the id is the client's."""
+
+    class Type(models.TextChoices):
+        IMPRESSION = "impression"
+        CLICK = "click"
+        HOVER = "hover"
+        SCROLL = "scroll"
+        DWELL = "dwell"
+        CONVERSION = "conversion"
+        CUSTOM = "custom"
+
+    id = models.UUIDField(primary_key=True, editable=False)
+    visitor_id = models.UUIDField()
+    decision_id = models.UUIDField(null=True, blank=True, db_index=True)
+    type = models.CharField(max_length=16, choices=Type.choices)
+    ts = models.DateTimeField(db_index=True)
+    received_at = models.DateTimeField()
+    value = models.FloatField(null=True, blank=True)
+    props = models.JSONField(default=dict, blank=True)
+    is_bot = models.BooleanField(default=False)
+    ip_prefix = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["visitor_id", "ts"])]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.id}"
+
+
+class Consent(models.Model):
+    """What a visitor agreed to; absent means the site's default (implied or required)."""
+
+    visitor_id = models.UUIDField(primary_key=True)
+    analytics = models.BooleanField()
+    personalization = models.BooleanField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.visitor_id}: analytics={self.analytics} personalization={self.personalization}"

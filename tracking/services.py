@@ -40,6 +40,9 @@ def decision_log(record: DecisionRecord, *, request: Any = None) -> None:
 def decision_records_write(records: Sequence[DecisionRecord]) -> None:
     if not records:
         return
+    from .ingest import decision_owners_remember
+
+    decision_owners_remember({r["id"]: r["visitor_id"] for r in records if r.get("visitor_id")})
     if setting("DECISION_LOG_BACKEND") == "redis":
         try:
             _redis().rpush(setting("DECISION_BUFFER_KEY"), *[json.dumps(r, separators=(",", ":")) for r in records])
@@ -134,3 +137,44 @@ def decisions_flush(*, max_batches: int = 50) -> int:
     finally:
         lock.release()
     return written
+
+
+def visitor_erase(visitor_id: str) -> dict[str, int]:
+    """Erase a visitor: events, consent, features and the visitor row go; decisions stay, anonymised.
+
+    Decisions are kept without the visitor id so that statistics over what was
+    shown stay unbiased.
+    """
+    from django.core.cache import cache
+
+    from .models import Consent, Event
+
+    vid = uuid.UUID(visitor_id)
+    with transaction.atomic():
+        events = Event.objects.filter(visitor_id=vid).delete()[0]
+        decisions = DecisionLog.objects.filter(visitor_id=vid).update(visitor_id=None, context={})
+        consent = Consent.objects.filter(visitor_id=vid).delete()[0]
+        visitors = Visitor.objects.filter(id=vid).delete()[0]
+    for key in (f"tailor:features:{vid}", f"tailor:visit:{vid}", f"tailor:consent:{vid}"):
+        try:
+            cache.delete(key)
+        except Exception as exc:  # noqa: BLE001 - the database is erased; the cache expires on its own
+            logger.warning("Cache entry %s not deleted (%s).", key, exc)
+    return {"events": events, "decisions_anonymised": decisions, "consent": consent, "visitors": visitors}
+
+
+def events_purge(*, older_than_days: int, batch_size: int = 10_000) -> int:
+    """Delete events older than the retention period, in bounded batches."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from .models import Event
+
+    cutoff = timezone.now() - timedelta(days=older_than_days)
+    deleted = 0
+    while True:
+        ids = list(Event.objects.filter(ts__lt=cutoff).values_list("id", flat=True)[:batch_size])
+        if not ids:
+            return deleted
+        deleted += Event.objects.filter(id__in=ids).delete()[0]

@@ -2,16 +2,44 @@
 
 from __future__ import annotations
 
+import os
+import socket
+
 from celery import shared_task
 
-from . import services
+from .conf import setting
 
 
 @shared_task(ignore_result=False, soft_time_limit=60, time_limit=90)
 def decisions_flush() -> int:
     """Bulk-write buffered decisions to the database (scheduled by beat every few seconds)."""
-    from .conf import setting
+    from .services import decisions_flush as flush
 
     if setting("DECISION_LOG_BACKEND") != "redis":
         return 0
-    return services.decisions_flush()
+    return flush()
+
+
+@shared_task(ignore_result=False, soft_time_limit=30, time_limit=45)
+def events_consume(budget_seconds: float = 9.0) -> int:
+    """Write events from the Redis stream to the database for a bounded time (beat runs it back to back)."""
+    from .ingest import events_stream_consume
+
+    if setting("EVENT_INGEST_BACKEND") != "redis":
+        return 0
+    return events_stream_consume(f"{socket.gethostname()}-{os.getpid()}", budget_seconds=budget_seconds)
+
+
+@shared_task(ignore_result=True, soft_time_limit=30, time_limit=45)
+def visitor_features_rebuild(visitor_id: str) -> None:
+    from .ingest import visitor_features_rebuild as rebuild
+
+    rebuild(visitor_id)
+
+
+@shared_task(ignore_result=False, soft_time_limit=600, time_limit=900)
+def events_purge() -> int:
+    """Delete events older than the retention period (scheduled daily by beat)."""
+    from .services import events_purge as purge
+
+    return purge(older_than_days=setting("RETENTION_DAYS"))

@@ -28,6 +28,9 @@ class VisitorState:
     is_authenticated: bool = False
     user_id: int | None = None
     first_name: str = ""
+    is_new: bool = False  # the id was issued in this request: no history to look up
+    analytics_consent: bool = True
+    personalization_consent: bool = True
 
 
 def visitor_id_parse(raw: str | None) -> str | None:

@@ -43,6 +43,7 @@ class Context:
     visit_count: int = 1
     is_returning: bool = False
     attributes: Mapping[str, Any] = field(default_factory=lambda: _frozen({}))
+    features: Mapping[str, float | None] = field(default_factory=lambda: _frozen({}))
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> Context:
@@ -73,6 +74,7 @@ class Context:
             visit_count=visit_count,
             is_returning=bool(data.get("is_returning", visit_count > 1)),
             attributes=_frozen(data.get("attributes")),
+            features=_frozen(data.get("features")),
         )
 
     def snapshot(self) -> dict[str, Any]:
@@ -83,7 +85,7 @@ class Context:
                 continue
             value = getattr(self, name)
             if isinstance(value, Mapping):
-                value = dict(value)
+                value = {k: v for k, v in value.items() if v is not None}
             if value not in ("", {}, None):
                 out[name] = value
         return out

@@ -198,6 +198,27 @@ class ReturningRule:
         return context.is_returning is self.returning
 
 
+@dataclass(frozen=True, slots=True)
+class FeatureRule:
+    """A behavioural rule on a real-time visitor feature, e.g. ``avg_scroll_depth > 70``.
+
+    A feature the visitor does not have yet (no scrolls recorded) never matches.
+    """
+
+    kind: ClassVar[str] = "behaviour"
+    feature: str
+    operator: str
+    value: float
+
+    def __post_init__(self) -> None:
+        if self.operator not in _NUMBER_OPERATORS:
+            raise ValueError(f"Unknown operator {self.operator!r}; use one of {', '.join(_NUMBER_OPERATORS)}.")
+
+    def matches(self, context: Context) -> bool:
+        actual = context.features.get(self.feature)
+        return actual is not None and _NUMBER_OPERATORS[self.operator](actual, self.value)
+
+
 RULE_TYPES: dict[str, type] = {
     cls.kind: cls
     for cls in (
@@ -213,11 +234,13 @@ RULE_TYPES: dict[str, type] = {
         LoggedInRule,
         VisitCountRule,
         ReturningRule,
+        FeatureRule,
     )
 }
 
 
 _INTEGER_FIELDS = {"time_of_day": ("start_hour", "end_hour"), "visit_count": ("value",)}
+_FLOAT_FIELDS = {"behaviour": ("value",)}
 
 
 def rule_from_dict(data: dict[str, Any]) -> Rule:
@@ -240,6 +263,9 @@ def rule_from_dict(data: dict[str, Any]) -> Rule:
         for name in _INTEGER_FIELDS.get(kind, ()):
             if name in data:
                 data[name] = int(data[name])
+        for name in _FLOAT_FIELDS.get(kind, ()):
+            if name in data:
+                data[name] = float(data[name])
         for name in ("logged_in", "returning"):
             if name in data:
                 data[name] = bool(data[name])
@@ -257,6 +283,10 @@ class SegmentSpec:
     def __post_init__(self) -> None:
         if self.match not in ("all", "any"):
             raise ValueError(f"Segment match must be 'all' or 'any', not {self.match!r}.")
+
+    @property
+    def uses_features(self) -> bool:
+        return any(isinstance(rule, FeatureRule) for rule in self.rules)
 
     def matches(self, context: Context) -> bool:
         # A segment with no rules matches nobody: an empty segment is unfinished, not "everyone".

@@ -1,0 +1,30 @@
+"""Rate limits for the tracking API, per visitor and per IP, kept in the shared cache."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework.throttling import SimpleRateThrottle
+
+from ..conf import setting
+from ..middleware import request_tailor
+
+
+class VisitorRateThrottle(SimpleRateThrottle):
+    scope = "tailor_visitor"
+
+    def get_rate(self) -> str:
+        return setting("EVENTS_RATE_VISITOR")
+
+    def get_cache_key(self, request: Any, view: Any) -> str:
+        return self.cache_format % {"scope": self.scope, "ident": request_tailor(request._request).visitor_id}
+
+
+class IPRateThrottle(SimpleRateThrottle):
+    scope = "tailor_ip"
+
+    def get_rate(self) -> str:
+        return setting("EVENTS_RATE_IP")
+
+    def get_cache_key(self, request: Any, view: Any) -> str:
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
