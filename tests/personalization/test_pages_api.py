@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from content.models import HomePage
 
+from content.models import HomePage
 from tests.conftest import IPHONE
 
 pytestmark = pytest.mark.django_db

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+
 from personalization.engine import Context
 from personalization.segments import segment_spec_compile
-
 from tests.factories.slots import segment_create
 
 pytestmark = pytest.mark.django_db
@@ -16,9 +16,24 @@ CASES = [
     ("os", {"families": "iOS"}, {"os": "iOS"}, {"os": "Android"}),
     ("time_of_day", {"start_hour": 22, "end_hour": 6}, {"hour": 23}, {"hour": 12}),
     ("day_of_week", {"days": ["5", "6"]}, {"weekday": 6}, {"weekday": 0}),
-    ("referrer", {"host": "google.com", "pattern": ""}, {"referrer_host": "www.google.com"}, {"referrer_host": "notgoogle.com"}),
-    ("referrer", {"host": "", "pattern": "*newsletter*"}, {"referrer": "https://mail.example/newsletter/5"}, {"referrer": "https://x.example/"}),
-    ("utm", {"param": "campaign", "operator": "contains", "value": "spring"}, {"utm_campaign": "big-spring-sale"}, {"utm_campaign": "autumn"}),
+    (
+        "referrer",
+        {"host": "google.com", "pattern": ""},
+        {"referrer_host": "www.google.com"},
+        {"referrer_host": "notgoogle.com"},
+    ),
+    (
+        "referrer",
+        {"host": "", "pattern": "*newsletter*"},
+        {"referrer": "https://mail.example/newsletter/5"},
+        {"referrer": "https://x.example/"},
+    ),
+    (
+        "utm",
+        {"param": "campaign", "operator": "contains", "value": "spring"},
+        {"utm_campaign": "big-spring-sale"},
+        {"utm_campaign": "autumn"},
+    ),
     ("query_param", {"name": "promo", "value": ""}, {"query": {"promo": "1"}}, {"query": {}}),
     ("country", {"countries": "nl, BE"}, {"country": "be"}, {"country": "DE"}),
     ("logged_in", {"logged_in": True}, {"is_authenticated": True}, {"is_authenticated": False}),

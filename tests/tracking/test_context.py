@@ -7,10 +7,10 @@ import datetime as dt
 import pytest
 from django.test import RequestFactory
 from freezegun import freeze_time
-from tracking.context import request_context
-from tracking.visitors import VisitorState
 
 from tests.conftest import DESKTOP, IPHONE
+from tracking.context import request_context
+from tracking.visitors import VisitorState
 
 VISITOR = VisitorState(id="v1", visit_count=2, is_returning=True)
 
@@ -24,7 +24,12 @@ def ctx(path="/", **meta):
     [
         (IPHONE, "mobile", "Mobile Safari", "iOS"),
         (DESKTOP, "desktop", "Chrome", "Linux"),
-        ("Mozilla/5.0 (iPad; CPU OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148", "tablet", "Mobile Safari UI/WKWebView", "iOS"),
+        (
+            "Mozilla/5.0 (iPad; CPU OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148",
+            "tablet",
+            "Mobile Safari UI/WKWebView",
+            "iOS",
+        ),
         ("Googlebot/2.1 (+http://www.google.com/bot.html)", "bot", "Googlebot", "Other"),
     ],
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
+
 from tracking.visitors import visit_count_touch
 
 pytestmark = pytest.mark.django_db
@@ -30,7 +31,7 @@ def test_known_visitor_keeps_their_id_and_gets_no_new_cookie(client, demo):
     first = client.get("/").cookies["tailor_vid"].value
     again = client.get("/")
     assert "tailor_vid" not in again.cookies
-    assert f'data-tailor-decision' in again.content.decode()
+    assert "data-tailor-decision" in again.content.decode()
     from tracking.models import DecisionLog
 
     assert {str(v) for v in DecisionLog.objects.values_list("visitor_id", flat=True)} == {first}
