@@ -226,6 +226,7 @@ TAILOR = {
     "EVENT_INGEST_BACKEND": env.str("TAILOR_EVENT_INGEST_BACKEND", default="redis" if REDIS_URL else "direct"),
     "EVENTS_RATE_VISITOR": env.str("TAILOR_EVENTS_RATE_VISITOR", default="240/min"),
     "EVENTS_RATE_IP": env.str("TAILOR_EVENTS_RATE_IP", default="2400/min"),
+    "EVENT_CLAIM_IDLE_SECONDS": env.float("TAILOR_EVENT_CLAIM_IDLE_SECONDS", default=30.0),
     "CONSENT_MODE": env.str("TAILOR_CONSENT_MODE", default="implied"),
     "RETENTION_DAYS": env.int("TAILOR_RETENTION_DAYS", default=90),
     "COUNTRY_HEADER": env.str("TAILOR_COUNTRY_HEADER", default="HTTP_CF_IPCOUNTRY"),

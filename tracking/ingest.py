@@ -349,9 +349,17 @@ def _stream_entries_persist(client: Any, key: str, group: str, entries: list[tup
     return len(records)
 
 
+def _stream_reader() -> Any:
+    """A connection for blocking stream reads: the cache's short request-path timeout would cut them off."""
+    import redis
+    from django.conf import settings
+
+    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=30, socket_connect_timeout=5)
+
+
 def events_stream_consume(consumer: str, *, budget_seconds: float = 5.0, block_ms: int = 500) -> int:
     """Bulk-write events from the stream for up to ``budget_seconds``; returns how many were written."""
-    client = _redis()
+    client = _stream_reader()
     key, group = setting("EVENT_STREAM_KEY"), setting("EVENT_STREAM_GROUP")
     batch = setting("EVENT_WRITE_BATCH")
     try:

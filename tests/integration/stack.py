@@ -50,11 +50,11 @@ def manage(env: dict[str, str], *args: str, timeout: float = 180) -> subprocess.
     return result
 
 
-def python(env: dict[str, str], code: str, timeout: float = 120) -> str:
+def python(env: dict[str, str], code: str, timeout: float = 120, expect_exit: int = 0) -> str:
     result = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
     )
-    if result.returncode != 0:
+    if result.returncode != expect_exit:
         raise AssertionError(f"script failed:\n{result.stdout}\n{result.stderr}")
     return result.stdout
 

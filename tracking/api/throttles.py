@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from rest_framework.throttling import SimpleRateThrottle
@@ -9,8 +10,21 @@ from rest_framework.throttling import SimpleRateThrottle
 from ..conf import setting
 from ..middleware import request_tailor
 
+logger = logging.getLogger(__name__)
 
-class VisitorRateThrottle(SimpleRateThrottle):
+
+class FailOpenThrottle(SimpleRateThrottle):
+    """A rate limit that lets requests through when the cache is down: losing events is worse than a burst."""
+
+    def allow_request(self, request: Any, view: Any) -> bool:
+        try:
+            return super().allow_request(request, view)
+        except Exception as exc:  # noqa: BLE001
+            logger.warning("Rate limit not checked, cache unavailable (%s).", exc)
+            return True
+
+
+class VisitorRateThrottle(FailOpenThrottle):
     scope = "tailor_visitor"
 
     def get_rate(self) -> str:
@@ -20,7 +34,7 @@ class VisitorRateThrottle(SimpleRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": request_tailor(request._request).visitor_id}
 
 
-class IPRateThrottle(SimpleRateThrottle):
+class IPRateThrottle(FailOpenThrottle):
     scope = "tailor_ip"
 
     def get_rate(self) -> str:

@@ -1,0 +1,138 @@
+"""Events through the real path: HTTP ingest → Redis stream → writer → PostgreSQL, with faults."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import urllib.request
+import uuid
+
+import pytest
+from celery import Celery
+
+from .stack import Server, manage, python
+
+pytestmark = pytest.mark.integration
+
+STREAM = "tailor:events"
+
+
+def post_events(server: Server, visitor: str, events: list[dict]) -> dict:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{server.port}/api/v1/events/",
+        data=json.dumps({"events": events}).encode(),
+        headers={"Content-Type": "application/json", "X-Tailor-Visitor": visitor},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - loopback only
+        assert response.status == 202
+        return json.loads(response.read())
+
+
+def page_decisions(server: Server, visitor: str) -> list[str]:
+    status, html, _ = server.get("/bench/personalized/", headers={"X-Tailor-Visitor": visitor})
+    assert status == 200
+    return re.findall(r'data-tailor-decision="([0-9a-f]{32})"', html)
+
+
+def make_events(n: int, decision: str | None = None) -> list[dict]:
+    now = int(time.time() * 1000)
+    return [
+        {
+            "id": str(uuid.uuid4()),
+            "type": "click" if decision else "scroll",
+            "decision_id": decision,
+            "ts": now,
+            "value": 50,
+        }
+        for _ in range(n)
+    ]
+
+
+def events_in_db(pg, ids: list[str]) -> int:
+    return pg.execute(
+        "select count(*) from tracking_event where id = any(%s)", ([uuid.UUID(i) for i in ids],)
+    ).fetchone()[0]
+
+
+def test_accepted_events_reach_postgres_exactly_once_through_a_celery_writer(server, worker, pg, redis_server):
+    visitor = str(uuid.uuid4())
+    decision = page_decisions(server, visitor)[0]
+    batch = make_events(50, decision)
+    assert post_events(server, visitor, batch) == {"accepted": 50, "duplicates": 0, "rejected": []}
+    assert post_events(server, visitor, batch)["duplicates"] == 50  # a retried batch counts nothing twice
+    app = Celery(broker=redis_server.url, backend=redis_server.url)
+    written = app.send_task("tracking.tasks.events_consume", kwargs={"budget_seconds": 1.0}, queue="ingest").get(
+        timeout=60
+    )
+    assert written >= 50
+    assert events_in_db(pg, [e["id"] for e in batch]) == 50
+    rows = pg.execute(
+        "select count(distinct decision_id) from tracking_event where id = any(%s)",
+        ([uuid.UUID(e["id"]) for e in batch],),
+    ).fetchone()[0]
+    assert rows == 1
+
+
+def test_writer_killed_mid_batch_loses_and_doubles_nothing(server, stack_env, pg, redis_client):
+    visitor = str(uuid.uuid4())
+    first, second = make_events(30), make_events(30)
+    post_events(server, visitor, first)
+    post_events(server, visitor, second)
+    # Writer A reads both entries, commits the first batch, and dies before acknowledging anything.
+    python(
+        stack_env,
+        f"""
+import django, json, os
+django.setup()
+from tracking.ingest import _redis, event_records_persist
+client = _redis()
+try:
+    client.xgroup_create({STREAM!r}, "writers", id="0", mkstream=True)
+except Exception:
+    pass
+entries = client.xreadgroup("writers", "doomed-writer", {{{STREAM!r}: ">"}}, count=1000)[0][1]
+records = [r for _, fields in entries for r in json.loads(fields[b"events"])]
+event_records_persist(records[:30])
+os._exit(9)
+""",
+        expect_exit=9,
+    )
+    pending = redis_client.xpending(STREAM, "writers")["pending"]
+    assert pending >= 2
+    assert events_in_db(pg, [e["id"] for e in first]) == 30
+    assert events_in_db(pg, [e["id"] for e in second]) == 0
+    # A new writer reclaims what the dead one left pending.
+    manage({**stack_env, "TAILOR_EVENT_CLAIM_IDLE_SECONDS": "0"}, "consume_events", "--seconds", "1")
+    ids = [e["id"] for e in first + second]
+    assert events_in_db(pg, ids) == 60
+    assert (
+        pg.execute("select count(*) from tracking_event where id = any(%s)", ([uuid.UUID(i) for i in ids],)).fetchone()[
+            0
+        ]
+        == 60
+    )
+    assert redis_client.xpending(STREAM, "writers")["pending"] == 0
+
+
+def test_redis_down_during_ingest_loses_no_accepted_event(stack_env, stack_dir, pg):
+    from devtools.services import start_redis
+
+    own_redis = start_redis()
+    env = {**stack_env, "REDIS_URL": own_redis.url}
+    server = Server(env, stack_dir / "gunicorn-ingest-redis-down.log")
+    try:
+        visitor = str(uuid.uuid4())
+        before = post_events(server, visitor, make_events(20))
+        assert before["accepted"] == 20
+        own_redis.kill()
+        during = make_events(20)
+        assert post_events(server, visitor, during)["accepted"] == 20
+        assert events_in_db(pg, [e["id"] for e in during]) == 20  # written straight to PostgreSQL
+        assert server.get("/bench/personalized/")[0] == 200
+        assert "writing 20 events directly" in server.output()
+        assert "Traceback" not in server.output()
+    finally:
+        server.stop()
+        own_redis.stop()
