@@ -12,7 +12,7 @@ from __future__ import annotations
 from django.db import models
 from modelcluster.fields import ParentalKey
 from modelcluster.models import ClusterableModel
-from wagtail.admin.panels import FieldPanel, InlinePanel, MultiFieldPanel
+from wagtail.admin.panels import FieldPanel, FieldRowPanel, InlinePanel, MultiFieldPanel
 from wagtail.api import APIField
 from wagtail.fields import StreamField
 from wagtail.models import DraftStateMixin, LockableMixin, Orderable, Page, RevisionMixin
@@ -29,6 +29,14 @@ STRATEGY_CHOICES = [
 ]
 
 
+TRIGGER_CHOICES = [
+    ("load", "On page load"),
+    ("scroll", "When the visitor has scrolled this far (%)"),
+    ("dwell", "After this many seconds on the page"),
+    ("exit", "On exit intent"),
+]
+
+
 class Slot(DraftStateMixin, LockableMixin, RevisionMixin, index.Indexed, ClusterableModel):
     key = models.SlugField(max_length=64, unique=True, help_text='Used in templates: {% personalize "home-hero" %}.')
     name = models.CharField(max_length=255)
@@ -38,6 +46,15 @@ class Slot(DraftStateMixin, LockableMixin, RevisionMixin, index.Indexed, Cluster
         max_length=64,
         blank=True,
         help_text="Key of the variant shown when nothing else applies. Blank: the first live variant.",
+    )
+    trigger = models.CharField(
+        max_length=8,
+        choices=TRIGGER_CHOICES,
+        default="load",
+        help_text="When to choose: on page load, or later in the visit (the default shows until then).",
+    )
+    trigger_value = models.PositiveSmallIntegerField(
+        default=0, help_text="Scroll depth in % for 'scroll', seconds for 'dwell'; unused otherwise."
     )
     rules = StreamField(
         [("rule", RuleBlock())],
@@ -51,7 +68,12 @@ class Slot(DraftStateMixin, LockableMixin, RevisionMixin, index.Indexed, Cluster
             heading="Slot",
         ),
         MultiFieldPanel(
-            [FieldPanel("strategy"), FieldPanel("default_variant"), FieldPanel("rules")],
+            [
+                FieldPanel("strategy"),
+                FieldPanel("default_variant"),
+                FieldPanel("rules"),
+                FieldRowPanel([FieldPanel("trigger"), FieldPanel("trigger_value")]),
+            ],
             heading="How a variant is chosen",
         ),
         TargetingSummaryPanel(heading="Overview: variants and targeting (as saved)"),

@@ -77,13 +77,19 @@ def variant_render(
     params: Mapping[str, Any],
     decision_id: str,
     values: Mapping[str, object] | None = None,
+    trigger: str = "",
 ) -> SafeString:
-    """The variant's HTML inside the wrapper that the tracker attributes events to."""
+    """The variant's HTML inside the wrapper that the tracker attributes events to.
+
+    A ``trigger`` ("scroll:50", "dwell:10", "exit") tells the tracker to ask for a
+    new decision when it fires and swap this content in place.
+    """
     return format_html(
-        '<div class="tailor-slot tailor-{}" data-tailor-slot="{}" data-tailor-variant="{}" data-tailor-decision="{}">{}</div>',
+        '<div class="tailor-slot tailor-{}" data-tailor-slot="{}" data-tailor-variant="{}" data-tailor-decision="{}"{}>{}</div>',
         template_key,
         slot_key,
         variant_key,
         decision_id,
+        format_html(' data-tailor-trigger="{}"', trigger) if trigger else "",
         template_render(template_key, params, values),
     )

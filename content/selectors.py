@@ -33,6 +33,7 @@ class SlotDefinition:
     revision_id: int | None
     variants: tuple[VariantDefinition, ...]
     rules: tuple[tuple[int, str], ...]  # (segment id, variant key), in the editor's order
+    trigger: str = ""  # "" (on load) or "scroll:50", "dwell:10", "exit"
 
     @property
     def live_variants(self) -> tuple[VariantDefinition, ...]:
@@ -71,7 +72,14 @@ def slot_definition_from_object(slot: Slot, revision_id: int | None) -> SlotDefi
         revision_id=revision_id,
         variants=tuple(variants),
         rules=rules,
+        trigger=_trigger(slot.trigger, slot.trigger_value),
     )
+
+
+def _trigger(kind: str, value: int) -> str:
+    if kind in ("scroll", "dwell"):
+        return f"{kind}:{value}"
+    return "exit" if kind == "exit" else ""
 
 
 def slot_definitions_live() -> dict[str, SlotDefinition]:

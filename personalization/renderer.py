@@ -71,7 +71,7 @@ def slot_render(slot_key: str, request: Any) -> RenderedDecision | SafeString:
         return _explain(slot_key, "no slot chosen")
     visitor, context = _visitor_and_context(request)
     try:
-        decision = decide(slot_key, visitor, context, request=request)
+        decision = decide(slot_key, visitor, context, request=request, initial=True)
     except UnknownSlotError:
         return _explain(slot_key, "no published slot has this key")
     except EmptySlotError:
@@ -97,6 +97,8 @@ def decision_represent(
         "propensity": decision.propensity,
         "policy": decision.policy,
     }
+    if decision.trigger:
+        out["trigger"] = decision.trigger
     if html:
         out["html"] = str(decision_render(decision, visitor, context))
     return out
@@ -111,7 +113,7 @@ class SlotBlockRenderer:
     def represent(self, slot_key: str, request: Any) -> dict[str, Any] | None:
         visitor, context = _visitor_and_context(request)
         try:
-            decision = decide(slot_key, visitor, context, request=request)
+            decision = decide(slot_key, visitor, context, request=request, initial=True)
         except (UnknownSlotError, EmptySlotError) as exc:
             logger.warning("Slot %r omitted from the API: %s", slot_key, exc)
             return None

@@ -53,6 +53,7 @@ class Decision:
     policy_version: str
     revision_id: int | None
     reason: str
+    trigger: str = ""
 
 
 def slot_get(key: str) -> CompiledSlot:
@@ -87,8 +88,13 @@ def decide(
     *,
     request: Any = None,
     rng: random.Random | None = None,
+    initial: bool = False,
 ) -> Decision:
-    """Choose a variant of ``slot`` for ``visitor`` and log the decision."""
+    """Choose a variant of ``slot`` for ``visitor`` and log the decision.
+
+    ``initial=True`` is the server-side render of a page: a slot with a trigger
+    then shows its default, and the tracker asks again when the trigger fires.
+    """
     compiled = slot_get(slot) if isinstance(slot, str) else slot
     if not compiled.candidates:
         raise EmptySlotError(f"Slot {compiled.key!r} has no live variants.")
@@ -96,7 +102,13 @@ def decide(
         if compiled.needs_features and visitor.id and visitor.personalization_consent and "features" not in context:
             context = {**context, "features": visitor_features_get(visitor.id, known=not visitor.is_new)}
         context = Context.from_mapping({**context, "visitor_id": visitor.id})
-    if visitor.personalization_consent:
+    if initial and compiled.definition.trigger:
+        # A triggered slot shows its default until the trigger fires and the tracker asks again.
+        choice = FixedPolicy(default_key=compiled.definition.default_variant).choose(
+            compiled.candidates, context, rng or _rng
+        )
+        policy_name, policy_version = "trigger-default", FixedPolicy.version
+    elif visitor.personalization_consent:
         choice, policy_name, policy_version = _choose(compiled, context, rng or _rng)
     else:
         # No personalization consent: everyone gets the default, and nothing per visitor is kept.
@@ -115,6 +127,7 @@ def decide(
         policy_version=policy_version,
         revision_id=compiled.definition.revision_id,
         reason=choice.reason,
+        trigger=compiled.definition.trigger if initial else "",
     )
     decision_log(
         {
@@ -159,4 +172,5 @@ def decision_render(decision: Decision, visitor: VisitorState, context: Mapping[
         params=decision.variant.params,
         decision_id=decision.id,
         values=placeholder_values(visitor, context),
+        trigger=decision.trigger,
     )
