@@ -6,6 +6,15 @@ from typing import Any
 
 from wagtail.admin.panels import Panel
 
+from . import micro_templates
+
+
+def _template_label(key: str) -> str:
+    try:
+        return micro_templates.get(key).label
+    except KeyError:
+        return key
+
 
 class TargetingSummaryPanel(Panel):
     """Read-only overview: each variant with its status and weight, and the targeting table in order."""
@@ -34,7 +43,12 @@ class TargetingSummaryPanel(Panel):
                 {
                     "slot": slot,
                     "variants": [
-                        {"variant": v, "share": (v.weight / total * 100) if not v.is_paused else 0} for v in variants
+                        {
+                            "variant": v,
+                            "template_label": _template_label(v.template_key),
+                            "share": (v.weight / total * 100) if not v.is_paused else 0,
+                        }
+                        for v in variants
                     ],
                     "rules": rules,
                     "default_key": slot.default_variant or (variants[0].key if variants else ""),

@@ -1,6 +1,6 @@
 """Admin registration for slots (thin: the work happens in models, panels and forms)."""
 
-from wagtail.admin.ui.tables import Column, UpdatedAtColumn
+from wagtail.admin.ui.tables import Column, LiveStatusTagColumn, UpdatedAtColumn
 from wagtail.snippets.models import register_snippet
 from wagtail.snippets.views.snippets import SnippetViewSet
 
@@ -21,7 +21,14 @@ class SlotViewSet(SnippetViewSet):
     menu_name = "tailor-slots"
     menu_order = 200
     add_to_admin_menu = True
-    list_display = ["name", "key", "strategy", VariantSummaryColumn("variants", label="Variants"), UpdatedAtColumn()]
+    list_display = [
+        "name",
+        "key",
+        "strategy",
+        VariantSummaryColumn("variants", label="Variants"),
+        UpdatedAtColumn(),
+        LiveStatusTagColumn(),
+    ]
     list_filter = ["strategy", "live"]
     search_fields = ["name", "key"]
 

@@ -200,7 +200,7 @@ def slot_publish(spec: dict[str, Any], segments: dict[str, Segment]) -> Slot:
         for i, (key, name, weight, params, *paused) in enumerate(spec["variants"])
     ]
     slot.save()
-    slot.save_revision().publish()
+    slot.save_revision(log_action=True).publish()
     slot.refresh_from_db()
     return slot
 
@@ -215,11 +215,20 @@ def _page_ensure(parent: Page, page: Page, result: DemoResult) -> Page:
     return page
 
 
+def _root_create() -> Page:
+    """Wagtail's migrations make the tree root; recreate it if the database was flushed since."""
+    from django.conf import settings
+    from wagtail.models import Locale
+
+    locale, _ = Locale.objects.get_or_create(language_code=settings.LANGUAGE_CODE)
+    return Page.add_root(instance=Page(title="Root", slug="root", locale=locale, live=True))
+
+
 def _home_ensure(result: DemoResult) -> HomePage:
     home = HomePage.objects.first()
     if home is not None:
         return home
-    root = Page.get_first_root_node()
+    root = Page.get_first_root_node() or _root_create()
     home = HomePage(
         title="Welcome to Tailor",
         slug="tailor-home",

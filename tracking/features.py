@@ -10,6 +10,7 @@ disagree about what a feature means. Pure Python: no Django here.
 
 from __future__ import annotations
 
+from bisect import bisect_right, insort
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -33,13 +34,11 @@ FeatureState = dict[str, Any]
 
 def state_new() -> FeatureState:
     return {
+        "times": [],  # every event time in the last 7 days, sorted: sessions are derived from the gaps
         "clicks": [],
         "clicks_total": 0,
         "deal_clicks": 0,
         "conversions": [],
-        "sessions": [],
-        "last_ts": None,
-        "prev_last_ts": None,
         "scroll_sum": 0.0,
         "scroll_n": 0,
         "dwell_sum": 0.0,
@@ -47,61 +46,74 @@ def state_new() -> FeatureState:
     }
 
 
-def _recent(times: list[float], since: float) -> list[float]:
-    return [t for t in times if t > since][-MAX_TIMES:]
+def _keep(times: list[float], keep_after: float) -> list[float]:
+    start = bisect_right(times, keep_after)
+    return times[max(start, len(times) - MAX_TIMES) :]
+
+
+def _add(times: list[float], ts: float, keep_after: float) -> list[float]:
+    insort(times, ts)
+    return _keep(times, keep_after)
 
 
 def state_apply(state: FeatureState, event: Mapping[str, Any]) -> FeatureState:
-    """Fold one event (``type``, ``ts`` in epoch seconds, ``value``, ``props``, ``decision_id``) into the state."""
+    """Fold one event (``type``, ``ts`` in epoch seconds, ``value``, ``props``, ``decision_id``) into the state.
+
+    The fold is order-independent (times are kept sorted, everything else is a
+    sum), so a late or retried batch gives the same state as a rebuild.
+    """
     ts = float(event["ts"])
     kind = event["type"]
-    last = state["last_ts"]
-    if last is None or ts - last > SESSION_GAP_SECONDS:
-        if last is not None:
-            state["prev_last_ts"] = last
-        state["sessions"] = _recent([*state["sessions"], ts], ts - 7 * DAY)
-    state["last_ts"] = ts if last is None else max(last, ts)
+    newest = max(ts, state["times"][-1]) if state["times"] else ts
+    state["times"] = _add(state["times"], ts, newest - 7 * DAY)
     value = event.get("value")
     if kind == "click":
-        state["clicks"] = _recent([*state["clicks"], ts], ts - HOUR)
+        insort(state["clicks"], ts)
         state["clicks_total"] += 1
         if (event.get("props") or {}).get("deal"):
             state["deal_clicks"] += 1
     elif kind == "conversion":
-        state["conversions"] = _recent([*state["conversions"], ts], ts - 30 * DAY)
+        insort(state["conversions"], ts)
     elif kind == "scroll" and value is not None:
         state["scroll_sum"] += min(max(float(value), 0.0), 100.0)
         state["scroll_n"] += 1
     elif kind == "dwell" and value is not None and not event.get("decision_id"):
         state["dwell_sum"] += max(float(value), 0.0)
         state["dwell_n"] += 1
+    # Prune every window against the newest time seen, whatever arrived, so the state
+    # depends only on the set of events, not on their order.
+    state["clicks"] = _keep(state["clicks"], newest - HOUR)
+    state["conversions"] = _keep(state["conversions"], newest - 30 * DAY)
     return state
 
 
 def state_from_events(events: Iterable[Mapping[str, Any]]) -> FeatureState:
     state = state_new()
-    for event in sorted(events, key=lambda e: float(e["ts"])):
+    for event in events:
         state_apply(state, event)
     return state
 
 
+def _session_ends(times: list[float]) -> list[float]:
+    """The last event time of each session (a gap over 30 minutes starts a new one)."""
+    return [t for t, nxt in zip(times, times[1:], strict=False) if nxt - t > SESSION_GAP_SECONDS] + times[-1:]
+
+
 def features_compute(state: FeatureState | None, now: float) -> dict[str, float | None]:
     """Named features at time ``now``; None where there is nothing to say yet."""
-    if not state:
+    if not state or not state["times"]:
         return dict.fromkeys(FEATURE_NAMES)
-    last = state["last_ts"]
-    if last is not None and now - last > SESSION_GAP_SECONDS:
-        since_last_visit: float | None = now - last
-    elif state["prev_last_ts"] is not None:
-        since_last_visit = now - state["prev_last_ts"]
-    else:
-        since_last_visit = None
+    times = [t for t in state["times"] if t <= now]
+    ends = _session_ends(times)
+    # The current visit does not count as "the last visit": use the one before it if we are in one.
+    if ends and now - ends[-1] <= SESSION_GAP_SECONDS:
+        ends = ends[:-1]
     return {
-        "clicks_last_hour": float(sum(1 for t in state["clicks"] if t > now - HOUR)),
-        "sessions_7d": float(sum(1 for t in state["sessions"] if t > now - 7 * DAY)),
+        "clicks_last_hour": float(sum(1 for t in state["clicks"] if now - HOUR < t <= now)),
+        "sessions_7d": float(sum(1 for t in _session_ends(times) if t > now - 7 * DAY)),
         "avg_scroll_depth": state["scroll_sum"] / state["scroll_n"] if state["scroll_n"] else None,
         "avg_dwell_s": state["dwell_sum"] / state["dwell_n"] if state["dwell_n"] else None,
-        "seconds_since_last_visit": since_last_visit,
-        "conversions_30d": float(sum(1 for t in state["conversions"] if t > now - 30 * DAY)),
+        "seconds_since_last_visit": now - ends[-1] if ends else None,
+        "conversions_30d": float(sum(1 for t in state["conversions"] if now - 30 * DAY < t <= now)),
         "deal_clicks_ratio": state["deal_clicks"] / state["clicks_total"] if state["clicks_total"] else 0.0,
     }

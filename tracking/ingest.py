@@ -47,6 +47,13 @@ class IngestResult:
     rejected: list[dict[str, Any]] = field(default_factory=list)
 
 
+def decision_owners_forget(decision_ids: Sequence[str]) -> None:
+    try:
+        cache.delete_many([_decision_key(d) for d in decision_ids])
+    except Exception as exc:  # noqa: BLE001
+        logger.warning("Decision owners not forgotten from the cache (%s).", exc)
+
+
 def _decision_key(decision_id: str) -> str:
     return f"tailor:decision-owner:{decision_id}"
 
@@ -287,19 +294,22 @@ def visitor_features_apply(visitor_id: str, events: Sequence[Mapping[str, Any]])
     try:
         state = cache.get(key)
         if state is None:
-            state = _features_state_from_db(visitor_id)
-        else:
-            for event in sorted(events, key=lambda e: e["ts"]):
-                feature_logic.state_apply(state, event)
+            # Rebuild from what the database holds, minus this batch (it may or may not be
+            # written yet, depending on the backend), then fold the batch in: never twice, never lost.
+            state = _features_state_from_db(visitor_id, exclude=[e["id"] for e in events])
+        for event in events:
+            feature_logic.state_apply(state, event)
         cache.set(key, state, timeout=setting("FEATURES_TTL_SECONDS"))
     except Exception as exc:  # noqa: BLE001 - features catch up on the next rebuild
         logger.warning("Features of visitor %s not updated (%s).", visitor_id, exc)
 
 
-def _features_state_from_db(visitor_id: str) -> dict[str, Any]:
+def _features_state_from_db(visitor_id: str, exclude: Sequence[str] = ()) -> dict[str, Any]:
     since = datetime.fromtimestamp(time.time() - 30 * 24 * 3600, tz=UTC)
-    rows = Event.objects.filter(visitor_id=visitor_id, ts__gte=since, is_bot=False).values(
-        "type", "ts", "value", "props", "decision_id"
+    rows = (
+        Event.objects.filter(visitor_id=visitor_id, ts__gte=since, is_bot=False)
+        .exclude(id__in=[uuid.UUID(i) for i in exclude])
+        .values("type", "ts", "value", "props", "decision_id")
     )
     return feature_logic.state_from_events({**row, "ts": row["ts"].timestamp()} for row in rows)
 

@@ -13,7 +13,7 @@ import re
 from .conf import setting
 
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[a-z]{2,}", re.IGNORECASE)
-DIGIT_RUN = re.compile(r"(?:\d[ -]?){13,19}")
+DIGIT_RUN = re.compile(r"\d(?:[ -]?\d){12,}")
 
 
 def ip_prefix(raw: str | None) -> str:
@@ -42,7 +42,15 @@ def looks_personal(text: str) -> str | None:
     if EMAIL.search(text):
         return "looks like an e-mail address"
     for match in DIGIT_RUN.finditer(text):
-        digits = re.sub(r"\D", "", match.group(0))
-        if 13 <= len(digits) <= 19 and _luhn(digits):
-            return "looks like a payment card number"
+        # Card numbers are written in groups; try every run of consecutive groups, so that
+        # digits before or after (a quantity, an expiry date) cannot hide one.
+        groups = re.findall(r"\d+", match.group(0))
+        for start in range(len(groups)):
+            digits = ""
+            for group in groups[start:]:
+                digits += group
+                if len(digits) > 19:
+                    break
+                if len(digits) >= 13 and _luhn(digits):
+                    return "looks like a payment card number"
     return None

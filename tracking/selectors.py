@@ -16,23 +16,34 @@ from .rewards import Reward, rewards_compute
 
 
 def decision_rewards(decision_ids: list[str]) -> dict[str, Reward]:
-    """Rewards of the given decisions (hex ids), from the events of their visitors within the window."""
+    """Rewards of the given decisions (hex ids), from the events of their visitors within the window.
+
+    Conversions are credited among *all* of those visitors' decisions around
+    them, not just the ones asked about, so the answer for a decision never
+    depends on which others were in the same request.
+    """
     ids = [uuid.UUID(d) for d in decision_ids]
-    decisions = list(DecisionLog.objects.filter(id__in=ids).values("id", "visitor_id", "slot_key", "created_at"))
-    if not decisions:
+    asked = DecisionLog.objects.filter(id__in=ids)
+    span = asked.aggregate(first=Min("created_at"), last=Max("created_at"))
+    if span["first"] is None:
         return {}
-    window = setting("ATTRIBUTION_WINDOW_SECONDS")
-    span = DecisionLog.objects.filter(id__in=ids).aggregate(first=Min("created_at"), last=Max("created_at"))
-    visitors = {d["visitor_id"] for d in decisions if d["visitor_id"]}
+    window = timedelta(seconds=setting("ATTRIBUTION_WINDOW_SECONDS"))
+    visitors = set(asked.exclude(visitor_id=None).values_list("visitor_id", flat=True))
+    decisions = DecisionLog.objects.filter(
+        visitor_id__in=visitors, created_at__gte=span["first"] - window, created_at__lte=span["last"] + window
+    ).values("id", "visitor_id", "slot_key", "created_at")
+    anonymous = asked.filter(visitor_id=None).values("id", "visitor_id", "slot_key", "created_at")
     events = Event.objects.filter(
         visitor_id__in=visitors,
         ts__gte=span["first"] - timedelta(minutes=5),
-        ts__lte=span["last"] + timedelta(seconds=window),
+        ts__lte=span["last"] + window,
         is_bot=False,
     ).values("type", "decision_id", "visitor_id", "ts", "value", "is_bot")
-    as_hex = [{**d, "id": d["id"].hex} for d in decisions]
+    all_decisions = [{**d, "id": d["id"].hex} for d in [*decisions, *anonymous]]
     events_hex = [{**e, "decision_id": e["decision_id"].hex if e["decision_id"] else None} for e in events]
-    return rewards_compute(as_hex, events_hex, window_seconds=window)
+    rewards = rewards_compute(all_decisions, events_hex, window_seconds=window.total_seconds())
+    wanted = {i.hex for i in ids}
+    return {k: v for k, v in rewards.items() if k in wanted}
 
 
 def visitor_export(visitor_id: str) -> dict[str, Any]:

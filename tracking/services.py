@@ -147,14 +147,17 @@ def visitor_erase(visitor_id: str) -> dict[str, int]:
     """
     from django.core.cache import cache
 
+    from .ingest import decision_owners_forget
     from .models import Consent, Event
 
     vid = uuid.UUID(visitor_id)
     with transaction.atomic():
+        decision_ids = [d.hex for d in DecisionLog.objects.filter(visitor_id=vid).values_list("id", flat=True)]
         events = Event.objects.filter(visitor_id=vid).delete()[0]
         decisions = DecisionLog.objects.filter(visitor_id=vid).update(visitor_id=None, context={})
         consent = Consent.objects.filter(visitor_id=vid).delete()[0]
         visitors = Visitor.objects.filter(id=vid).delete()[0]
+    decision_owners_forget(decision_ids)  # else new events could link the anonymised decisions back
     for key in (f"tailor:features:{vid}", f"tailor:visit:{vid}", f"tailor:consent:{vid}"):
         try:
             cache.delete(key)

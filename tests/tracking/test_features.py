@@ -1,0 +1,174 @@
+"""Real-time visitor features: the pure fold, and what ingest makes of it for serving."""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+import uuid
+
+import pytest
+
+from tracking.features import FEATURE_NAMES, features_compute, state_apply, state_from_events, state_new
+
+T0 = 1_700_000_000.0
+MIN = 60.0
+HOUR = 3600.0
+DAY = 24 * HOUR
+
+
+def e(kind: str, ts: float, value: float | None = None, **extra) -> dict:
+    return {"type": kind, "ts": ts, "value": value, "props": extra.pop("props", {}), **extra}
+
+
+def features(events: list[dict], now: float) -> dict:
+    return features_compute(state_from_events(events), now)
+
+
+def test_no_state_has_no_features():
+    assert features_compute(None, T0) == dict.fromkeys(FEATURE_NAMES)
+    assert set(features([], T0)) == set(FEATURE_NAMES)
+
+
+def test_clicks_last_hour_counts_only_the_last_hour():
+    clicks = [e("click", T0 - 2 * HOUR), e("click", T0 - 61 * MIN), e("click", T0 - 50 * MIN), e("click", T0 - MIN)]
+    assert features(clicks, T0)["clicks_last_hour"] == 2
+    assert features(clicks, T0 + 55 * MIN)["clicks_last_hour"] == 1
+    assert features(clicks, T0 + 2 * HOUR)["clicks_last_hour"] == 0
+
+
+@pytest.mark.parametrize(("gap_min", "sessions"), [(10, 1), (29, 1), (31, 2), (120, 2)])
+def test_sessions_split_by_a_30_minute_gap(gap_min, sessions):
+    events = [e("scroll", T0, 10), e("click", T0 + 20 * MIN), e("scroll", T0 + (20 + gap_min) * MIN, 10)]
+    assert features(events, T0 + 3 * HOUR)["sessions_7d"] == sessions
+
+
+def test_sessions_7d_forgets_older_sessions():
+    events = [e("click", T0 - 8 * DAY), e("click", T0 - 3 * DAY), e("click", T0 - 2 * DAY), e("click", T0)]
+    assert features(events, T0)["sessions_7d"] == 3
+    assert features(events, T0 + 4 * DAY)["sessions_7d"] == 2
+
+
+def test_avg_scroll_depth_is_clamped_to_0_100():
+    events = [e("scroll", T0, 150), e("scroll", T0 + 1, -20), e("scroll", T0 + 2, 50), e("scroll", T0 + 3)]
+    assert features(events, T0 + 5)["avg_scroll_depth"] == 50
+
+
+def test_avg_dwell_counts_only_time_on_page_not_on_a_slot():
+    events = [
+        e("dwell", T0, 10),
+        e("dwell", T0 + 1, 999, decision_id=uuid.uuid4().hex),
+        e("dwell", T0 + 2, 20),
+        e("dwell", T0 + 3, -5),
+    ]
+    assert features(events, T0 + 5)["avg_dwell_s"] == pytest.approx(10.0)  # (10 + 20 + 0) / 3
+    assert features([e("dwell", T0, 999, decision_id=uuid.uuid4().hex)], T0)["avg_dwell_s"] is None
+
+
+def test_seconds_since_last_visit_during_and_after_a_session():
+    first = [e("click", T0), e("click", T0 + 10 * MIN)]
+    assert features(first, T0 + 15 * MIN)["seconds_since_last_visit"] is None  # first visit, still going
+    assert features(first, T0 + 10 * MIN + 2 * HOUR)["seconds_since_last_visit"] == 2 * HOUR
+    second = [*first, e("click", T0 + 3 * HOUR)]
+    # During the second visit it is the time since the first one ended.
+    assert features(second, T0 + 3 * HOUR + 5 * MIN)["seconds_since_last_visit"] == 3 * HOUR + 5 * MIN - 10 * MIN
+    assert features(second, T0 + 5 * HOUR)["seconds_since_last_visit"] == 2 * HOUR
+
+
+def test_conversions_30d():
+    events = [e("conversion", T0 - 40 * DAY, 5), e("conversion", T0 - 10 * DAY, 5), e("conversion", T0 - DAY)]
+    assert features(events, T0)["conversions_30d"] == 2
+    assert features(events, T0 + 25 * DAY)["conversions_30d"] == 1
+    assert features(events, T0 + 30 * DAY)["conversions_30d"] == 0
+
+
+def test_deal_clicks_ratio():
+    clicks = [e("click", T0 + i, props={"deal": i == 0}) for i in range(4)]
+    assert features(clicks, T0 + 5)["deal_clicks_ratio"] == 0.25
+    assert features([e("scroll", T0, 50)], T0)["deal_clicks_ratio"] == 0.0
+
+
+def test_state_from_events_is_the_fold_in_time_order_whatever_the_input_order():
+    rng = random.Random(7)
+    kinds = ["click", "scroll", "dwell", "conversion", "hover", "impression"]
+    events = [
+        e(kind, T0 + rng.randrange(0, int(10 * DAY)), rng.randrange(0, 120), props={"deal": rng.random() < 0.3})
+        for kind in rng.choices(kinds, k=300)
+    ]
+    folded = state_new()
+    for event in sorted(events, key=lambda x: x["ts"]):
+        state_apply(folded, event)
+    for _ in range(3):
+        rng.shuffle(events)
+        assert state_from_events(events) == folded
+    assert features_compute(folded, T0 + 10 * DAY) == features(list(reversed(events)), T0 + 10 * DAY)
+
+
+# --- Through ingest: what decide() reads -------------------------------------------------
+
+
+def post_events(client, visitor: str, *events: dict):
+    body = {"events": [{"id": str(uuid.uuid4()), **ev} for ev in events]}
+    response = client.post(
+        "/api/v1/events/", data=json.dumps(body), content_type="application/json", HTTP_X_TAILOR_VISITOR=visitor
+    )
+    assert response.status_code == 202
+    assert response.json()["accepted"] == len(events)
+
+
+def api_event(kind: str, seconds_ago: float, value: float | None = None) -> dict:
+    out = {"type": kind, "ts": int((time.time() - seconds_ago) * 1000)}
+    if value is not None:
+        out["value"] = value
+    return out
+
+
+@pytest.mark.django_db
+def test_ingested_events_show_in_features_at_once_and_a_rebuild_agrees(client):
+    from django.core.cache import cache
+
+    from tracking.ingest import visitor_features_get
+
+    visitor = str(uuid.uuid4())
+    post_events(client, visitor, api_event("scroll", 120, 60), api_event("dwell", 100, 30))
+    now = time.time()
+    assert visitor_features_get(visitor, now)["avg_scroll_depth"] == 60
+    post_events(client, visitor, api_event("scroll", 30, 90), api_event("click", 20), api_event("dwell", 10, 50))
+    live = visitor_features_get(visitor, now)
+    assert live["avg_scroll_depth"] == 75
+    assert live["avg_dwell_s"] == 40
+    assert live["clicks_last_hour"] == 1
+    assert live["sessions_7d"] == 1
+
+    cache.clear()  # features lost: the next read rebuilds them from the database
+    assert visitor_features_get(visitor, now) == live
+    assert cache.get(f"tailor:features:{visitor}") is not None
+
+
+@pytest.mark.django_db
+def test_a_late_batch_gives_the_same_features_as_a_rebuild(client):
+    from django.core.cache import cache
+
+    from tracking.ingest import visitor_features_get
+
+    visitor = str(uuid.uuid4())
+    post_events(client, visitor, api_event("scroll", 5 * MIN, 50))  # sent now
+    post_events(client, visitor, api_event("scroll", HOUR, 50))  # an hour old, retried late
+    now = time.time()
+    live = visitor_features_get(visitor, now)
+    cache.clear()
+    rebuilt = visitor_features_get(visitor, now)
+    assert rebuilt["sessions_7d"] == 2
+    assert live == rebuilt
+
+
+@pytest.mark.django_db
+def test_first_batch_counts_in_features_with_the_redis_backend(client, settings, monkeypatch):
+    from tracking import ingest
+
+    settings.TAILOR = {**settings.TAILOR, "EVENT_INGEST_BACKEND": "redis"}
+    # The stream takes the batch; the writer has not yet bulk-written it to the database.
+    monkeypatch.setattr(ingest, "_dedupe_and_stream", lambda records: records)
+    visitor = str(uuid.uuid4())
+    post_events(client, visitor, api_event("scroll", 10, 90))
+    assert ingest.visitor_features_get(visitor)["avg_scroll_depth"] == 90

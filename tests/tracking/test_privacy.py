@@ -1,0 +1,196 @@
+"""A visitor's own data: export and erasure over the API and the commands, and the retention purge."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from datetime import timedelta
+from io import StringIO
+
+import pytest
+from django.core.cache import cache
+from django.core.management import CommandError, call_command
+from django.test import Client
+from django.utils import timezone
+
+from tracking.models import Consent, DecisionLog, Event, Visitor
+
+pytestmark = pytest.mark.django_db
+
+ME = "/api/v1/visitors/me/"
+
+
+def visit_and_act(client, scroll: float) -> tuple[str, list[str]]:
+    """A page view, a consent choice and two events; returns the visitor id and the event ids."""
+    visitor = client.get("/").cookies["tailor_vid"].value
+    client.post("/api/v1/consent/", data={"analytics": True, "personalization": True}, content_type="application/json")
+    ids = [str(uuid.uuid4()), str(uuid.uuid4())]
+    now = int(time.time() * 1000)
+    body = {
+        "events": [
+            {"id": ids[0], "type": "scroll", "ts": now, "value": scroll},
+            {"id": ids[1], "type": "click", "ts": now},
+        ]
+    }
+    answer = client.post("/api/v1/events/", data=json.dumps(body), content_type="application/json").json()
+    assert answer["accepted"] == 2
+    return visitor, ids
+
+
+@pytest.fixture
+def two_visitors(demo):
+    alice, bob = Client(), Client()
+    return (alice, *visit_and_act(alice, 80)), (bob, *visit_and_act(bob, 20))
+
+
+def test_export_shows_my_data_and_never_anyone_elses(two_visitors):
+    (alice, alice_id, alice_events), (_, bob_id, bob_events) = two_visitors
+    response = alice.get(ME)
+    assert response.status_code == 200
+    data = response.json()
+    assert data["visitor_id"] == alice_id
+    assert data["visitor"]["id"] == alice_id
+    assert sorted(e["id"] for e in data["events"]) == sorted(alice_events)
+    assert {d["slot_key"] for d in data["decisions"]} == {"home-hero", "cta-banner"}
+    assert {d["id"].replace("-", "") for d in data["decisions"]} == {
+        d.hex for d in DecisionLog.objects.filter(visitor_id=alice_id).values_list("id", flat=True)
+    }
+    assert data["consent"]["analytics"] is True
+    assert data["consent"]["personalization"] is True
+    assert data["features"]["avg_scroll_depth"] == 80
+    assert bob_id not in response.content.decode()
+    assert not any(e in response.content.decode() for e in bob_events)
+
+
+@pytest.mark.parametrize("method", ["get", "delete"])
+def test_no_visitor_id_is_404(client, method):
+    assert getattr(client, method)(ME).status_code == 404
+
+
+def test_headless_visitor_exports_by_header(client):
+    visitor = str(uuid.uuid4())
+    now = int(time.time() * 1000)
+    client.post(
+        "/api/v1/events/",
+        data=json.dumps({"events": [{"id": str(uuid.uuid4()), "type": "dwell", "ts": now, "value": 7}]}),
+        content_type="application/json",
+        HTTP_X_TAILOR_VISITOR=visitor,
+    )
+    data = Client().get(ME, HTTP_X_TAILOR_VISITOR=visitor).json()
+    assert data["visitor_id"] == visitor
+    assert [e["type"] for e in data["events"]] == ["dwell"]
+    assert data["features"]["avg_dwell_s"] == 7
+
+
+def test_erase_removes_my_data_and_anonymises_my_decisions(two_visitors):
+    (alice, alice_id, _), (_, bob_id, _) = two_visitors
+    my_decisions = list(DecisionLog.objects.filter(visitor_id=alice_id).values_list("id", flat=True))
+    assert len(my_decisions) == 2
+
+    response = alice.delete(ME)
+
+    assert response.status_code == 200
+    assert response.json()["erased"] == {"events": 2, "decisions_anonymised": 2, "consent": 1, "visitors": 1}
+    assert response.cookies["tailor_vid"]["max-age"] == 0
+    assert response.cookies["tailor_consent"]["max-age"] == 0
+    assert not Event.objects.filter(visitor_id=alice_id).exists()
+    assert not Consent.objects.filter(visitor_id=alice_id).exists()
+    assert not Visitor.objects.filter(id=alice_id).exists()
+    assert cache.get(f"tailor:features:{alice_id}") is None
+    kept = DecisionLog.objects.filter(id__in=my_decisions)
+    assert [(d.visitor_id, d.context) for d in kept] == [(None, {}), (None, {})]
+    # Bob is untouched.
+    assert Event.objects.filter(visitor_id=bob_id).count() == 2
+    assert Consent.objects.filter(visitor_id=bob_id).exists()
+    assert DecisionLog.objects.filter(visitor_id=bob_id).count() == 2
+
+
+def test_export_visitor_command_prints_json(two_visitors):
+    (_, alice_id, alice_events), _ = two_visitors
+    out = StringIO()
+    call_command("export_visitor", alice_id, stdout=out)
+    data = json.loads(out.getvalue())
+    assert data["visitor_id"] == alice_id
+    assert sorted(e["id"] for e in data["events"]) == sorted(alice_events)
+    assert len(data["decisions"]) == 2
+
+
+def test_erase_visitor_command(two_visitors):
+    (_, alice_id, _), (_, bob_id, _) = two_visitors
+    out = StringIO()
+    call_command("erase_visitor", alice_id, stdout=out)
+    assert f"Erased visitor {alice_id}: 2 events" in out.getvalue()
+    assert not Event.objects.filter(visitor_id=alice_id).exists()
+    assert not Visitor.objects.filter(id=alice_id).exists()
+    assert Event.objects.filter(visitor_id=bob_id).count() == 2
+
+
+@pytest.mark.parametrize("command", ["export_visitor", "erase_visitor"])
+def test_visitor_commands_refuse_a_non_uuid(command):
+    with pytest.raises(CommandError, match="not a visitor id"):
+        call_command(command, "alice@example.com")
+
+
+def make_event(days_old: float) -> Event:
+    at = timezone.now() - timedelta(days=days_old)
+    return Event.objects.create(id=uuid.uuid4(), visitor_id=uuid.uuid4(), type="click", ts=at, received_at=at, props={})
+
+
+@pytest.mark.parametrize(
+    ("args", "retention", "kept_ages"),
+    [
+        (["--older-than", "90d"], 90, [1, 89]),
+        (["--older-than", "30"], 90, [1]),
+        ([], 90, [1, 89]),
+        ([], 10, [1]),
+    ],
+)
+def test_purge_events_deletes_only_older_events(settings, args, retention, kept_ages):
+    settings.TAILOR = {**settings.TAILOR, "RETENTION_DAYS": retention}
+    ages = {make_event(age).id: age for age in (1, 89, 91, 400)}
+    out = StringIO()
+    call_command("purge_events", *args, stdout=out)
+    assert sorted(ages[i] for i in Event.objects.values_list("id", flat=True)) == kept_ages
+    assert f"Deleted {4 - len(kept_ages)} events" in out.getvalue()
+
+
+def test_purge_events_refuses_a_vague_age():
+    with pytest.raises(CommandError, match="90d"):
+        call_command("purge_events", "--older-than", "three months")
+
+
+def test_retention_purge_runs_daily_on_the_beat(settings):
+    entries = [e for e in settings.CELERY_BEAT_SCHEDULE.values() if e["task"] == "tracking.tasks.events_purge"]
+    assert len(entries) == 1
+    assert entries[0]["schedule"] <= 24 * 3600
+
+
+def test_retention_task_uses_the_retention_setting(settings):
+    from tracking.tasks import events_purge
+
+    settings.TAILOR = {**settings.TAILOR, "RETENTION_DAYS": 30}
+    make_event(31)
+    young = make_event(29)
+    assert events_purge.delay().get() == 1
+    assert list(Event.objects.values_list("id", flat=True)) == [young.id]
+
+
+def test_erased_decisions_cannot_be_linked_back_to_the_visitor(client, demo):
+    page = client.get("/")
+    visitor = page.cookies["tailor_vid"].value
+    decision_id = DecisionLog.objects.get(visitor_id=visitor, slot_key="home-hero").id.hex
+    assert client.delete(ME).status_code == 200
+    late = {"id": str(uuid.uuid4()), "type": "click", "ts": int(time.time() * 1000), "decision_id": decision_id}
+    answer = (
+        Client()
+        .post(
+            "/api/v1/events/",
+            data=json.dumps({"events": [late]}),
+            content_type="application/json",
+            HTTP_X_TAILOR_VISITOR=visitor,
+        )
+        .json()
+    )
+    assert answer["accepted"] == 0
+    assert not Event.objects.filter(decision_id=decision_id).exists()
