@@ -77,8 +77,13 @@ def _choose(slot: CompiledSlot, context: Context, rng: random.Random) -> tuple[C
         global fallback_count
         fallback_count += 1
         logger.exception("Policy %r failed for slot %r; serving the default variant.", policy.name, slot.key)
-        fallback = FixedPolicy(default_key=slot.definition.default_variant)
-        return fallback.choose(slot.candidates, context, rng), "fallback", fallback.version
+        return _default(slot, context, rng, "fallback")
+
+
+def _default(slot: CompiledSlot, context: Context, rng: random.Random, why: str) -> tuple[Choice, str, str]:
+    """The slot's default variant, logged under a policy name that says why it was not personalized."""
+    fixed = FixedPolicy(default_key=slot.definition.default_variant)
+    return fixed.choose(slot.candidates, context, rng), why, fixed.version
 
 
 def decide(
@@ -102,20 +107,15 @@ def decide(
         if compiled.needs_features and visitor.id and visitor.personalization_consent and "features" not in context:
             context = {**context, "features": visitor_features_get(visitor.id, known=not visitor.is_new)}
         context = Context.from_mapping({**context, "visitor_id": visitor.id})
+    rng = rng or _rng
     if initial and compiled.definition.trigger:
         # A triggered slot shows its default until the trigger fires and the tracker asks again.
-        choice = FixedPolicy(default_key=compiled.definition.default_variant).choose(
-            compiled.candidates, context, rng or _rng
-        )
-        policy_name, policy_version = "trigger-default", FixedPolicy.version
+        choice, policy_name, policy_version = _default(compiled, context, rng, "trigger-default")
     elif visitor.personalization_consent:
-        choice, policy_name, policy_version = _choose(compiled, context, rng or _rng)
+        choice, policy_name, policy_version = _choose(compiled, context, rng)
     else:
         # No personalization consent: everyone gets the default, and nothing per visitor is kept.
-        choice = FixedPolicy(default_key=compiled.definition.default_variant).choose(
-            compiled.candidates, context, rng or _rng
-        )
-        policy_name, policy_version = "no-consent", FixedPolicy.version
+        choice, policy_name, policy_version = _default(compiled, context, rng, "no-consent")
         context = Context(device=context.device, hour=context.hour, weekday=context.weekday)
         visitor = VisitorState(id="")
     decision = Decision(
