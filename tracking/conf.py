@@ -40,6 +40,7 @@ DEFAULTS: dict[str, Any] = {
     "CONSENT_MODE": "implied",  # or "required": nothing is recorded before consent
     "RESPECT_DO_NOT_TRACK": True,
     "CONSENT_COOKIE": "tailor_consent",
+    "TRACKER_OPTIONS": {},  # extra tracker.js options: flushInterval, impressionDelay, context
     "RETENTION_DAYS": 90,
 }
 

@@ -1,6 +1,67 @@
-"""Browser-test plumbing: let fixtures see whether the test body failed (to keep a screenshot)."""
+"""Browser-test plumbing: the system Chromium, demo data for the live server, and failure reports."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from playwright.sync_api import sync_playwright
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: apt-get install chromium (.ci/run does)"
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as p:
+            chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+            yield chromium
+            chromium.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+def wagtail_initial_data() -> None:
+    """Recreate what Wagtail's data migrations insert (locale, root page, root collection).
+
+    ``transaction=True`` tests end with a flush that removes migration data too,
+    and ``demo_seed()`` needs the root page. (``serialized_rollback=True`` would
+    also do, but serializing every model at database set-up is slow and breaks
+    whenever a model's table is not migrated yet.)
+    """
+    from django.conf import settings
+    from wagtail.coreutils import get_supported_content_language_variant
+    from wagtail.models import Collection, Locale, Page
+
+    Locale.objects.get_or_create(language_code=get_supported_content_language_variant(settings.LANGUAGE_CODE))
+    if Page.get_first_root_node() is None:
+        Page.add_root(instance=Page(title="Root", slug="root"))
+    if Collection.get_first_root_node() is None:
+        Collection.add_root(name="Root")
+
+
+@pytest.fixture
+def seeded(live_server, browser):
+    """Demo data in the live server's database (``browser`` first: ORM calls need its env flag)."""
+    from personalization.demo import demo_seed
+
+    wagtail_initial_data()
+    return demo_seed()
 
 
 @pytest.hookimpl(hookwrapper=True)

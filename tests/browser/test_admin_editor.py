@@ -15,26 +15,14 @@ Screenshots go to ``tests/browser/artifacts/`` (git-ignored).
 from __future__ import annotations
 
 import json
-import os
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-playwright_sync = pytest.importorskip("playwright.sync_api")
-expect = playwright_sync.expect
+from playwright.sync_api import expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 ARTIFACTS = Path(__file__).parent / "artifacts"
 SLOTS_URL = "/admin/snippets/content/slot/"
 ORIGINAL_HERO = "Hello there, meet Tailor"
@@ -42,52 +30,6 @@ TIMEOUT_MS = 10_000
 
 
 # --------------------------------------------------------------------------- fixtures
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} not installed")
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    try:
-        with playwright_sync.sync_playwright() as p:
-            chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-            yield chromium
-            chromium.close()
-    finally:
-        if previous is None:
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-        else:
-            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
-
-
-def wagtail_initial_data() -> None:
-    """Recreate what Wagtail's data migrations insert (locale, root page, root collection).
-
-    ``transaction=True`` tests end with a flush that removes migration data too,
-    and ``demo_seed()`` needs the root page. (``serialized_rollback=True`` would
-    also do, but serializing every model at database set-up is slow and breaks
-    whenever a model's table is not migrated yet.)
-    """
-    from django.conf import settings
-    from wagtail.coreutils import get_supported_content_language_variant
-    from wagtail.models import Collection, Locale, Page
-
-    Locale.objects.get_or_create(language_code=get_supported_content_language_variant(settings.LANGUAGE_CODE))
-    if Page.get_first_root_node() is None:
-        Page.add_root(instance=Page(title="Root", slug="root"))
-    if Collection.get_first_root_node() is None:
-        Collection.add_root(name="Root")
-
-
-@pytest.fixture
-def seeded(live_server, browser):
-    """Demo data in the live server's database (``browser`` first: ORM calls need its env flag)."""
-    from personalization.demo import demo_seed
-
-    wagtail_initial_data()
-    return demo_seed()
 
 
 @pytest.fixture
