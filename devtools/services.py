@@ -391,6 +391,7 @@ class Redis:
     process: subprocess.Popen[bytes] | None
     base_dir: Path  # --dir and log; deleted by stop()
     keep: bool = False  # CLI servers keep their folder across stop()
+    durable: bool = False  # append-only file fsynced on every write, as production should run
     _stopped: bool = field(default=False, repr=False)
     _owner_pid: int = field(default_factory=os.getpid, repr=False)
 
@@ -420,7 +421,9 @@ class Redis:
                     "--save",
                     "",
                     "--appendonly",
-                    "no",
+                    "yes" if self.durable else "no",
+                    "--appendfsync",
+                    "always",
                     "--dir",
                     str(self.base_dir),
                     "--daemonize",
@@ -482,13 +485,14 @@ class Redis:
             shutil.rmtree(self.base_dir, ignore_errors=True)
 
 
-def start_redis(base_dir: Path | None = None, port: int | None = None) -> Redis:
-    """Start a throwaway, non-persisting redis-server in a new temporary folder under
-    ``base_dir`` (default: the system temp folder); stopped at exit."""
+def start_redis(base_dir: Path | None = None, port: int | None = None, *, durable: bool = False) -> Redis:
+    """Start a throwaway redis-server in a new temporary folder under ``base_dir``
+    (default: the system temp folder); stopped at exit. ``durable=True`` keeps an
+    append-only file fsynced on every write, so ``kill()`` then ``restart()`` loses nothing."""
     if base_dir is not None:
         Path(base_dir).mkdir(parents=True, exist_ok=True)
     folder = Path(tempfile.mkdtemp(prefix="tailor-redis-", dir=base_dir)).resolve()
-    redis = Redis(port=port or free_port(), process=None, base_dir=folder)
+    redis = Redis(port=port or free_port(), process=None, base_dir=folder, durable=durable)
     try:
         redis._spawn()
     except BaseException:

@@ -117,15 +117,16 @@ os._exit(9)
 
 
 def test_redis_down_during_ingest_loses_no_accepted_event(stack_env, stack_dir, pg):
+    """Redis dies with a batch still in the stream and another arriving: both end up in PostgreSQL once."""
     from devtools.services import start_redis
 
-    own_redis = start_redis()
+    own_redis = start_redis(durable=True)  # production runs Redis with an fsynced append-only file
     env = {**stack_env, "REDIS_URL": own_redis.url}
     server = Server(env, stack_dir / "gunicorn-ingest-redis-down.log")
     try:
         visitor = str(uuid.uuid4())
-        before = post_events(server, visitor, make_events(20))
-        assert before["accepted"] == 20
+        streamed = make_events(20)
+        assert post_events(server, visitor, streamed)["accepted"] == 20
         own_redis.kill()
         during = make_events(20)
         assert post_events(server, visitor, during)["accepted"] == 20
@@ -133,6 +134,10 @@ def test_redis_down_during_ingest_loses_no_accepted_event(stack_env, stack_dir, 
         assert server.get("/bench/personalized/")[0] == 200
         assert "writing 20 events directly" in server.output()
         assert "Traceback" not in server.output()
+        own_redis.restart()
+        assert events_in_db(pg, [e["id"] for e in streamed]) == 0  # still in the stream
+        manage(env, "consume_events", "--seconds", "1")
+        assert events_in_db(pg, [e["id"] for e in streamed + during]) == 40
     finally:
         server.stop()
         own_redis.stop()
