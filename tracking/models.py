@@ -12,6 +12,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 
 class Visitor(models.Model):
@@ -63,6 +64,8 @@ class Event(models.Model):
     type = models.CharField(max_length=16, choices=Type.choices)
     ts = models.DateTimeField(db_index=True)
     received_at = models.DateTimeField()
+    # Set when the writer builds the row: stored_at - received_at is the ingest-to-database lag.
+    stored_at = models.DateTimeField(default=timezone.now, editable=False)
     value = models.FloatField(null=True, blank=True)
     props = models.JSONField(default=dict, blank=True)
     is_bot = models.BooleanField(default=False)
