@@ -141,3 +141,35 @@ def test_redis_down_during_ingest_loses_no_accepted_event(stack_env, stack_dir, 
     finally:
         server.stop()
         own_redis.stop()
+
+
+def test_celery_writer_killed_mid_run_then_restarted_stores_everything_once(
+    server, stack_env, pg, redis_server, tmp_path
+):
+    from .stack import Worker
+
+    visitor = str(uuid.uuid4())
+    ids: list[str] = []
+    for _ in range(40):
+        batch = make_events(50)
+        assert post_events(server, visitor, batch)["accepted"] == 50
+        ids += [e["id"] for e in batch]
+    env = {**stack_env, "TAILOR_EVENT_CLAIM_IDLE_SECONDS": "1"}
+    app = Celery(broker=redis_server.url, backend=redis_server.url)
+    doomed = Worker(env, tmp_path / "doomed.log")
+    try:
+        app.send_task("tracking.tasks.events_consume", kwargs={"budget_seconds": 5.0}, queue="ingest")
+        deadline = time.monotonic() + 20
+        while "events_consume" not in doomed.output() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        doomed.proc.kill()  # SIGKILL while it reads and writes
+        doomed.proc.wait(timeout=10)
+    finally:
+        doomed.stop()
+    survivor = Worker(env, tmp_path / "survivor.log")
+    try:
+        time.sleep(1.2)  # the dead writer's entries become claimable
+        app.send_task("tracking.tasks.events_consume", kwargs={"budget_seconds": 1.0}, queue="ingest").get(timeout=60)
+    finally:
+        survivor.stop()
+    assert events_in_db(pg, ids) == 2000
