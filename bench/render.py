@@ -1,0 +1,909 @@
+"""What does personalization cost a page, in requests per second, against the same page served plain?
+
+Serves ``/bench/personalized/`` (three slots: home-hero on rules with 3 segments, cta-banner
+on a weighted split, product-offer fixed) and ``/bench/static/`` (the same three blocks,
+plain) from a real server process, gunicorn ``config.wsgi`` with 2 sync workers, backed by
+a throwaway PostgreSQL and Redis from ``devtools.services`` (so the decision log takes the
+production path: buffered in Redis, no database write in the request). ``wrk`` (one thread,
+4 connections, a desktop browser's User-Agent and no cookie, so every request is a new
+visitor) loads them from a second process on loopback, alternating the pages in rounds of
+1 s (A B, B A, A B, ...) after a warm-up, so a noisy machine slows both alike. The machine is
+shared (2 cores, other people's test suites), so a pair of rounds counts only if other
+processes took at most 0.3 cores during both halves; each phase runs pairs until 20 count
+or its time budget is spent, and says "inconclusive" with fewer than 5. Then 27 more
+segments are published in front of the home-hero rules (30 in all, each evaluated for every
+request) and the same alternation is repeated on the same server.
+
+While timing it checks that every response is 200, that each personalized response holds
+``data-tailor-decision`` and the static one does not, that Redis received one decision per
+slot per request, that sampled visitors (desktop, mobile, newsletter, one of the 27 extra
+segments) get the expected variants before every round, and that the server's log holds no
+traceback. Per-request SQL queries (and writes) for each page are counted in-process with
+``django.test.Client`` in a subprocess with the server's env. The CPU time the server,
+PostgreSQL and Redis spend per request, and the CPU that other processes took meanwhile,
+are measured from /proc; CPU time per request is printed as a cross-check of the ratio.
+
+Targets: personalized/static >= 0.85 with 3 segments; with 30 segments, within 5 % of the
+3-segment ratio; the personalized page adds at most one query and no INSERT/UPDATE/DELETE.
+
+Needs wrk (``apt-get install -y wrk``) and the PostgreSQL and Redis server packages that
+devtools.services uses. Takes about 3 minutes, 4.5 at most on a busy machine; appends its figures to bench/RESULTS.md.
+
+Run:  .venv/bin/python bench/render.py
+      .venv/bin/python bench/render.py --profile 300   (then cProfile 300 personalized requests in-process)
+      .venv/bin/python bench/render.py --rounds 2 --warmup 1 --budget 20 --no-record   (smoke test)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import re
+import resource
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench._common import machine, now_utc, results_append, versions, yes_no  # noqa: E402
+
+STATIC, PERSONALIZED = "/bench/static/", "/bench/personalized/"
+PAGES = (STATIC, PERSONALIZED)
+DEFAULTS = {"rounds": 20, "seconds": 1, "warmup": 3, "connections": 4, "budget": 100}
+# A pair of rounds counts only if other processes took at most this much CPU during both halves;
+# the verdict needs MIN_CLEAN_PAIRS of them within the phase's time budget.
+BUSY_CORES = 0.3
+MIN_CLEAN_PAIRS = 5
+TARGET_RATIO = 0.85
+TARGET_SEGMENT_DRIFT = 0.05
+EXTRA_SEGMENTS = 27
+DECISION_BUFFER_KEY = "tailor:decision-buffer"  # tracking.conf DEFAULTS; raw Redis key, no cache prefix
+DESKTOP_UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/140.0 Safari/537.36"
+IPHONE_UA = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1"
+)
+MARKER = "data-tailor-decision"
+SLOT_RE = re.compile(r'data-tailor-slot="([^"]+)" data-tailor-variant="([^"]+)" data-tailor-decision="([^"]+)"')
+
+# wrk script: counts non-200 responses and bodies missing a required marker (or holding a
+# forbidden one) in each thread, then prints one JSON line with the totals and percentiles.
+WRK_LUA = r"""
+local threads = {}
+function setup(thread) table.insert(threads, thread) end
+function init(args)
+  required = args[1] or ""
+  forbidden = args[2] or ""
+  responses, non200, missing, unexpected = 0, 0, 0, 0
+end
+function response(status, headers, body)
+  responses = responses + 1
+  if status ~= 200 then non200 = non200 + 1 end
+  if required ~= "" and not string.find(body, required, 1, true) then missing = missing + 1 end
+  if forbidden ~= "" and string.find(body, forbidden, 1, true) then unexpected = unexpected + 1 end
+end
+function done(summary, latency, requests)
+  local r, n, m, u = 0, 0, 0, 0
+  for _, t in ipairs(threads) do
+    r = r + t:get("responses"); n = n + t:get("non200"); m = m + t:get("missing"); u = u + t:get("unexpected")
+  end
+  local e = summary.errors
+  io.write(string.format(
+    'WRKJSON {"requests":%d,"duration_us":%d,"responses":%d,"non200":%d,"missing":%d,"unexpected":%d,' ..
+    '"errors":%d,"p50_us":%d,"p90_us":%d,"p99_us":%d,"max_us":%d}\n',
+    summary.requests, summary.duration, r, n, m, u,
+    e.connect + e.read + e.write + e.status + e.timeout,
+    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max))
+end
+"""
+
+
+# --------------------------------------------------------------------------- children
+# Run as `render.py --child NAME` with the server's environment, so they see exactly what
+# gunicorn sees.
+
+
+def _django() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    import django
+
+    django.setup()
+
+
+def child_queries() -> None:
+    """Print, as JSON, the SQL each page costs per request after a warm-up."""
+    _django()
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    client = Client(HTTP_HOST="127.0.0.1", HTTP_USER_AGENT=DESKTOP_UA)
+    for _ in range(3):
+        for path in (STATIC, PERSONALIZED):
+            client.cookies.clear()
+            client.get(path)
+    out: dict[str, Any] = {}
+    for path in (STATIC, PERSONALIZED):
+        counts, writes, sql = [], [], []
+        for _ in range(5):
+            client.cookies.clear()  # a new visitor each time, as under wrk
+            with CaptureQueriesContext(connection) as ctx:
+                response = client.get(path)
+            if response.status_code != 200:
+                raise SystemExit(f"{path}: HTTP {response.status_code}")
+            statements = [q["sql"] for q in ctx.captured_queries]
+            counts.append(len(statements))
+            writes.append(sum(s.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE")) for s in statements))
+            sql = statements
+        out[path] = {"queries": counts, "writes": writes, "sql": sql}
+    print("CHILDJSON " + json.dumps(out))
+
+
+# Third-party functions worth naming in a profile next to our own code.
+PROFILE_LANDMARKS = (
+    ("wagtail/models/sites.py", "find_for_request"),
+    ("wagtail/models/pages.py", "route_for_request"),
+    ("wagtail/models/pages.py", "serve"),
+    ("django/template/response.py", "render"),
+    ("django/db/models/sql/compiler.py", "execute_sql"),
+    ("redis/client.py", "execute_command"),
+)
+
+
+def child_profile(requests: int) -> None:
+    """Print, as JSON, in-process ms per request of each page and a cProfile of the personalized one."""
+    import cProfile
+    import pstats
+
+    _django()
+    from django.test import Client
+
+    client = Client(HTTP_HOST="127.0.0.1", HTTP_USER_AGENT=DESKTOP_UA)
+
+    def get(path: str) -> None:
+        client.cookies.clear()
+        if client.get(path).status_code != 200:
+            raise SystemExit(f"{path}: not 200")
+
+    for _ in range(50):
+        get(STATIC)
+        get(PERSONALIZED)
+    plain: dict[str, list[float]] = {STATIC: [], PERSONALIZED: []}
+    for n in range(6):  # interleaved, unprofiled
+        for path in (STATIC, PERSONALIZED) if n % 2 == 0 else (PERSONALIZED, STATIC):
+            start = time.perf_counter()
+            for _ in range(requests // 6 or 1):
+                get(path)
+            plain[path].append((time.perf_counter() - start) / (requests // 6 or 1) * 1000)
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(requests):
+        get(PERSONALIZED)
+    profiler.disable()
+    stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
+    root = str(ROOT) + "/"
+    total = sum(own for (_, _, own, _, _) in stats.values())
+    rows = []
+    for (filename, line, name), (_, calls, own, cumulative, _) in stats.items():
+        ours = filename.startswith(root) and "/.venv/" not in filename and "/bench/" not in filename
+        landmark = any(filename.endswith(f) and name == n for f, n in PROFILE_LANDMARKS)
+        if ours or landmark:
+            where = filename.removeprefix(root) if ours else filename.split("site-packages/")[-1]
+            rows.append(
+                [cumulative / requests * 1000, own / requests * 1000, calls / requests, f"{where}:{line}({name})"]
+            )
+    rows.sort(reverse=True)
+    out = {
+        "ms_per_request": {path: statistics.median(values) for path, values in plain.items()},
+        "profiled_ms_per_request": total / requests * 1000,
+        "top": rows[:25],
+    }
+    print("CHILDJSON " + json.dumps(out))
+
+
+def _extra_segment_rules(i: int) -> tuple[str, list[dict[str, Any]]]:
+    """Rules the benchmark visitor (desktop, no UTM, no country) never matches, yet evaluates fully.
+
+    "any" segments try all their rules; "all" segments start with rules that match, so they
+    only fail on the last one. A request with ``utm_campaign=bench-extra-NN`` matches segment NN.
+    """
+    campaign = {"type": "utm", "value": {"param": "campaign", "operator": "equals", "value": f"bench-extra-{i:02d}"}}
+    if i % 2:
+        return "any", [
+            {"type": "device", "value": {"devices": ["tablet"]}},
+            {"type": "country", "value": {"countries": f"Q{chr(65 + i % 26)}, X{chr(65 + i % 26)}"}},
+            {"type": "referrer", "value": {"host": f"partner{i}.example", "pattern": ""}},
+            campaign,
+        ]
+    return "all", [
+        {"type": "device", "value": {"devices": ["desktop", "mobile"]}},
+        {"type": "visit_count", "value": {"operator": "gte", "value": 1}},
+        campaign,
+    ]
+
+
+def child_add_segments() -> None:
+    """Create the extra segments and put them, in order, in front of home-hero's rules; publish."""
+    _django()
+    from django.db import transaction
+
+    from content.models import Slot
+    from personalization.models import Segment
+
+    with transaction.atomic():
+        extra = []
+        for i in range(1, EXTRA_SEGMENTS + 1):
+            match, rules = _extra_segment_rules(i)
+            segment, _ = Segment.objects.update_or_create(
+                key=f"bench-extra-{i:02d}", defaults={"name": f"Bench extra {i:02d}", "match": match, "rules": rules}
+            )
+            extra.append(segment)
+        extra_pks = {s.pk for s in extra}
+        slot = Slot.objects.get(key="home-hero").get_latest_revision_as_object()
+        kept = [
+            {"type": "rule", "value": {"segment": b.value["segment"].pk, "variant": b.value["variant"]}}
+            for b in slot.rules
+            if b.value["segment"] is not None and b.value["segment"].pk not in extra_pks
+        ]
+        slot.rules = [{"type": "rule", "value": {"segment": s.pk, "variant": "hero-mobile"}} for s in extra] + kept
+        slot.save_revision().publish()
+    live = Slot.objects.get(key="home-hero")
+    print("CHILDJSON " + json.dumps({"segments": Segment.objects.count(), "home_hero_rules": len(live.rules)}))
+
+
+# --------------------------------------------------------------------------- orchestration
+
+
+def _child_json(stdout: str) -> Any:
+    for line in reversed(stdout.splitlines()):
+        if line.startswith("CHILDJSON "):
+            return json.loads(line.removeprefix("CHILDJSON "))
+    raise RuntimeError(f"child printed no result:\n{stdout[-2000:]}")
+
+
+def run_python(env: dict[str, str], args: list[str], timeout: float) -> str:
+    result = subprocess.run(
+        [sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    if result.returncode != 0:
+        raise RuntimeError(
+            f"{' '.join(args)} failed ({result.returncode}):\n{result.stdout[-3000:]}{result.stderr[-3000:]}"
+        )
+    return result.stdout
+
+
+def run_child(env: dict[str, str], name: str, *extra: str, timeout: float = 180) -> Any:
+    return _child_json(run_python(env, [str(Path(__file__).resolve()), "--child", name, *extra], timeout))
+
+
+@dataclass
+class Server:
+    """gunicorn in its own process group, so stop() reaches its workers and nothing else."""
+
+    env: dict[str, str]
+    port: int
+    log_file: Path
+    workers: int = 2
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 60) -> None:
+        log = open(self.log_file, "ab")  # handed to gunicorn; closed in stop()
+        self._log = log
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "config.wsgi",
+                "--workers",
+                str(self.workers),
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--log-level",
+                "warning",
+                "--timeout",
+                "60",
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited with {self.process.returncode}:\n{self.log_tail()}")
+            try:
+                if fetch(self.base + STATIC).status == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"gunicorn did not answer within {timeout:.0f} s:\n{self.log_tail()}")
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            try:
+                os.killpg(self.process.pid, signal.SIGTERM)
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=10)
+            except ProcessLookupError:
+                pass
+        self._log.close()
+        self.process = None
+
+    def log_text(self) -> str:
+        return self.log_file.read_text(errors="replace") if self.log_file.exists() else ""
+
+    def log_tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log_text().splitlines()[-lines:])
+
+
+@dataclass
+class Fetched:
+    status: int
+    body: str
+    slots: dict[str, str] = field(default_factory=dict)  # slot key -> variant key
+
+
+def fetch(url: str, user_agent: str = DESKTOP_UA, timeout: float = 10) -> Fetched:
+    request = urllib.request.Request(url, headers={"User-Agent": user_agent})  # noqa: S310 - our own loopback server
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+            body = response.read().decode("utf-8", "replace")
+            status = response.status
+    except urllib.error.HTTPError as exc:
+        body, status = exc.read().decode("utf-8", "replace"), exc.code
+    return Fetched(status, body, {slot: variant for slot, variant, _ in SLOT_RE.findall(body)})
+
+
+def samples_check(base: str, extra_segments: bool) -> list[str]:
+    """Problems seen in a few hand-picked requests; an empty list means all is as expected."""
+    problems = []
+    static = fetch(base + STATIC)
+    if static.status != 200 or MARKER in static.body or "meet Tailor" not in static.body:
+        problems.append(f"static: HTTP {static.status}, decision marker present={MARKER in static.body}")
+    expect = [
+        ("desktop", "", DESKTOP_UA, "hero-default"),
+        ("mobile", "", IPHONE_UA, "hero-mobile"),
+        ("newsletter", "?utm_source=newsletter", DESKTOP_UA, "hero-newsletter"),
+        # Matches the last extra segment only once the 27 are published in front.
+        ("extra segment 27", f"?utm_campaign=bench-extra-{EXTRA_SEGMENTS:02d}", DESKTOP_UA,
+         "hero-mobile" if extra_segments else "hero-default"),
+    ]  # fmt: skip
+    for name, query, agent, hero in expect:
+        page = fetch(base + PERSONALIZED + query, agent)
+        if page.status != 200 or page.body.count(MARKER) != 3:
+            problems.append(f"personalized ({name}): HTTP {page.status}, {page.body.count(MARKER)} decision slots")
+            continue
+        wanted = {
+            "home-hero": {hero},
+            "cta-banner": {"banner-trial", "banner-demo"},
+            "product-offer": {"offer-standard"},
+        }
+        for slot, allowed in wanted.items():
+            if page.slots.get(slot) not in allowed:
+                problems.append(f"personalized ({name}): {slot} -> {page.slots.get(slot)}, expected {sorted(allowed)}")
+    return problems
+
+
+def wrk_run(url: str, seconds: float, connections: int, script: Path, required: str, forbidden: str) -> dict[str, Any]:
+    cmd = [
+        "wrk",
+        "-t1",
+        f"-c{connections}",
+        f"-d{seconds}s",
+        "--timeout",
+        "10s",
+        "-H",
+        f"User-Agent: {DESKTOP_UA}",
+        "-H",
+        "Accept: text/html",
+        "-s",
+        str(script),
+        url,
+        "--",
+        required,
+        forbidden,
+    ]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 30, check=False)
+    for line in result.stdout.splitlines():
+        if line.startswith("WRKJSON "):
+            data = json.loads(line.removeprefix("WRKJSON "))
+            data["rps"] = data["requests"] / (data["duration_us"] / 1e6)
+            return data
+    raise RuntimeError(f"wrk gave no result ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _proc_stat(pid: str) -> tuple[int, int, float]:
+    """(parent pid, process group, CPU seconds used) of a live process."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[1]), int(fields[2]), (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def _machine_busy_seconds() -> float:
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    return (sum(values) - values[3] - values[4]) / TICKS  # all but idle and iowait
+
+
+@dataclass
+class CpuSample:
+    wall: float
+    machine: float
+    ours: float  # this script and its waited-for children (wrk)
+    processes: dict[int, tuple[str, float]]  # pid -> ("server" | "services", CPU seconds)
+
+
+@dataclass
+class CpuMeter:
+    """CPU time of the server, of PostgreSQL + Redis, and of everything else on the machine.
+
+    On a shared machine req/s follows whatever else runs. The CPU that other processes took
+    during a round says whether the round was fair; CPU time per request is a second measure
+    of cost that depends less on them.
+    """
+
+    server_pgid: int
+    postmaster_pid: int
+    redis_pid: int
+
+    def sample(self) -> CpuSample:
+        processes: dict[int, tuple[str, float]] = {}
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            try:
+                ppid, pgrp, cpu = _proc_stat(entry.name)
+            except (OSError, ValueError, IndexError):
+                continue  # exited meanwhile
+            pid = int(entry.name)
+            if pgrp == self.server_pgid:
+                processes[pid] = ("server", cpu)
+            elif pid in (self.postmaster_pid, self.redis_pid) or ppid == self.postmaster_pid:
+                processes[pid] = ("services", cpu)
+        own = resource.getrusage(resource.RUSAGE_SELF)
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        ours = own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+        return CpuSample(time.monotonic(), _machine_busy_seconds(), ours, processes)
+
+    @staticmethod
+    def delta(before: CpuSample, after: CpuSample) -> dict[str, float]:
+        """CPU seconds per group between two samples, and other work's share in cores."""
+        used = {"server": 0.0, "services": 0.0}
+        for pid, (group, cpu) in after.processes.items():
+            # Per process, so a backend that PostgreSQL replaced meanwhile (CONN_MAX_AGE) cannot
+            # make the sum go down; the CPU of one that exited during the round is lost (small).
+            used[group] += cpu - before.processes.get(pid, (group, 0.0))[1]
+        wall = after.wall - before.wall
+        other = after.machine - before.machine - used["server"] - used["services"] - (after.ours - before.ours)
+        return {**used, "other_cores": max(0.0, other) / wall}
+
+
+def wait_quiet(meter: CpuMeter, deadline: float) -> float:
+    """Wait (until ``deadline`` at most) for a half second in which other work takes few CPUs."""
+    while True:
+        before = meter.sample()
+        time.sleep(0.5)
+        other = CpuMeter.delta(before, meter.sample())["other_cores"]
+        if other <= BUSY_CORES or time.monotonic() >= deadline:
+            return other
+
+
+@dataclass
+class PhaseResult:
+    segments: int
+    needed: int = MIN_CLEAN_PAIRS  # clean pairs for a verdict: MIN_CLEAN_PAIRS, or fewer if fewer were asked for
+    rounds: list[dict[str, Any]] = field(default_factory=list)  # one per A/B pair, clean or not
+    problems: list[str] = field(default_factory=list)
+    queries: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def clean(self) -> list[dict[str, Any]]:
+        """Pairs in which other work took at most BUSY_CORES during both halves."""
+        return [r for r in self.rounds if r["clean"]]
+
+    @property
+    def conclusive(self) -> bool:
+        return len(self.clean) >= self.needed
+
+    @property
+    def judged(self) -> list[dict[str, Any]]:
+        """The pairs the figures come from: the clean ones if there are enough, else all (flagged)."""
+        return self.clean if self.conclusive else self.rounds
+
+    def series(self, page: str, key: str) -> list[float]:
+        return [r[page][key] for r in self.judged]
+
+    def median(self, page: str, key: str) -> float:
+        return statistics.median(self.series(page, key))
+
+    def ratios(self, rounds: list[dict[str, Any]] | None = None) -> list[float]:
+        return [r[PERSONALIZED]["rps"] / r[STATIC]["rps"] for r in (self.judged if rounds is None else rounds)]
+
+    @property
+    def ratio(self) -> float:
+        return statistics.median(self.ratios())
+
+
+def phase_run(
+    server: Server,
+    redis_client: Any,
+    meter: CpuMeter,
+    args: argparse.Namespace,
+    script: Path,
+    segments: int,
+    extra: bool,
+) -> PhaseResult:
+    result = PhaseResult(segments=segments, needed=min(MIN_CLEAN_PAIRS, args.rounds))
+    pages = {STATIC: ("meet Tailor", MARKER), PERSONALIZED: (MARKER, "")}
+    for path, (required, forbidden) in pages.items():  # warm-up: not recorded
+        wrk_run(server.base + path, args.warmup, args.connections, script, required, forbidden)
+    deadline = time.monotonic() + args.budget
+    n = 0
+    while len(result.clean) < args.rounds and time.monotonic() < deadline:
+        n += 1
+        waited = time.monotonic()
+        wait_quiet(meter, deadline)
+        waited = time.monotonic() - waited
+        pair: dict[str, Any] = {"waited": waited}
+        # A B, B A, A B, ...: a slow drift of the machine's load favours neither page.
+        order = list(pages.items()) if n % 2 else list(reversed(pages.items()))
+        for path, (required, forbidden) in order:
+            result.problems += [f"pair {n} before {path}: {p}" for p in samples_check(server.base, extra)]
+            redis_client.delete(DECISION_BUFFER_KEY)
+            cpu_before = meter.sample()
+            data = wrk_run(server.base + path, args.seconds, args.connections, script, required, forbidden)
+            time.sleep(0.3)  # requests cut off by wrk's deadline finish and log their decisions
+            cpu = CpuMeter.delta(cpu_before, meter.sample())
+            data["decisions"] = redis_client.llen(DECISION_BUFFER_KEY)
+            redis_client.delete(DECISION_BUFFER_KEY)  # nothing flushes it here; keep Redis small
+            responses = max(data["responses"], 1)
+            data["server_cpu_ms"] = cpu["server"] / responses * 1000
+            data["services_cpu_ms"] = cpu["services"] / responses * 1000
+            data["other_cores"] = cpu["other_cores"]
+            slots = 3 if path == PERSONALIZED else 0
+            low, high = slots * data["responses"], slots * (data["responses"] + args.connections)
+            if not low <= data["decisions"] <= high:
+                result.problems.append(
+                    f"pair {n} {path}: {data['decisions']} decisions logged for {data['responses']} responses"
+                    f" (expected {low}..{high})"
+                )
+            for key in ("non200", "missing", "unexpected", "errors"):
+                if data[key]:
+                    result.problems.append(f"pair {n} {path}: {data[key]} {key}")
+            pair[path] = data
+            print(
+                f"  [{segments} segments] pair {n:2d} {path:<21} {data['rps']:6.1f} req/s"
+                f"  p50 {data['p50_us'] / 1000:6.2f} ms  p99 {data['p99_us'] / 1000:6.2f} ms"
+                f"  decisions {data['decisions']:5d}  CPU/request: server {data['server_cpu_ms']:5.2f} ms,"
+                f" PG+Redis {data['services_cpu_ms']:4.2f} ms; other work {data['other_cores']:.2f} cores",
+                flush=True,
+            )
+        pair["clean"] = all(pair[path]["other_cores"] <= BUSY_CORES for path in PAGES)
+        result.rounds.append(pair)
+        if not pair["clean"]:
+            print(f"  [{segments} segments] pair {n:2d} not counted: other work took more than {BUSY_CORES} cores")
+    result.problems += [f"after the last pair: {p}" for p in samples_check(server.base, extra)]
+    return result
+
+
+def server_env(database_url: str, redis_url: str, var_dir: Path) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("TAILOR_", "DJANGO_", "CELERY_"))
+        and k not in ("DATABASE_URL", "REDIS_URL", "DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "STATIC_ROOT", "MEDIA_ROOT")
+    }
+    env.update(
+        DJANGO_SETTINGS_MODULE="config.settings",
+        DATABASE_URL=database_url,
+        REDIS_URL=redis_url,
+        DEBUG="0",
+        SECRET_KEY="bench-render-not-secret-0123456789-abcdefghijklmnopqrstuvwxyz",  # noqa: S106
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+        SECURE_SSL_REDIRECT="0",
+        LOG_LEVEL="WARNING",
+        TAILOR_VAR_DIR=str(var_dir),
+        STATIC_ROOT=str(var_dir / "static"),
+        MEDIA_ROOT=str(var_dir / "media"),
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+def log_problems(text: str) -> list[str]:
+    lines = text.splitlines()
+    bad = [line for line in lines if "Traceback" in line or re.search(r"\b(ERROR|CRITICAL|WARNING)\b", line)]
+    return bad
+
+
+def sql_tables(statements: list[str]) -> str:
+    """``SELECT wagtailcore_page x5, ...``: what a page's queries read or write, in order of first use."""
+    seen: dict[str, int] = {}
+    for sql in statements:
+        verb = sql.split(None, 1)[0].upper() if sql.strip() else "?"
+        table = re.search(r'(?:FROM|INTO|UPDATE)\s+"?(\w+)"?', sql, re.IGNORECASE)
+        name = f"{verb} {table.group(1) if table else '?'}"
+        seen[name] = seen.get(name, 0) + 1
+    return ", ".join(f"{name} x{count}" if count > 1 else name for name, count in seen.items()) or "none"
+
+
+def summarize_queries(queries: dict[str, Any]) -> tuple[str, bool]:
+    static_q, pers_q = max(queries[STATIC]["queries"]), max(queries[PERSONALIZED]["queries"])
+    writes = max(queries[PERSONALIZED]["writes"]) + max(queries[STATIC]["writes"])
+    ok = pers_q - static_q <= 1 and max(queries[PERSONALIZED]["writes"]) == 0
+    return f"{static_q} / {pers_q} (writes {writes})", ok
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=DEFAULTS["rounds"], help="clean A/B pairs wanted per phase (20)")
+    parser.add_argument("--seconds", type=int, default=DEFAULTS["seconds"], help="seconds per page per round (1)")
+    parser.add_argument("--warmup", type=int, default=DEFAULTS["warmup"], help="untimed seconds per page per phase (3)")
+    parser.add_argument("--connections", type=int, default=DEFAULTS["connections"], help="wrk connections (4)")
+    parser.add_argument(
+        "--budget", type=int, default=DEFAULTS["budget"], help="max seconds of pairs per phase, waits included (100)"
+    )
+    parser.add_argument("--no-record", action="store_true", help="print only; do not append to bench/RESULTS.md")
+    parser.add_argument(
+        "--profile",
+        type=int,
+        default=0,
+        metavar="N",
+        help="afterwards, cProfile N in-process personalized requests and print where the time goes",
+    )
+    parser.add_argument("--child", choices=["queries", "add-segments", "profile"], help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child == "queries":
+        child_queries()
+        return 0
+    if args.child == "add-segments":
+        child_add_segments()
+        return 0
+    if args.child == "profile":
+        child_profile(args.profile or 300)
+        return 0
+
+    if shutil.which("wrk") is None:
+        print("bench/render.py needs wrk as the load generator: apt-get install -y wrk", file=sys.stderr)
+        return 2
+    import redis
+
+    from devtools.services import free_port, start_postgres, start_redis
+
+    # A plain `kill` must still run the finally below, which stops gunicorn, PostgreSQL and Redis.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    started = time.monotonic()
+    var_dir = Path(tempfile.mkdtemp(prefix="tailor-bench-render-"))
+    script = var_dir / "check.lua"
+    script.write_text(WRK_LUA)
+    pg = rd = server = None
+    redis_client = None
+    phases: list[PhaseResult] = []
+    log_bad: list[str] = []
+    profile: dict[str, Any] | None = None
+    load_before = os.getloadavg()
+    try:
+        pg, rd = start_postgres(), start_redis()
+        env = server_env(pg.url, rd.url, var_dir)
+        print(f"PostgreSQL {pg.url}, Redis {rd.url}; migrating and seeding ...", flush=True)
+        run_python(env, ["manage.py", "migrate", "--noinput"], timeout=300)
+        run_python(env, ["manage.py", "seed_demo"], timeout=120)
+        run_python(env, ["manage.py", "collectstatic", "--noinput"], timeout=120)
+        redis_client = redis.Redis.from_url(rd.url)
+
+        server = Server(env=env, port=free_port(), log_file=var_dir / "gunicorn.log")
+        server.start()
+        meter = CpuMeter(
+            server_pgid=server.process.pid,  # type: ignore[union-attr]
+            postmaster_pid=int((pg.data_dir / "postmaster.pid").read_text().split()[0]),
+            redis_pid=rd.process.pid,  # type: ignore[union-attr]
+        )
+        print(f"gunicorn on {server.base} (2 workers); setup took {time.monotonic() - started:.0f} s", flush=True)
+
+        for segments, extra in ((3, False), (3 + EXTRA_SEGMENTS, True)):
+            if extra:
+                info = run_child(env, "add-segments")
+                print(f"published {EXTRA_SEGMENTS} extra segments: {info}", flush=True)
+                if info["home_hero_rules"] != 3 + EXTRA_SEGMENTS:
+                    raise RuntimeError(f"home-hero has {info['home_hero_rules']} rules, expected {segments}")
+                time.sleep(1.5)  # > CATALOG_CHECK_SECONDS: every worker notices the new catalog version
+            phase = phase_run(server, redis_client, meter, args, script, segments, extra)
+            phase.queries = run_child(env, "queries")
+            phases.append(phase)
+        log_bad = log_problems(server.log_text())
+        if args.profile:
+            server.stop()  # frees the CPU for the in-process profile
+            profile = run_child(env, "profile", "--profile", str(args.profile), timeout=600)
+    finally:
+        if server is not None:
+            server.stop()
+        if redis_client is not None:
+            redis_client.close()
+        for service in (rd, pg):
+            if service is not None:
+                service.stop()
+        shutil.rmtree(var_dir, ignore_errors=True)
+    elapsed = time.monotonic() - started
+    if profile is not None:
+        profile_print(profile, args.profile)
+    return report(args, phases, log_bad, elapsed, load_before)
+
+
+def profile_print(profile: dict[str, Any], requests: int) -> None:
+    ms = profile["ms_per_request"]
+    print()
+    print(
+        f"in-process (django.test.Client, 30 segments, no server): static {ms[STATIC]:.2f} ms/request,"
+        f" personalized {ms[PERSONALIZED]:.2f} ms/request (median of 6 interleaved batches)"
+    )
+    print(
+        f"cProfile of {requests} personalized requests ({profile['profiled_ms_per_request']:.2f} ms/request"
+        " under the profiler); our code and a few landmarks, by cumulative time:"
+    )
+    print("    cum ms/req  own ms/req  calls/req  function")
+    for cumulative, own, calls, name in profile["top"]:
+        print(f"    {cumulative:10.3f} {own:11.3f} {calls:10.1f}  {name}")
+
+
+def report(
+    args: argparse.Namespace,
+    phases: list[PhaseResult],
+    log_bad: list[str],
+    elapsed: float,
+    load_before: tuple[float, float, float],
+) -> int:
+    command = ".venv/bin/python bench/render.py" + "".join(
+        f" --{name} {getattr(args, name)}" for name, value in DEFAULTS.items() if getattr(args, name) != value
+    )
+    print()
+    print(f"render benchmark  ({now_utc()}, {machine()}, {versions()})")
+    print(
+        f"  gunicorn config.wsgi, 2 sync workers; wrk -t1 -c{args.connections} on the same machine; rounds of"
+        f" {args.seconds} s per page in A/B pairs (ABBA order), up to {args.rounds} pairs counted per phase;"
+        f" a pair counts if other work took <= {BUSY_CORES} cores in both halves; {args.warmup} s warm-up;"
+        f" total {elapsed:.0f} s; load average before {load_before[0]:.2f}, after {os.getloadavg()[0]:.2f}"
+    )
+    rows = []
+    all_ok = not log_bad
+    base: PhaseResult | None = None
+    base_cpu_ratio = math.nan
+    for phase in phases:
+        queries, queries_ok = summarize_queries(phase.queries)
+        correct = not phase.problems and queries_ok and not log_bad
+        all_ok &= correct
+        s_rps, p_rps = phase.median(STATIC, "rps"), phase.median(PERSONALIZED, "rps")
+        lat = {page: (phase.median(page, "p50_us") / 1000, phase.median(page, "p99_us") / 1000) for page in PAGES}
+        server = {page: phase.median(page, "server_cpu_ms") for page in PAGES}
+        services = {page: phase.median(page, "services_cpu_ms") for page in PAGES}
+        cpu_ratio = (server[STATIC] + services[STATIC]) / (server[PERSONALIZED] + services[PERSONALIZED])
+        other = statistics.median(r[p]["other_cores"] for r in phase.rounds for p in PAGES)
+        counted = f"{len(phase.clean)} of {len(phase.rounds)} pairs"
+        if phase.segments == 3:
+            base, base_cpu_ratio = phase, cpu_ratio
+            met = phase.ratio >= TARGET_RATIO
+            target = f"ratio >= {TARGET_RATIO}"
+            cpu_note = f"CPU-based ratio {cpu_ratio:.3f}"
+        else:
+            assert base is not None  # noqa: S101 - the 3-segment phase always runs first
+            drift = abs(phase.ratio - base.ratio) / base.ratio
+            met = drift <= TARGET_SEGMENT_DRIFT
+            target = f"ratio within 5% of {base.ratio:.3f} (drift {drift:.1%})"
+            cpu_drift = abs(cpu_ratio - base_cpu_ratio) / base_cpu_ratio
+            cpu_note = f"CPU-based ratio {cpu_ratio:.3f}, {cpu_drift:.1%} from {base_cpu_ratio:.3f}"
+        conclusive = phase.conclusive and (base is None or base.conclusive)
+        verdict = yes_no(met) if conclusive else f"inconclusive ({'yes' if met else 'no'} on a busy machine)"
+        print(
+            f"  {phase.segments} segments on home-hero ({counted} counted; other work took a median {other:.2f} cores):"
+        )
+        judged = phase.judged
+        for page in PAGES:
+            print(f"    req/s  {page:<21} {' '.join(f'{v:6.1f}' for v in phase.series(page, 'rps'))}")
+        print(f"    ratio  {'':<21} {' '.join(f'{v:6.3f}' for v in phase.ratios())}")
+        print(
+            f"    median req/s static {s_rps:.1f}, personalized {p_rps:.1f}; ratio (median of the"
+            f" {len(judged)} pair ratios) {phase.ratio:.3f}, spread {min(phase.ratios()):.3f}..{max(phase.ratios()):.3f};"
+            f" over all {len(phase.rounds)} pairs {statistics.median(phase.ratios(phase.rounds)):.3f}"
+        )
+        for page in PAGES:
+            print(f"    latency {page:<21} p50 {lat[page][0]:.2f} ms  p99 {lat[page][1]:.2f} ms (median over rounds)")
+        print(
+            f"    CPU per request (median): gunicorn static {server[STATIC]:.2f} ms, personalized"
+            f" {server[PERSONALIZED]:.2f} ms; PostgreSQL+Redis static {services[STATIC]:.2f} ms, personalized"
+            f" {services[PERSONALIZED]:.2f} ms; {cpu_note}"
+        )
+        if not phase.conclusive:
+            print(
+                f"    WARNING: fewer than {phase.needed} pairs ran while the machine was quiet enough; the figures"
+                " above are from all pairs and follow the other work's load. Rerun when the machine is quiet."
+            )
+        print(
+            f"    SQL per request static / personalized: {queries}; +1 query at most, no writes: {yes_no(queries_ok)}"
+        )
+        for page in PAGES:
+            print(f"      {page:<21} {sql_tables(phase.queries[page]['sql'])}")
+        for problem in phase.problems[:20]:
+            print(f"    PROBLEM: {problem}")
+        print(f"    target {target}: {verdict}; checks passed: {yes_no(correct)}")
+        rows.append(
+            [
+                now_utc(),
+                machine(),
+                versions(),
+                f"`{command}`",
+                phase.segments,
+                f"{counted} x {args.seconds} s",
+                f"{other:.2f}",
+                f"{s_rps:.1f}",
+                f"{p_rps:.1f}",
+                f"{phase.ratio:.3f}",
+                f"{lat[STATIC][0]:.2f} / {lat[STATIC][1]:.2f}",
+                f"{lat[PERSONALIZED][0]:.2f} / {lat[PERSONALIZED][1]:.2f}",
+                f"{server[STATIC] + services[STATIC]:.2f} / {server[PERSONALIZED] + services[PERSONALIZED]:.2f}",
+                f"{cpu_ratio:.3f}",
+                queries,
+                yes_no(correct),
+                target,
+                verdict,
+            ]
+        )
+    print(f"  server log: {'clean' if not log_bad else f'{len(log_bad)} warning/error lines'}")
+    for line in log_bad[:20]:
+        print(f"    LOG: {line}")
+    if not args.no_record:
+        results_append(
+            "render",
+            [
+                "date",
+                "machine",
+                "versions",
+                "command",
+                "segments",
+                "pairs counted",
+                "other work (cores)",
+                "static req/s",
+                "personalized req/s",
+                "ratio",
+                "static p50 / p99 ms",
+                "personalized p50 / p99 ms",
+                "CPU ms/request static / personalized",
+                "CPU-based ratio",
+                "SQL/request static / personalized",
+                "checks passed",
+                "target",
+                "target met",
+            ],
+            rows,
+        )
+        print("  appended to bench/RESULTS.md")
+    return 0 if all_ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
