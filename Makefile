@@ -28,7 +28,7 @@ demo: $(VENV)/.runtime
 # PostgreSQL with Redis as the cache.
 test: $(VENV)/.dev
 	$(PY) -m pytest
-	DEBUG=1 $(PY) -m devtools.services run -- $(PY) -m pytest -q -m "not integration and not browser" tests/content tests/personalization tests/tracking
+	DEBUG=1 CELERY_BROKER_URL= $(PY) -m devtools.services run -- $(PY) -m pytest -q -m "not integration and not browser" tests/content tests/personalization tests/tracking
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .

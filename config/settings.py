@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "taggit",
     "rest_framework",
     "drf_spectacular",
+    "corsheaders",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -63,6 +64,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -183,6 +185,12 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "PREPROCESSING_HOOKS": ["personalization.api.schema.tailor_endpoints_only"],
 }
+
+# Headless frontends on other origins call the API with the X-Tailor-Visitor header.
+CORS_ALLOWED_ORIGINS = env.list("TAILOR_CORS_ALLOWED_ORIGINS", default=[])
+CORS_URLS_REGEX = r"^/api/(v1|v2)/.*$"
+CORS_ALLOW_HEADERS = ("accept", "content-type", "x-tailor-visitor")
+CORS_EXPOSE_HEADERS = ("X-Tailor-Visitor", "Retry-After")
 
 # Celery: without a broker, tasks run eagerly in-process (embedded default).
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)

@@ -9,7 +9,12 @@ from django.core.cache import cache
 @pytest.fixture(autouse=True)
 def _tailor_isolation(settings):
     """Every test sees its own publishes at once and starts with an empty cache and catalog."""
-    settings.TAILOR = {**settings.TAILOR, "CATALOG_CHECK_SECONDS": 0, "DECISION_LOG_BACKEND": "direct"}
+    settings.TAILOR = {
+        **settings.TAILOR,
+        "CATALOG_CHECK_SECONDS": 0,
+        "DECISION_LOG_BACKEND": "direct",
+        "EVENT_INGEST_BACKEND": "direct",
+    }
     from personalization.catalog import catalog_invalidate
 
     cache.clear()

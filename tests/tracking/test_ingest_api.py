@@ -259,3 +259,19 @@ def test_card_number_followed_by_its_expiry_is_rejected(client):
     answer = post(client, {"events": [ev("custom", props={"note": "card 4111 1111 1111 1111 12/27"})]}).json()
     assert answer["accepted"] == 0
     assert list(answer["rejected"][0]["errors"]) == ["props"]
+
+
+def test_headless_origin_allowed_by_cors(client, settings):
+    settings.CORS_ALLOWED_ORIGINS = ["https://shop.example"]
+    response = client.options(
+        "/api/v1/events/",
+        HTTP_ORIGIN="https://shop.example",
+        HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST",
+        HTTP_ACCESS_CONTROL_REQUEST_HEADERS="content-type,x-tailor-visitor",
+    )
+    assert response.headers["Access-Control-Allow-Origin"] == "https://shop.example"
+    assert "x-tailor-visitor" in response.headers["Access-Control-Allow-Headers"]
+    other = client.options(
+        "/api/v1/events/", HTTP_ORIGIN="https://evil.example", HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST"
+    )
+    assert "Access-Control-Allow-Origin" not in other.headers
