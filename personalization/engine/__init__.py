@@ -7,6 +7,17 @@ importable and testable without configuring Django.
 """
 
 from .context import Context
+from .estimators import (
+    DirectMethod,
+    DoublyRobust,
+    Estimate,
+    InversePropensityScoring,
+    SelfNormalizedIPS,
+    better,
+    evaluate_all,
+    not_worse,
+    paired_difference,
+)
 from .policies import (
     Candidate,
     Choice,
@@ -23,6 +34,15 @@ __all__ = [
     "Candidate",
     "Choice",
     "Context",
+    "DirectMethod",
+    "DoublyRobust",
+    "Estimate",
+    "InversePropensityScoring",
+    "SelfNormalizedIPS",
+    "better",
+    "evaluate_all",
+    "not_worse",
+    "paired_difference",
     "FixedPolicy",
     "NoCandidatesError",
     "Policy",

@@ -22,6 +22,7 @@ env_has_settings = "DJANGO_SETTINGS_MODULE" in os.environ
 
 import personalization.engine
 import personalization.engine.context
+import personalization.engine.estimators
 import personalization.engine.hashing
 import personalization.engine.policies
 import personalization.engine.segments
