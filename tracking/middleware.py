@@ -76,8 +76,10 @@ class VisitorMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: Any) -> Any:
-        tailor = request_tailor(request)
+        request_tailor(request)
         response = self.get_response(request)
+        # Re-read: a view may have switched the visitor (the decisions API's body visitor_id).
+        tailor = request.tailor
         if tailor.pending_decisions:
             decision_records_write(tailor.pending_decisions)
             tailor.pending_decisions = []

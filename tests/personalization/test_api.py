@@ -115,3 +115,22 @@ def test_openapi_schema_and_docs(client):
     assert schema.status_code == 200
     assert b"/api/v1/decisions/" in schema.content
     assert client.get("/api/docs/").status_code == 200
+
+
+def test_decisions_for_a_body_visitor_are_logged_and_attributable(client, demo):
+    visitor = str(uuid.uuid4())
+    decision_id = post(client, {"slots": ["home-hero"], "visitor_id": visitor}).json()["decisions"][0]["decision_id"]
+    assert str(DecisionLog.objects.get(id=uuid.UUID(decision_id)).visitor_id) == visitor
+    event = {
+        "id": str(uuid.uuid4()),
+        "type": "click",
+        "decision_id": decision_id,
+        "ts": int(__import__("time").time() * 1000),
+    }
+    answer = client.post(
+        "/api/v1/events/",
+        data=json.dumps({"events": [event]}),
+        content_type="application/json",
+        HTTP_X_TAILOR_VISITOR=visitor,
+    ).json()
+    assert answer["accepted"] == 1, answer

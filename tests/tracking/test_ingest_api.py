@@ -275,3 +275,18 @@ def test_headless_origin_allowed_by_cors(client, settings):
         "/api/v1/events/", HTTP_ORIGIN="https://evil.example", HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST"
     )
     assert "Access-Control-Allow-Origin" not in other.headers
+
+
+def test_rate_limit_ignores_a_forged_forwarded_for(client, settings):
+    settings.TAILOR = {**settings.TAILOR, "EVENTS_RATE_IP": "2/min", "EVENTS_RATE_VISITOR": "1000/min"}
+    statuses = [
+        client.post(
+            "/api/v1/events/",
+            data='{"events": []}',
+            content_type="application/json",
+            HTTP_X_FORWARDED_FOR=f"198.51.100.{i}",
+            HTTP_X_TAILOR_VISITOR=str(uuid.uuid4()),
+        ).status_code
+        for i in range(3)
+    ]
+    assert statuses == [202, 202, 429]
