@@ -216,6 +216,11 @@ CELERY_BEAT_SCHEDULE.update(
             "schedule": 10.0,  # each run drains the stream for ~9 s, so writers run back to back
             "options": {"queue": "ingest", "expires": 10},
         },
+        "personalization-models-train": {
+            "task": "personalization.tasks.models_train",
+            "schedule": env.float("TAILOR_TRAIN_SECONDS", default=3600.0),
+            "options": {"queue": "training", "expires": 3600},
+        },
         "tracking-events-purge": {
             "task": "tracking.tasks.events_purge",
             "schedule": 24 * 3600.0,
@@ -226,6 +231,7 @@ CELERY_BEAT_SCHEDULE.update(
 CELERY_TASK_ROUTES = {
     "tracking.tasks.events_purge": {"queue": "maintenance"},
     "tracking.tasks.*": {"queue": "ingest"},
+    "personalization.tasks.models_train": {"queue": "training"},
 }
 
 # Tailor's own settings: one namespaced dict per app, read through each app's conf.py.

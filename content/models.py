@@ -9,6 +9,7 @@ state is ever served.
 
 from __future__ import annotations
 
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from modelcluster.fields import ParentalKey
 from modelcluster.models import ClusterableModel
@@ -26,7 +27,13 @@ STRATEGY_CHOICES = [
     ("fixed", "Fixed: always the default variant"),
     ("rules", "Rules: segment → variant, first match wins"),
     ("split", "Weighted split: sticky per visitor"),
+    ("model", "Model: LightGBM picks per visitor, with exploration"),
 ]
+EXPLORATION_CHOICES = [
+    ("epsilon", "Epsilon-greedy: the best variant, and a random one a share of the time"),
+    ("softmax", "Softmax: in proportion to predicted reward, with a floor for every variant"),
+]
+REWARD_CHOICES = [("click", "Click"), ("conversion", "Conversion")]
 
 
 TRIGGER_CHOICES = [
@@ -46,6 +53,15 @@ class Slot(DraftStateMixin, LockableMixin, RevisionMixin, index.Indexed, Cluster
         max_length=64,
         blank=True,
         help_text="Key of the variant shown when nothing else applies. Blank: the first live variant.",
+    )
+    exploration = models.CharField(max_length=8, choices=EXPLORATION_CHOICES, default="epsilon")
+    exploration_rate = models.FloatField(
+        default=0.1,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Model strategy: the share of traffic that explores (every live variant keeps at least rate/variants).",
+    )
+    reward = models.CharField(
+        max_length=12, choices=REWARD_CHOICES, default="click", help_text="Model strategy: what the model predicts."
     )
     trigger = models.CharField(
         max_length=8,
@@ -72,6 +88,7 @@ class Slot(DraftStateMixin, LockableMixin, RevisionMixin, index.Indexed, Cluster
                 FieldPanel("strategy"),
                 FieldPanel("default_variant"),
                 FieldPanel("rules"),
+                FieldRowPanel([FieldPanel("exploration"), FieldPanel("exploration_rate"), FieldPanel("reward")]),
                 FieldRowPanel([FieldPanel("trigger"), FieldPanel("trigger_value")]),
             ],
             heading="How a variant is chosen",

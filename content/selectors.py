@@ -34,6 +34,9 @@ class SlotDefinition:
     variants: tuple[VariantDefinition, ...]
     rules: tuple[tuple[int, str], ...]  # (segment id, variant key), in the editor's order
     trigger: str = ""  # "" (on load) or "scroll:50", "dwell:10", "exit"
+    exploration: str = "epsilon"
+    exploration_rate: float = 0.1
+    reward: str = "click"
 
     @property
     def live_variants(self) -> tuple[VariantDefinition, ...]:
@@ -73,6 +76,9 @@ def slot_definition_from_object(slot: Slot, revision_id: int | None) -> SlotDefi
         variants=tuple(variants),
         rules=rules,
         trigger=_trigger(slot.trigger, slot.trigger_value),
+        exploration=slot.exploration,
+        exploration_rate=slot.exploration_rate,
+        reward=slot.reward,
     )
 
 

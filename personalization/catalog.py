@@ -14,6 +14,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from django.core.cache import cache
 
@@ -21,6 +22,9 @@ from content.selectors import SlotDefinition, VariantDefinition, slot_definition
 
 from .conf import setting
 from .engine import Candidate, Policy, SegmentSpec, build_policy
+
+if TYPE_CHECKING:
+    from .engine.reward_model import RewardModel
 from .segments import segment_specs_all
 
 logger = logging.getLogger(__name__)
@@ -47,11 +51,27 @@ class Catalog:
     built_at: float = field(default_factory=time.monotonic)
 
 
-def slot_compile(definition: SlotDefinition, segments: dict[int, SegmentSpec]) -> CompiledSlot:
+def slot_compile(
+    definition: SlotDefinition,
+    segments: dict[int, SegmentSpec],
+    model: tuple[int, RewardModel] | None = None,
+) -> CompiledSlot:
     live = definition.live_variants
     default_key = definition.default_variant or (definition.variants[0].key if definition.variants else "")
     rules = tuple((segments[sid], variant) for sid, variant in definition.rules if sid in segments)
-    policy = build_policy(definition.strategy, slot_key=definition.key, default_key=default_key, rules=rules)
+    config: dict[str, Any] = {"slot_key": definition.key, "default_key": default_key, "rules": rules}
+    if definition.strategy == "model":
+        # Imported here so that sites without a model slot never load LightGBM.
+        from .engine.featurize import variant_features
+
+        config.update(
+            model=model[1] if model else None,
+            model_version=str(model[0]) if model else "",
+            variants={v.key: variant_features(v.key, v.template, v.params) for v in definition.variants},
+            exploration=definition.exploration,
+            rate=definition.exploration_rate,
+        )
+    policy = build_policy(definition.strategy, **config)
     return CompiledSlot(
         definition=definition,
         policy=policy,
@@ -63,10 +83,16 @@ def slot_compile(definition: SlotDefinition, segments: dict[int, SegmentSpec]) -
 
 def catalog_build(version: str) -> Catalog:
     segments = segment_specs_all()
+    definitions = slot_definitions_live()
+    models = {}
+    if any(d.strategy == "model" for d in definitions.values()):
+        from .registry import model_versions_active
+
+        models = model_versions_active()
     slots = {}
-    for key, definition in slot_definitions_live().items():
+    for key, definition in definitions.items():
         try:
-            slots[key] = slot_compile(definition, segments)
+            slots[key] = slot_compile(definition, segments, models.get(key))
         except ValueError as exc:
             logger.error("Slot %r cannot be compiled (%s); it renders nothing until fixed.", key, exc)
     return Catalog(version=version, slots=slots, segments=segments)
@@ -120,3 +146,16 @@ def catalog_invalidate() -> None:
     except Exception as exc:  # noqa: BLE001
         logger.warning("Catalog version not bumped (%s); other processes keep their catalog.", exc)
     catalog_drop_local()
+
+
+def catalog_changed() -> None:
+    """Something the catalog is built from changed in the current transaction.
+
+    This process sees the change at once (its own connection reads it); other
+    processes are told only after commit, so they never rebuild from data that
+    is not yet visible to them.
+    """
+    from django.db import transaction
+
+    catalog_drop_local()
+    transaction.on_commit(catalog_invalidate)

@@ -210,3 +210,39 @@ class Segment(index.Indexed, models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class ModelVersion(models.Model):
+    """One trained reward model for a slot: its LightGBM text, feature schema, metrics and offline estimates.
+
+    At most one version per slot is *active* (served); newer ones start as
+    *candidates* and are promoted only when offline evaluation says they are
+    not worse than what is serving; any older version can be re-activated.
+    """
+
+    class Status(models.TextChoices):
+        CANDIDATE = "candidate"
+        ACTIVE = "active"
+        RETIRED = "retired"
+
+    slot_key = models.SlugField(max_length=64, db_index=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.CANDIDATE)
+    created_at = models.DateTimeField(auto_now_add=True)
+    activated_at = models.DateTimeField(null=True, blank=True)
+    model_text = models.TextField()
+    metrics = models.JSONField(default=dict, blank=True)
+    estimates = models.JSONField(default=dict, blank=True)
+    window_start = models.DateTimeField(null=True, blank=True)
+    window_end = models.DateTimeField(null=True, blank=True)
+    note = models.TextField(blank=True, help_text="Why it was or was not promoted.")
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["slot_key"], condition=models.Q(status="active"), name="one_active_model_per_slot"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.slot_key} model #{self.pk} ({self.status})"

@@ -70,7 +70,9 @@ def slot_keys_live() -> frozenset[str]:
 def _choose(slot: CompiledSlot, context: Context, rng: random.Random) -> tuple[Choice, str, str]:
     policy = slot.policy
     try:
-        return policy.choose(slot.candidates, context, rng), policy.name, policy.version
+        # A model policy's version is the model version it serves: that is what offline evaluation needs.
+        version = getattr(policy, "model_version", "") or policy.version
+        return policy.choose(slot.candidates, context, rng), policy.name, version
     except NoCandidatesError:
         raise
     except Exception:

@@ -4,19 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from wagtail.signals import published, unpublished
 
 
 def _invalidate(**kwargs: Any) -> None:
-    from .catalog import catalog_drop_local, catalog_invalidate
+    from .catalog import catalog_changed
 
-    # This process sees the change at once (its own connection reads it); other
-    # processes are told only after commit, so they never rebuild from data that
-    # is not yet visible to them.
-    catalog_drop_local()
-    transaction.on_commit(catalog_invalidate)
+    catalog_changed()
 
 
 def connect() -> None:

@@ -18,6 +18,7 @@ from .estimators import (
     not_worse,
     paired_difference,
 )
+from .model_policy import ModelPolicy
 from .policies import (
     Candidate,
     Choice,
@@ -38,6 +39,7 @@ __all__ = [
     "DoublyRobust",
     "Estimate",
     "InversePropensityScoring",
+    "ModelPolicy",
     "SelfNormalizedIPS",
     "better",
     "evaluate_all",

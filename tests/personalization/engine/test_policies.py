@@ -396,7 +396,7 @@ def test_build_policy_rejects_an_unknown_strategy(strategy):
         build_policy(strategy, default_key="a", slot_key="hero")
     message = str(excinfo.value)
     assert repr(strategy) in message
-    assert "known: fixed, rules, split" in message
+    assert "known: fixed, model, rules, split" in message
     for known in POLICY_FACTORIES:
         assert known in message
 

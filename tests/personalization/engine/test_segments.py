@@ -142,10 +142,26 @@ RULE_CASES = [
     ({"kind": "visit_count", "operator": "gte", "value": 3}, {"visit_count": 5}, True),
     ({"kind": "visit_count", "operator": "gte", "value": 3}, {}, False),
     # behaviour: real-time features; a missing feature never matches
-    ({"kind": "behaviour", "feature": "avg_scroll_depth", "operator": "gt", "value": 70}, {"features": {"avg_scroll_depth": 80.0}}, True),
-    ({"kind": "behaviour", "feature": "avg_scroll_depth", "operator": "gt", "value": 70}, {"features": {"avg_scroll_depth": 70.0}}, False),
-    ({"kind": "behaviour", "feature": "avg_scroll_depth", "operator": "gt", "value": "70"}, {"features": {"avg_scroll_depth": None}}, False),
-    ({"kind": "behaviour", "feature": "clicks_last_hour", "operator": "gte", "value": 3}, {"features": {"clicks_last_hour": 3.0}}, True),
+    (
+        {"kind": "behaviour", "feature": "avg_scroll_depth", "operator": "gt", "value": 70},
+        {"features": {"avg_scroll_depth": 80.0}},
+        True,
+    ),
+    (
+        {"kind": "behaviour", "feature": "avg_scroll_depth", "operator": "gt", "value": 70},
+        {"features": {"avg_scroll_depth": 70.0}},
+        False,
+    ),
+    (
+        {"kind": "behaviour", "feature": "avg_scroll_depth", "operator": "gt", "value": "70"},
+        {"features": {"avg_scroll_depth": None}},
+        False,
+    ),
+    (
+        {"kind": "behaviour", "feature": "clicks_last_hour", "operator": "gte", "value": 3},
+        {"features": {"clicks_last_hour": 3.0}},
+        True,
+    ),
     ({"kind": "behaviour", "feature": "clicks_last_hour", "operator": "gte", "value": 3}, {}, False),
     # returning (defaults to "returning"), derived from visit_count or given
     ({"kind": "returning"}, {"visit_count": 2}, True),

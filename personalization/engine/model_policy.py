@@ -1,0 +1,155 @@
+"""The model strategy: show the variant the reward model expects to do best, and keep exploring.
+
+``ModelPolicy`` scores every live candidate for the visitor with a ``RewardModel`` and
+turns the scores into choice probabilities, either epsilon-greedy (the best variant gets
+most traffic, the rest share ``rate``) or a softmax floored at ``rate``/K per variant.
+Exploration keeps every variant's propensity above zero, which is what lets the next
+model be trained and evaluated without bias on this policy's log.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, ClassVar
+
+from .context import Context
+from .featurize import VariantFeatures, context_features, variant_columns
+from .policies import POLICY_FACTORIES, Candidate, Choice, NoCandidatesError
+from .reward_model import RewardModel
+
+EXPLORATIONS = ("epsilon", "softmax")
+
+
+@dataclass(frozen=True)
+class ModelPolicy:
+    """Choose by predicted reward, exploring with ``exploration`` at ``rate``.
+
+    * epsilon: the best-scoring candidate (ties go to the smallest key) gets
+      1 - rate + rate/K, every other candidate rate/K.
+    * softmax: p = (1 - rate) · softmax(score / temperature) + rate/K, so every
+      candidate keeps at least rate/K. Scores are probabilities, so a temperature of
+      0.05 separates variants whose click rates differ by a few points.
+
+    Without a model (a new slot, or a failed load) every candidate gets 1/K. A
+    candidate missing from ``variants`` is scored with an empty template and no
+    attributes, on its key alone. Candidate weights are ignored: the model decides.
+    """
+
+    name: ClassVar[str] = "model"
+    version: ClassVar[str] = "1"
+    model: RewardModel | None
+    variants: Mapping[str, VariantFeatures]
+    exploration: str = "epsilon"
+    rate: float = 0.1
+    temperature: float = 0.05
+    model_version: str = ""
+
+    def __post_init__(self) -> None:
+        if self.exploration not in EXPLORATIONS:
+            raise ValueError(f"Unknown exploration {self.exploration!r}; known: {', '.join(EXPLORATIONS)}.")
+        if not (isinstance(self.rate, int | float) and 0.0 <= self.rate <= 1.0):
+            raise ValueError(f"rate must lie in [0, 1], got {self.rate!r}.")
+        if not (isinstance(self.temperature, int | float) and math.isfinite(self.temperature) and self.temperature > 0):
+            raise ValueError(f"temperature must be a positive number, got {self.temperature!r}.")
+        for key, variant in self.variants.items():
+            if not isinstance(variant, VariantFeatures) or variant.key != key:
+                raise ValueError(f"variants[{key!r}] must be the VariantFeatures of variant {key!r}.")
+        object.__setattr__(self, "variants", MappingProxyType(dict(self.variants)))
+
+    def _keys(self, candidates: Sequence[Candidate]) -> list[str]:
+        if not candidates:
+            raise NoCandidatesError("The slot has no live variants.")
+        # A key listed twice is still one variant; counting it twice would skew the uniform shares.
+        return list(dict.fromkeys(candidate.key for candidate in candidates))
+
+    def _variant(self, key: str) -> VariantFeatures:
+        variant = self.variants.get(key)
+        return variant if variant is not None else VariantFeatures(key=key, template="")
+
+    def _scores(self, keys: Sequence[str], context: Context) -> list[float]:
+        if self.model is None:
+            raise ValueError("This model policy has no model to score with.")
+        visitor = context_features(context)
+        rows = [{**visitor, **variant_columns(self._variant(key))} for key in keys]
+        return [float(score) for score in self.model.predict(rows)]
+
+    def scores(self, candidates: Sequence[Candidate], context: Context) -> dict[str, float]:
+        """Predicted reward of each candidate for this context, from one batch prediction."""
+        keys = self._keys(candidates)
+        return dict(zip(keys, self._scores(keys, context), strict=True))
+
+    def _distribution(self, candidates: Sequence[Candidate], context: Context) -> tuple[dict[str, float], str | None]:
+        """Choice probabilities per key, and the key the model rates best (None without a model)."""
+        keys = self._keys(candidates)
+        k = len(keys)
+        if self.model is None:
+            return {key: 1.0 / k for key in keys}, None
+        scores = self._scores(keys, context)
+        top = max(scores)
+        best = min(key for key, score in zip(keys, scores, strict=True) if score == top)
+        floor = self.rate / k
+        if self.exploration == "epsilon":
+            return {key: (1.0 - self.rate + floor if key == best else floor) for key in keys}, best
+        # Shifting by the top score keeps exp() from overflowing; the ratios are unchanged.
+        exponents = [math.exp((score - top) / self.temperature) for score in scores]
+        total = sum(exponents)
+        return {key: (1.0 - self.rate) * e / total + floor for key, e in zip(keys, exponents, strict=True)}, best
+
+    def probabilities(self, candidates: Sequence[Candidate], context: Context) -> dict[str, float]:
+        """The probability with which ``choose`` would pick each candidate in this context."""
+        return self._distribution(candidates, context)[0]
+
+    def choose(self, candidates: Sequence[Candidate], context: Context, rng: random.Random) -> Choice:
+        probabilities, best = self._distribution(candidates, context)
+        point = rng.random()
+        cumulative = 0.0
+        chosen = next(reversed(probabilities))  # float rounding at the top edge lands on the last key
+        for key, probability in probabilities.items():
+            cumulative += probability
+            if point < cumulative:
+                chosen = key
+                break
+        if best is None:
+            reason = "uniform"
+        else:
+            reason = "model" if chosen == best else "explore"
+        return Choice(chosen, probabilities[chosen], reason)
+
+
+def _variants_mapping(
+    variants: Mapping[str, VariantFeatures] | Iterable[VariantFeatures] | None,
+) -> dict[str, VariantFeatures]:
+    if variants is None:
+        return {}
+    if isinstance(variants, Mapping):
+        return dict(variants)
+    return {variant.key: variant for variant in variants}
+
+
+def _model_policy_factory(
+    *,
+    model: RewardModel | None = None,
+    variants: Mapping[str, VariantFeatures] | Iterable[VariantFeatures] | None = None,
+    exploration: str = "epsilon",
+    rate: float = 0.1,
+    temperature: float = 0.05,
+    model_version: str = "",
+    **_: Any,
+) -> ModelPolicy:
+    return ModelPolicy(
+        model=model,
+        variants=_variants_mapping(variants),
+        exploration=exploration,
+        rate=rate,
+        temperature=temperature,
+        model_version=model_version,
+    )
+
+
+# build_policy("model", ...) resolves through this registry; registering on import
+# keeps policies.py free of a dependency on LightGBM.
+POLICY_FACTORIES["model"] = _model_policy_factory

@@ -1,0 +1,147 @@
+"""Simulated traffic with known ground truth, driven through the real decision and ingest path.
+
+Visitors belong to hidden types; each type clicks each variant with a known
+probability, and the type shows only through ordinary context (device and
+traffic source). Phase one explores, the model is trained on what was logged,
+and phase two serves the trained model. Because the truth is known, the report
+gives the expected click-through of the choices against uniform random and
+the oracle (the best variant for every type), not just a noisy realised rate.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from tracking.ingest import events_ingest
+from tracking.services import decision_records_write
+from tracking.visitors import VisitorState
+
+from .demo import slot_publish
+from .services import decide
+
+SLOT_KEY = "sim-hero"
+VARIANTS = ("hero-classic", "hero-mobile", "hero-deal", "hero-guide")
+# Hidden types: (share of traffic, observable context, click probability per variant).
+TYPES: dict[str, tuple[float, dict[str, Any], tuple[float, ...]]] = {
+    "deal seeker": (0.25, {"device": "mobile", "utm_source": "newsletter"}, (0.05, 0.08, 0.30, 0.05)),
+    "browser": (0.25, {"device": "desktop"}, (0.20, 0.05, 0.06, 0.08)),
+    "researcher": (0.25, {"device": "desktop", "utm_source": "search"}, (0.06, 0.04, 0.08, 0.25)),
+    "commuter": (0.25, {"device": "mobile"}, (0.06, 0.22, 0.05, 0.04)),
+}
+
+
+def _params(headline: str, badge: str = "", position: str = "default") -> list[dict[str, Any]]:
+    value = {
+        "headline": headline,
+        "body": "<p>Tailor.</p>",
+        "cta_label": "Go",
+        "cta_url": "/product/",
+        "image": None,
+        "badge": badge,
+        "position": position,
+    }
+    return [{"type": "hero", "value": value}]
+
+
+def simulation_slot_ensure() -> None:
+    from content.models import Slot
+
+    if Slot.objects.filter(key=SLOT_KEY).exists():
+        return
+    slot_publish(
+        {
+            "key": SLOT_KEY,
+            "name": "Simulated hero",
+            "description": "Created by simulate_traffic.",
+            "strategy": "model",
+            "default_variant": VARIANTS[0],
+            "variants": [
+                (VARIANTS[0], "Classic", 1, _params("Meet Tailor")),
+                (VARIANTS[1], "Short for mobile", 1, _params("Tailor, fast", position="top")),
+                (VARIANTS[2], "Deal", 1, _params("20% off today", badge="-20%")),
+                (VARIANTS[3], "Guide", 1, _params("How Tailor works: a guide", position="right")),
+            ],
+        },
+        {},
+    )
+
+
+@dataclass
+class PhaseReport:
+    visitors: int
+    clicks: int
+    realised_ctr: float
+    expected_ctr: float
+    choices: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+@dataclass
+class Truth:
+    uniform: float
+    oracle: float
+
+
+def truth() -> Truth:
+    uniform = sum(share * sum(p) / len(p) for share, _, p in TYPES.values())
+    oracle = sum(share * max(p) for share, _, p in TYPES.values())
+    return Truth(uniform=uniform, oracle=oracle)
+
+
+class _Request:
+    """Stands in for a request so decisions are queued and written in batches, as pages do."""
+
+    class _Tailor:
+        def __init__(self) -> None:
+            self.pending_decisions: list[dict[str, Any]] = []
+
+    def __init__(self) -> None:
+        self.tailor = self._Tailor()
+
+
+def traffic_run(visitors: int, rng: random.Random, progress: Callable[[int], None] | None = None) -> PhaseReport:
+    """Send ``visitors`` simulated visitors through decide() and event ingest; clicks follow the hidden truth."""
+    names = list(TYPES)
+    shares = [TYPES[n][0] for n in names]
+    clicks = 0
+    expected = 0.0
+    choices: dict[str, dict[str, int]] = {n: dict.fromkeys(VARIANTS, 0) for n in names}
+    batch = 500
+    for start in range(0, visitors, batch):
+        request = _Request()
+        shown: list[tuple[str, str, bool]] = []
+        for _ in range(min(batch, visitors - start)):
+            kind = rng.choices(names, weights=shares)[0]
+            _, context, probabilities = TYPES[kind]
+            visitor = VisitorState(id=str(uuid.UUID(int=rng.getrandbits(128), version=4)))
+            decision = decide(SLOT_KEY, visitor, dict(context), request=request, rng=rng)
+            p = probabilities[VARIANTS.index(decision.variant.key)]
+            clicked = rng.random() < p
+            expected += p
+            clicks += clicked
+            choices[kind][decision.variant.key] += 1
+            shown.append((visitor.id, decision.id, clicked))
+        decision_records_write(request.tailor.pending_decisions)
+        now_ms = int(time.time() * 1000)
+        for visitor_id, decision_id, clicked in shown:
+            if clicked:
+                event = {
+                    "id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                    "type": "click",
+                    "decision_id": decision_id,
+                    "ts": now_ms,
+                }
+                events_ingest([event], visitor_id=visitor_id)
+        if progress:
+            progress(len(shown))
+    return PhaseReport(
+        visitors=visitors,
+        clicks=clicks,
+        realised_ctr=clicks / visitors if visitors else 0.0,
+        expected_ctr=expected / visitors if visitors else 0.0,
+        choices=choices,
+    )

@@ -1,0 +1,23 @@
+"""Celery tasks for personalization: thin wrappers that call one service each."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(ignore_result=False, soft_time_limit=1800, time_limit=2000)
+def models_train(slot_key: str | None = None) -> dict[str, bool]:
+    """Train (and, if not worse, promote) the model of one slot or of every model slot."""
+    from .training import TrainingError, model_slots, model_train
+
+    promoted = {}
+    for key in [slot_key] if slot_key else model_slots():
+        try:
+            promoted[key] = model_train(key).promoted
+        except TrainingError as exc:
+            logger.info("Slot %r not trained: %s", key, exc)
+    return promoted

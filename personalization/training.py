@@ -1,0 +1,197 @@
+"""Training a slot's reward model from the decision log, and deciding whether it may serve.
+
+Rows are the slot's logged decisions joined with their rewards (from
+tracking), with the context as it was at decision time and the variant's
+current attributes, built by the same ``row_features`` that serving uses. Rows
+are weighted by the inverse of their logged propensity (clipped), so data
+gathered by one policy trains an unbiased model for another. The newest part
+of the log is held out: the candidate is evaluated there by doubly robust
+off-policy estimation against the policy that is serving, and promoted only
+if it is not worse.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from tracking.models import DecisionLog
+from tracking.selectors import decision_rewards
+
+from .catalog import catalog_get
+from .engine import Candidate, Context
+from .engine.estimators import evaluate_all, not_worse, paired_difference
+from .engine.featurize import VariantFeatures, row_features, variant_features
+from .engine.model_policy import ModelPolicy
+from .engine.reward_model import RewardModel, reward_model_train
+from .models import ModelVersion
+from .registry import model_activate
+
+logger = logging.getLogger(__name__)
+
+CHUNK = 5000
+WEIGHT_CLIP = 20.0
+HOLDOUT = 0.3
+NOT_LEARNED_FROM = ("no-consent", "trigger-default", "fallback")
+
+
+class TrainingError(ValueError):
+    """Not enough (or unusable) data to train this slot."""
+
+
+@dataclass
+class LoggedRow:
+    context: Context
+    action: str
+    reward: float
+    propensity: float
+
+
+@dataclass
+class TrainingReport:
+    slot: str
+    rows: int
+    positives: int
+    auc: float | None
+    logloss: float | None
+    version_id: int | None
+    promoted: bool
+    estimates: dict[str, Any] = field(default_factory=dict)
+    note: str = ""
+
+
+def logged_rows(
+    slot_key: str, reward: str = "click", progress: Callable[[int], None] | None = None
+) -> Iterator[LoggedRow]:
+    """The slot's learnable decisions with their rewards, read in chunks, oldest first."""
+    decisions = (
+        DecisionLog.objects.filter(slot_key=slot_key)
+        .exclude(visitor_id=None)
+        .exclude(policy__in=NOT_LEARNED_FROM)
+        .order_by("created_at")
+        .values_list("id", "variant_key", "propensity", "context")
+    )
+    chunk: list[tuple[Any, ...]] = []
+    for row in decisions.iterator(chunk_size=CHUNK):
+        chunk.append(row)
+        if len(chunk) == CHUNK:
+            yield from _with_rewards(chunk, reward)
+            if progress:
+                progress(len(chunk))
+            chunk = []
+    if chunk:
+        yield from _with_rewards(chunk, reward)
+        if progress:
+            progress(len(chunk))
+
+
+def _with_rewards(chunk: list[tuple[Any, ...]], reward: str) -> Iterator[LoggedRow]:
+    rewards = decision_rewards([decision_id.hex for decision_id, *_ in chunk])
+    for decision_id, variant_key, propensity, context in chunk:
+        r = rewards.get(decision_id.hex)
+        value = float(bool(r and (r.converted if reward == "conversion" else r.clicked)))
+        yield LoggedRow(Context.from_mapping(context or {}), variant_key, value, float(propensity))
+
+
+def _target_probabilities(policy: Any, rows: list[LoggedRow], candidates: tuple[Candidate, ...]) -> np.ndarray:
+    keys = [c.key for c in candidates]
+    out = np.zeros((len(rows), len(keys)))
+    for i, row in enumerate(rows):
+        probabilities = policy.probabilities(candidates, row.context)
+        out[i] = [probabilities.get(k, 0.0) for k in keys]
+    return out
+
+
+def _predicted(
+    model: RewardModel, rows: list[LoggedRow], variants: dict[str, VariantFeatures], keys: list[str]
+) -> np.ndarray:
+    features = [row_features(row.context, variants[k]) for row in rows for k in keys]
+    return model.predict(features).reshape(len(rows), len(keys))
+
+
+def model_train(
+    slot_key: str, *, promote: bool = True, progress: Callable[[int], None] | None = None, seed: int = 0
+) -> TrainingReport:
+    """Train a candidate for the slot, evaluate it offline against what serves, promote it if not worse."""
+    compiled = catalog_get().slots.get(slot_key)
+    if compiled is None:
+        raise TrainingError(f"No published slot has the key {slot_key!r}.")
+    definition = compiled.definition
+    variants = {v.key: variant_features(v.key, v.template, v.params) for v in definition.variants}
+    rows = [r for r in logged_rows(slot_key, definition.reward, progress) if r.action in variants]
+    if len(rows) < 200:
+        raise TrainingError(f"Slot {slot_key!r} has {len(rows)} usable logged decisions; at least 200 are needed.")
+    split = int(len(rows) * (1 - HOLDOUT))
+    train, holdout = rows[:split], rows[split:]
+    model, metrics = reward_model_train(
+        [row_features(r.context, variants[r.action]) for r in train],
+        [r.reward for r in train],
+        [min(1.0 / max(r.propensity, 1e-6), WEIGHT_CLIP) for r in train],
+        seed=seed,
+    )
+    candidates = compiled.candidates
+    keys = [c.key for c in candidates]
+    holdout = [r for r in holdout if r.action in keys]
+    new_policy = ModelPolicy(
+        model=model,
+        variants=variants,
+        exploration=definition.exploration,
+        rate=definition.exploration_rate,
+    )
+    serving = compiled.policy if compiled.policy.name == "model" else None
+    if serving is None:
+        serving = ModelPolicy(model=None, variants=variants)  # before any model the slot explores uniformly
+    actions = np.array([keys.index(r.action) for r in holdout])
+    rewards = np.array([r.reward for r in holdout])
+    propensities = np.array([r.propensity for r in holdout])
+    predicted = _predicted(model, holdout, variants, keys)
+    target_new = _target_probabilities(new_policy, holdout, candidates)
+    target_serving = _target_probabilities(serving, holdout, candidates)
+    new_estimates = evaluate_all(actions, rewards, propensities, target_new, predicted)
+    serving_estimates = evaluate_all(actions, rewards, propensities, target_serving, predicted)
+    difference = paired_difference(actions, rewards, propensities, target_new, target_serving, predicted)
+    ok = not_worse(difference)
+    estimates = {
+        "holdout_rows": len(holdout),
+        "logged_value": float(rewards.mean()) if len(rewards) else None,
+        "candidate": {name: _estimate_dict(e) for name, e in new_estimates.items()},
+        "serving": {name: _estimate_dict(e) for name, e in serving_estimates.items()},
+        "difference_dr": _estimate_dict(difference),
+    }
+    note = (
+        f"Doubly robust estimate {new_estimates['dr'].value:.4f} vs serving {serving_estimates['dr'].value:.4f}; "
+        f"difference 95% CI [{difference.ci95[0]:.4f}, {difference.ci95[1]:.4f}]: "
+        + ("not worse, promoted." if ok and promote else "not worse." if ok else "could be worse, kept as a candidate.")
+    )
+    version = ModelVersion.objects.create(
+        slot_key=slot_key,
+        model_text=model.to_text(),
+        metrics={"rows": metrics.rows, "positives": metrics.positives, "auc": metrics.auc, "logloss": metrics.logloss},
+        estimates=estimates,
+        note=note,
+    )
+    if ok and promote:
+        model_activate(version)
+    return TrainingReport(
+        slot=slot_key,
+        rows=len(rows),
+        positives=int(sum(r.reward for r in rows)),
+        auc=metrics.auc,
+        logloss=metrics.logloss,
+        version_id=version.pk,
+        promoted=ok and promote,
+        estimates=estimates,
+        note=note,
+    )
+
+
+def _estimate_dict(estimate: Any) -> dict[str, Any]:
+    return {"value": estimate.value, "ci95": list(estimate.ci95), "n": estimate.n}
+
+
+def model_slots() -> list[str]:
+    return sorted(key for key, slot in catalog_get().slots.items() if slot.definition.strategy == "model")
