@@ -22,7 +22,7 @@ logger = logging.getLogger(__name__)
 
 
 @lru_cache(maxsize=64)
-def _model_load(version_id: int, text: str) -> RewardModel:
+def model_load(version_id: int, text: str) -> RewardModel:
     return RewardModel.from_text(text)
 
 
@@ -31,7 +31,7 @@ def model_versions_active() -> dict[str, tuple[int, RewardModel]]:
     active = {}
     for version in ModelVersion.objects.filter(status=ModelVersion.Status.ACTIVE):
         try:
-            active[version.slot_key] = (version.pk, _model_load(version.pk, version.model_text))
+            active[version.slot_key] = (version.pk, model_load(version.pk, version.model_text))
         except Exception:  # a corrupt artefact must not take the slot down: it explores instead
             logger.exception(
                 "Model version %s of slot %r cannot be loaded; the slot explores.", version.pk, version.slot_key
