@@ -86,6 +86,18 @@ class Truth:
     oracle: float
 
 
+def pipeline_drain() -> None:
+    """Write what Redis still buffers (decisions, the event stream), as the workers would, before training."""
+    from tracking.conf import setting
+    from tracking.ingest import events_stream_consume
+    from tracking.services import decisions_flush
+
+    if setting("DECISION_LOG_BACKEND") == "redis":
+        decisions_flush()
+    if setting("EVENT_INGEST_BACKEND") == "redis":
+        events_stream_consume("simulate-traffic", budget_seconds=0.5, block_ms=100)
+
+
 def truth() -> Truth:
     uniform = sum(share * sum(p) / len(p) for share, _, p in TYPES.values())
     oracle = sum(share * max(p) for share, _, p in TYPES.values())

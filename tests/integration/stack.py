@@ -126,7 +126,7 @@ class Worker(Process):
                 "config",
                 "worker",
                 "-Q",
-                "ingest,default",
+                "ingest,default,training,maintenance",
                 "-P",
                 "solo",
                 "-l",

@@ -8,7 +8,7 @@ import sys
 
 from django.core.management.base import BaseCommand
 
-from personalization.simulation import SLOT_KEY, simulation_slot_ensure, traffic_run, truth
+from personalization.simulation import SLOT_KEY, pipeline_drain, simulation_slot_ensure, traffic_run, truth
 from personalization.training import model_train
 
 
@@ -46,6 +46,7 @@ class Command(BaseCommand):
         explore = traffic_run(visitors, rng, progress("phase 1: exploring"))
         if not as_json:
             sys.stderr.write("\ntraining…\n")
+        pipeline_drain()
         training = model_train(SLOT_KEY, seed=seed)
         serve = traffic_run(visitors, rng, progress("phase 2: model    "))
         result = {
