@@ -1,8 +1,12 @@
-"""Admin registration for segments."""
+"""Admin registration: segments, and the model registry's screen (thin: views live in admin_views)."""
 
+from django.urls import path, reverse
+from wagtail import hooks
+from wagtail.admin.menu import MenuItem
 from wagtail.snippets.models import register_snippet
 from wagtail.snippets.views.snippets import SnippetViewSet
 
+from . import admin_views
 from .models import Segment
 
 
@@ -18,3 +22,25 @@ class SegmentViewSet(SnippetViewSet):
 
 
 register_snippet(SegmentViewSet)
+
+
+@hooks.register("register_admin_urls")
+def register_model_urls():
+    return [
+        path("tailor/models/", admin_views.model_versions_index, name="tailor_model_versions"),
+        path(
+            "tailor/models/<int:pk>/activate/",
+            admin_views.model_version_activate,
+            name="tailor_model_version_activate",
+        ),
+    ]
+
+
+@hooks.register("register_admin_menu_item")
+def register_models_menu_item():
+    return MenuItem("Models", reverse("tailor_model_versions"), icon_name="cogs", order=202)
+
+
+@hooks.register("register_log_actions")
+def register_model_log_actions(actions):
+    actions.register_action("tailor.model.activate", "Activate model version", "Activated model version")

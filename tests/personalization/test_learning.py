@@ -120,3 +120,24 @@ def test_evaluate_policy_ranks_the_model_above_uniform_and_recovers_the_logged_v
     assert policies["model"]["dr"] > policies["uniform"]["dr"] + 0.05
     for estimator in ("ips", "snips", "dm", "dr"):
         assert estimator in policies["model"]
+
+
+def test_admin_lists_versions_and_activates_one_with_an_audit_entry(admin_client):
+    from wagtail.models import ModelLogEntry
+
+    simulation_slot_ensure()
+    rng = random.Random(9)
+    traffic_run(1500, rng)
+    first = model_train(SLOT_KEY, seed=9)
+    second = model_train(SLOT_KEY, seed=10, promote=False)
+    page = admin_client.get("/admin/tailor/models/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert f"#{first.version_id}" in html
+    assert f"#{second.version_id}" in html
+    assert "Activate" in html
+    response = admin_client.post(f"/admin/tailor/models/{second.version_id}/activate/")
+    assert response.status_code == 302
+    assert ModelVersion.objects.get(pk=second.version_id).status == "active"
+    assert ModelLogEntry.objects.filter(action="tailor.model.activate", object_id=str(second.version_id)).exists()
+    assert admin_client.get(f"/admin/tailor/models/{first.version_id}/activate/").status_code == 405

@@ -1,0 +1,44 @@
+"""Admin screens for the model registry: every version per slot, and one-click activation (rollback)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.views.decorators.http import require_POST
+from wagtail.log_actions import log
+
+from .models import ModelVersion
+from .registry import model_activate
+
+
+def model_versions_index(request: HttpRequest) -> HttpResponse:
+    by_slot: dict[str, list[ModelVersion]] = defaultdict(list)
+    for version in ModelVersion.objects.defer("model_text"):
+        by_slot[version.slot_key].append(version)
+    return TemplateResponse(
+        request,
+        "personalization/admin/model_versions.html",
+        {
+            "page_title": "Models",
+            "header_title": "Models",
+            "header_icon": "cogs",
+            "slots": sorted(by_slot.items()),
+            "can_activate": request.user.has_perm("personalization.change_modelversion"),
+        },
+    )
+
+
+@require_POST
+def model_version_activate(request: HttpRequest, pk: int) -> HttpResponse:
+    if not request.user.has_perm("personalization.change_modelversion"):
+        raise PermissionDenied
+    version = get_object_or_404(ModelVersion, pk=pk)
+    model_activate(version)
+    log(instance=version, action="tailor.model.activate", user=request.user)
+    messages.success(request, f"Model #{version.pk} now serves slot “{version.slot_key}”.")
+    return redirect("tailor_model_versions")
