@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import time
+import urllib.error
 import urllib.request
 import uuid
 
@@ -173,3 +174,37 @@ def test_celery_writer_killed_mid_run_then_restarted_stores_everything_once(
     finally:
         survivor.stop()
     assert events_in_db(pg, ids) == 2000
+
+
+def test_redis_and_database_both_down_answers_503_with_retry_after(stack_dir):
+    """Nothing can store the batch: the answer tells the tracker to retry rather than pretending to accept it."""
+    from devtools.services import start_postgres, start_redis
+
+    from .stack import production_env
+
+    own_pg, own_redis = start_postgres(), start_redis()
+    env = production_env(own_pg.url, own_redis.url, stack_dir / "both-down")
+    server = None
+    try:
+        manage(env, "migrate", "--noinput")
+        manage(env, "collectstatic", "--noinput")
+        server = Server(env, stack_dir / "gunicorn-both-down.log")
+        visitor = str(uuid.uuid4())
+        assert post_events(server, visitor, make_events(5))["accepted"] == 5
+        own_redis.kill()
+        own_pg.stop()
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{server.port}/api/v1/events/",
+            data=json.dumps({"events": make_events(5)}).encode(),
+            headers={"Content-Type": "application/json", "X-Tailor-Visitor": visitor},
+            method="POST",
+        )
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=30)  # noqa: S310 - loopback only
+        assert refused.value.code == 503
+        assert refused.value.headers["Retry-After"] == "5"
+    finally:
+        if server is not None:
+            server.stop()
+        own_redis.stop()
+        own_pg.stop()
