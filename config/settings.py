@@ -221,6 +221,11 @@ CELERY_BEAT_SCHEDULE.update(
             "schedule": env.float("TAILOR_TRAIN_SECONDS", default=3600.0),
             "options": {"queue": "training", "expires": 3600},
         },
+        "personalization-visitors-score": {
+            "task": "personalization.tasks.visitors_score",
+            "schedule": env.float("TAILOR_SCORE_SECONDS", default=300.0),
+            "options": {"queue": "scoring", "expires": 300},
+        },
         "tracking-events-purge": {
             "task": "tracking.tasks.events_purge",
             "schedule": 24 * 3600.0,
@@ -232,6 +237,7 @@ CELERY_TASK_ROUTES = {
     "tracking.tasks.events_purge": {"queue": "maintenance"},
     "tracking.tasks.*": {"queue": "ingest"},
     "personalization.tasks.models_train": {"queue": "training"},
+    "personalization.tasks.visitors_score": {"queue": "scoring"},
 }
 
 # Tailor's own settings: one namespaced dict per app, read through each app's conf.py.

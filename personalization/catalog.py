@@ -77,7 +77,8 @@ def slot_compile(
         policy=policy,
         candidates=tuple(Candidate(v.key, float(v.weight)) for v in live),
         variants={v.key: v for v in definition.variants},
-        needs_features=any(segment.uses_features for segment, _ in rules),
+        # Model slots read real-time features too: they are model inputs, logged with each decision for training.
+        needs_features=definition.strategy == "model" or any(segment.uses_features for segment, _ in rules),
     )
 
 

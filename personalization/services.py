@@ -28,6 +28,7 @@ from tracking.visitors import VisitorState
 
 from .catalog import CompiledSlot, catalog_get
 from .engine import Choice, Context, FixedPolicy, NoCandidatesError
+from .scoring import cached_scores_get
 
 logger = logging.getLogger(__name__)
 
@@ -106,8 +107,14 @@ def decide(
     if not compiled.candidates:
         raise EmptySlotError(f"Slot {compiled.key!r} has no live variants.")
     if not isinstance(context, Context):
-        if compiled.needs_features and visitor.id and visitor.personalization_consent and "features" not in context:
+        personal = bool(visitor.id and visitor.personalization_consent)
+        if compiled.needs_features and personal and "features" not in context:
             context = {**context, "features": visitor_features_get(visitor.id, known=not visitor.is_new)}
+        if compiled.policy.name == "model" and personal and not visitor.is_new and not initial:
+            version = getattr(compiled.policy, "model_version", "")
+            scores = cached_scores_get(compiled.key, version, visitor.id) if version else None
+            if scores:
+                context = {**context, "scores": scores}
         context = Context.from_mapping({**context, "visitor_id": visitor.id})
     rng = rng or _rng
     if initial and compiled.definition.trigger:

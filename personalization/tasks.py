@@ -21,3 +21,11 @@ def models_train(slot_key: str | None = None) -> dict[str, bool]:
         except TrainingError as exc:
             logger.info("Slot %r not trained: %s", key, exc)
     return promoted
+
+
+@shared_task(ignore_result=False, soft_time_limit=600, time_limit=700)
+def visitors_score() -> int:
+    """Cache model scores for recently active visitors (scheduled by beat every few minutes)."""
+    from .scoring import visitors_score as score
+
+    return score()

@@ -44,6 +44,8 @@ class Context:
     is_returning: bool = False
     attributes: Mapping[str, Any] = field(default_factory=lambda: _frozen({}))
     features: Mapping[str, float | None] = field(default_factory=lambda: _frozen({}))
+    # Model scores for this visitor and slot computed ahead of time by the scoring worker, if any.
+    scores: Mapping[str, float] = field(default_factory=lambda: _frozen({}))
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> Context:
@@ -75,13 +77,14 @@ class Context:
             is_returning=bool(data.get("is_returning", visit_count > 1)),
             attributes=_frozen(data.get("attributes")),
             features=_frozen(data.get("features")),
+            scores=_frozen(data.get("scores")),
         )
 
     def snapshot(self) -> dict[str, Any]:
         """A compact, JSON-ready copy for the decision log (empty values dropped)."""
         out: dict[str, Any] = {}
         for name in self.__dataclass_fields__:
-            if name == "visitor_id":
+            if name in ("visitor_id", "scores"):
                 continue
             value = getattr(self, name)
             if isinstance(value, Mapping):

@@ -1,0 +1,85 @@
+"""Batch scoring: model scores per recently active visitor, cached for serving.
+
+A worker scores every recently active visitor against each model slot's
+active model, in batches, and caches ``{variant: score}`` per (slot, model
+version, visitor) with a TTL. ``decide()`` reads that entry (one cache read)
+and passes it to the model policy; on a miss, or when the cache is down, the
+policy scores in-process with the same loaded model, so serving never fails
+for want of a score.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from django.core.cache import cache
+from django.utils import timezone
+
+from tracking.ingest import visitor_features_get
+from tracking.models import DecisionLog, Visitor
+
+from .catalog import catalog_get
+from .engine import Context
+
+logger = logging.getLogger(__name__)
+
+SCORES_TTL_SECONDS = 15 * 60
+
+
+def _key(slot_key: str, model_version: str, visitor_id: str) -> str:
+    return f"tailor:scores:{slot_key}:{model_version}:{visitor_id}"
+
+
+def cached_scores_get(slot_key: str, model_version: str, visitor_id: str) -> dict[str, float] | None:
+    try:
+        return cache.get(_key(slot_key, model_version, visitor_id))
+    except Exception as exc:  # noqa: BLE001 - scoring in-process is the fallback
+        logger.warning("Cached scores unavailable (%s); scoring in-process.", exc)
+        return None
+
+
+def _latest_contexts(visitor_ids: list[Any]) -> dict[str, dict[str, Any]]:
+    """Each visitor's most recent decision context: what we last knew about their device, source and time."""
+    latest: dict[str, dict[str, Any]] = {}
+    rows = DecisionLog.objects.filter(visitor_id__in=visitor_ids).order_by("visitor_id", "-created_at")
+    for visitor_id, context in rows.values_list("visitor_id", "context").iterator(chunk_size=2000):
+        latest.setdefault(str(visitor_id), context or {})
+    return latest
+
+
+def visitors_score(
+    *,
+    slot_key: str | None = None,
+    active_within: timedelta = timedelta(hours=1),
+    batch_size: int = 2000,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Score recently active visitors for every model slot with an active model; returns how many scores were cached."""
+    slots = [
+        slot
+        for key, slot in catalog_get().slots.items()
+        if slot.policy.name == "model" and getattr(slot.policy, "model", None) is not None and slot_key in (None, key)
+    ]
+    if not slots:
+        return 0
+    since = timezone.now() - active_within
+    visitor_ids = list(Visitor.objects.filter(last_seen_at__gte=since).values_list("id", flat=True))
+    cached = 0
+    for start in range(0, len(visitor_ids), batch_size):
+        batch = visitor_ids[start : start + batch_size]
+        contexts = _latest_contexts(batch)
+        for slot in slots:
+            policy = slot.policy
+            entries = {}
+            for visitor_id, snapshot in contexts.items():
+                features = visitor_features_get(visitor_id)
+                context = Context.from_mapping({**snapshot, "visitor_id": visitor_id, "features": features})
+                entries[_key(slot.key, policy.model_version, visitor_id)] = policy.scores(slot.candidates, context)
+            cache.set_many(entries, timeout=SCORES_TTL_SECONDS)
+            cached += len(entries)
+        if progress:
+            progress(len(batch))
+    return cached
