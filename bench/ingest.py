@@ -59,15 +59,10 @@ import argparse
 import json
 import os
 import random
-import re
-import resource
 import secrets
-import shutil
 import signal
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -81,6 +76,25 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench._common import RESULTS, machine, now_utc, results_append, versions, yes_no  # noqa: E402
+from bench._stack import (  # noqa: E402
+    BUSY_CORES,
+    DESKTOP_UA,
+    CpuMeter,
+    Process,
+    Stack,
+    child_result,
+    command_line,
+    django_client,
+    log_problems,
+    profile_table_print,
+    profile_top,
+    run_child,
+    server_env,
+    verdict,
+    wait_quiet,
+    wrk,
+    wrk_missing,
+)
 
 EVENTS_PATH, DECISIONS_PATH = "/api/v1/events/", "/api/v1/decisions/"
 STREAM, DIRECT = "stream", "direct"  # the two configurations: TAILOR_EVENT_INGEST_BACKEND=redis / direct
@@ -100,11 +114,9 @@ DEFAULTS = {
 }
 SMOKE = {"rounds": 1, "seconds": 3, "warmup": 1, "visitors": 100, "budget": 40}
 TAIL_SECONDS = 2  # wrk runs this long after the script stops sending, so every request is answered
-BUSY_CORES = 0.3  # a pair counts only if other processes took at most this much CPU in both rounds
 TARGET_EVENTS_PER_S = 5000
 TARGET_P99_S = 2.0
 DRAIN_TIMEOUT = 60.0
-DESKTOP_UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/140.0 Safari/537.36"
 COMPONENTS = ("gunicorn", "writer", "postgres", "redis", "wrk")
 
 # wrk script. init(args): visitors file, round tag (8 hex), seconds to send, seed, decision
@@ -271,13 +283,6 @@ def batch_events(
 # --------------------------------------------------------------------------- children
 
 
-def _django() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    import django
-
-    django.setup()
-
-
 # Third-party functions worth naming in a profile next to our own code.
 PROFILE_LANDMARKS = (
     ("rest_framework/views.py", "dispatch"),
@@ -318,12 +323,10 @@ def child_profile(requests: int, batch: int, share: float) -> None:
     import cProfile
     import pstats
 
-    _django()
+    client = django_client()
     from django.db import connection
-    from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
-    client = Client(HTTP_HOST="127.0.0.1", HTTP_USER_AGENT=DESKTOP_UA)
     rng = random.Random(12345)
     visitors: list[tuple[str, list[str]]] = []
     for _ in range(100):
@@ -367,51 +370,22 @@ def child_profile(requests: int, batch: int, share: float) -> None:
     for _ in range(requests):
         post()
     profiler.disable()
-    stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
-    root = str(ROOT) + "/"
-    total = sum(own for (_, _, own, _, _) in stats.values())
-    rows, by_component = [], {}
-    for (filename, line, name), (_, calls, own, cumulative, _) in stats.items():
+    by_component: dict[str, float] = {}
+    for (filename, _, _), (_, _, own, _, _) in pstats.Stats(profiler).stats.items():  # type: ignore[attr-defined]
         component = _component(filename)
         by_component[component] = by_component.get(component, 0.0) + own
-        ours = filename.startswith(root) and "/.venv/" not in filename and "/bench/" not in filename
-        landmark = any(filename.endswith(f) and name == n for f, n in PROFILE_LANDMARKS)
-        if ours or landmark:
-            where = filename.removeprefix(root) if ours else filename.split("site-packages/")[-1]
-            rows.append(
-                [cumulative / requests * 1000, own / requests * 1000, calls / requests, f"{where}:{line}({name})"]
-            )
-    rows.sort(reverse=True)
-    out = {
-        "backend": os.environ.get("TAILOR_EVENT_INGEST_BACKEND", "?"),
-        "ms_per_request": statistics.median(plain),
-        "profiled_ms_per_request": total / requests * 1000,
-        "sql_per_request": {verb: sql.count(verb) / 5 for verb in dict.fromkeys(sql)},
-        "own_by_component": sorted(([v / requests * 1000, k] for k, v in by_component.items()), reverse=True),
-        "top": rows[:30],
-    }
-    print("CHILDJSON " + json.dumps(out))
+    child_result(
+        {
+            "backend": os.environ.get("TAILOR_EVENT_INGEST_BACKEND", "?"),
+            "ms_per_request": statistics.median(plain),
+            "sql_per_request": {verb: sql.count(verb) / 5 for verb in dict.fromkeys(sql)},
+            "own_by_component": sorted(([v / requests * 1000, k] for k, v in by_component.items()), reverse=True),
+            **profile_top(profiler, requests, PROFILE_LANDMARKS, 30),
+        }
+    )
 
 
 # --------------------------------------------------------------------------- processes
-
-
-def _child_json(stdout: str) -> Any:
-    for line in reversed(stdout.splitlines()):
-        if line.startswith("CHILDJSON "):
-            return json.loads(line.removeprefix("CHILDJSON "))
-    raise RuntimeError(f"child printed no result:\n{stdout[-2000:]}")
-
-
-def run_python(env: dict[str, str], args: list[str], timeout: float) -> str:
-    result = subprocess.run(
-        [sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False
-    )
-    if result.returncode != 0:
-        raise RuntimeError(
-            f"{' '.join(args)} failed ({result.returncode}):\n{result.stdout[-3000:]}{result.stderr[-3000:]}"
-        )
-    return result.stdout
 
 
 def post_json(url: str, payload: Any, headers: dict[str, str] | None = None, timeout: float = 10) -> tuple[int, Any]:
@@ -424,100 +398,6 @@ def post_json(url: str, payload: Any, headers: dict[str, str] | None = None, tim
             return response.status, json.loads(response.read() or b"null")
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read().decode("utf-8", "replace")
-
-
-@dataclass
-class Process:
-    """A long-running child (gunicorn or the writer) in its own process group, logging to a file."""
-
-    name: str
-    args: list[str]
-    env: dict[str, str]
-    log_file: Path
-    port: int = 0  # gunicorn's
-    process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self._log = open(self.log_file, "ab")  # closed in stop()
-        self.process = subprocess.Popen(
-            [sys.executable, *self.args],
-            cwd=ROOT,
-            env=self.env,
-            stdin=subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    @property
-    def pgid(self) -> int:
-        assert self.process is not None  # noqa: S101
-        return self.process.pid
-
-    def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.process is None:
-            return
-        if self.process.poll() is None:
-            try:
-                os.killpg(self.process.pid, sig)
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=10)
-            except ProcessLookupError:
-                pass
-        self._log.close()
-        self.process = None
-
-    def log_text(self) -> str:
-        return self.log_file.read_text(errors="replace") if self.log_file.exists() else ""
-
-
-def gunicorn(env: dict[str, str], port: int, log_file: Path, name: str) -> Process:
-    args = ["-m", "gunicorn", "config.wsgi", "--workers", "2", "--bind", f"127.0.0.1:{port}"]
-    server = Process(name, [*args, "--log-level", "warning", "--timeout", "60"], env, log_file, port)
-    server.start()
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if not server.alive():
-            raise RuntimeError(f"gunicorn ({name}) exited:\n{server.log_text()[-3000:]}")
-        try:
-            if post_json(f"http://127.0.0.1:{port}{EVENTS_PATH}", {"events": []})[0] == 202:
-                return server
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"gunicorn ({name}) did not answer within 60 s:\n{server.log_text()[-3000:]}")
-
-
-def server_env(database_url: str, redis_url: str, var_dir: Path, backend: str, rate: str) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("TAILOR_", "DJANGO_", "CELERY_"))
-        and k not in ("DATABASE_URL", "REDIS_URL", "DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "STATIC_ROOT", "MEDIA_ROOT")
-    }
-    env.update(
-        DJANGO_SETTINGS_MODULE="config.settings",
-        DATABASE_URL=database_url,
-        REDIS_URL=redis_url,
-        DEBUG="0",
-        SECRET_KEY="bench-ingest-not-secret-0123456789-abcdefghijklmnopqrstuvwxyz",  # noqa: S106
-        ALLOWED_HOSTS="127.0.0.1,localhost",
-        SECURE_SSL_REDIRECT="0",
-        LOG_LEVEL="WARNING",
-        TAILOR_VAR_DIR=str(var_dir),
-        STATIC_ROOT=str(var_dir / "static"),
-        MEDIA_ROOT=str(var_dir / "media"),
-        PYTHONUNBUFFERED="1",
-        TAILOR_EVENT_INGEST_BACKEND=backend,
-        TAILOR_EVENTS_RATE_VISITOR=rate,
-        TAILOR_EVENTS_RATE_IP=rate,
-    )
-    return env
 
 
 def postgres_commit_timestamps_on(pg: Any) -> None:
@@ -535,88 +415,6 @@ def postgres_commit_timestamps_on(pg: Any) -> None:
     with psycopg.connect(pg.url, autocommit=True) as conn:
         if conn.execute("SHOW track_commit_timestamp").fetchone()[0] != "on":
             raise RuntimeError("track_commit_timestamp did not switch on")
-
-
-# --------------------------------------------------------------------------- CPU accounting
-
-TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def _proc_stat(pid: str) -> tuple[int, int, float]:
-    """(parent pid, process group, CPU seconds used) of a live process."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return int(fields[1]), int(fields[2]), (int(fields[11]) + int(fields[12])) / TICKS
-
-
-def _machine_busy_seconds() -> float:
-    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
-    return (sum(values) - values[3] - values[4]) / TICKS  # all but idle and iowait
-
-
-@dataclass
-class CpuSample:
-    wall: float
-    machine: float
-    own: float  # this script
-    children: float  # its waited-for children: wrk
-    processes: dict[int, tuple[str, float]]  # pid -> (component, CPU seconds)
-
-
-@dataclass
-class CpuMeter:
-    """CPU time per component (by process group, or PostgreSQL's postmaster and its children) and of all else."""
-
-    groups: dict[int, str]  # process group -> component
-    postmaster_pid: int
-    redis_pid: int
-
-    def sample(self) -> CpuSample:
-        processes: dict[int, tuple[str, float]] = {}
-        for entry in os.scandir("/proc"):
-            if not entry.name.isdigit():
-                continue
-            try:
-                ppid, pgrp, cpu = _proc_stat(entry.name)
-            except (OSError, ValueError, IndexError):
-                continue  # exited meanwhile
-            pid = int(entry.name)
-            if pgrp in self.groups:
-                processes[pid] = (self.groups[pgrp], cpu)
-            elif pid == self.postmaster_pid or ppid == self.postmaster_pid:
-                processes[pid] = ("postgres", cpu)
-            elif pid == self.redis_pid:
-                processes[pid] = ("redis", cpu)
-        own = resource.getrusage(resource.RUSAGE_SELF)
-        children = resource.getrusage(resource.RUSAGE_CHILDREN)
-        return CpuSample(
-            time.monotonic(),
-            _machine_busy_seconds(),
-            own.ru_utime + own.ru_stime,
-            children.ru_utime + children.ru_stime,
-            processes,
-        )
-
-    @staticmethod
-    def delta(before: CpuSample, after: CpuSample) -> dict[str, float]:
-        """CPU seconds per component between two samples, and other work's share in cores."""
-        used = dict.fromkeys(COMPONENTS, 0.0)
-        for pid, (group, cpu) in after.processes.items():
-            used[group] += cpu - before.processes.get(pid, (group, 0.0))[1]
-        used["wrk"] = after.children - before.children
-        used["bench"] = after.own - before.own
-        wall = after.wall - before.wall
-        other = after.machine - before.machine - sum(used.values())
-        return {**used, "other_cores": max(0.0, other) / wall, "wall": wall}
-
-
-def wait_quiet(meter: CpuMeter, deadline: float) -> float:
-    """Wait (until ``deadline`` at most) for a half second in which other work takes few CPUs."""
-    while True:
-        before = meter.sample()
-        time.sleep(0.5)
-        other = CpuMeter.delta(before, meter.sample())["other_cores"]
-        if other <= BUSY_CORES or time.monotonic() >= deadline:
-            return other
 
 
 # --------------------------------------------------------------------------- one round
@@ -642,37 +440,17 @@ class Bench:
         return f"{self.run_tag}{self.counter:02x}"
 
     def wrk(self, config: str, tag: str, seconds: int) -> dict[str, Any]:
-        server = self.servers[config]
         a = self.args
-        cmd = [
-            "wrk",
-            "-t1",
-            f"-c{a.connections}",
-            f"-d{seconds + TAIL_SECONDS}s",
-            "--timeout",
-            "10s",
-            "-s",
-            str(self.script),
-            f"http://127.0.0.1:{server.port}{EVENTS_PATH}",
-            "--",
-            str(self.visitors_file),
-            tag,
-            str(seconds),
-            str(random.randrange(1, 2**31)),
-            str(a.decision_share),
-            str(a.batch),
-        ]
-        result = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60, check=False)
-        for line in result.stdout.splitlines():
-            if line.startswith("WRKJSON "):
-                data = json.loads(line.removeprefix("WRKJSON "))
-                data["window_s"] = max(data["last_us"] - data["first_us"], 1) / 1e6
-                data["events_per_s"] = data["accepted"] / data["window_s"]
-                data["requests_per_s"] = data["responses"] / data["window_s"]
-                data["in_flight"] = data["sent"] - data["responses"]
-                self.accepted_total += data["accepted"]
-                return data
-        raise RuntimeError(f"wrk gave no result ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+        script_args = [str(self.visitors_file), tag, str(seconds), str(random.randrange(1, 2**31))]
+        script_args += [str(a.decision_share), str(a.batch)]
+        url = self.servers[config].base + EVENTS_PATH
+        data = wrk(url, seconds + TAIL_SECONDS, a.connections, self.script, script_args, timeout=seconds + 60)
+        data["window_s"] = max(data["last_us"] - data["first_us"], 1) / 1e6
+        data["events_per_s"] = data["accepted"] / data["window_s"]
+        data["requests_per_s"] = data["responses"] / data["window_s"]
+        data["in_flight"] = data["sent"] - data["responses"]
+        self.accepted_total += data["accepted"]
+        return data
 
     def backlog(self) -> tuple[int, int]:
         """(entries in the stream, entries delivered but not acknowledged)."""
@@ -733,7 +511,7 @@ class Bench:
         data = self.wrk(config, tag, seconds)
         data["drain_s"] = self.drain() if config == STREAM else 0.0
         time.sleep(0.2)  # the direct server's last commits; the writer's last acknowledgement
-        cpu = CpuMeter.delta(cpu_before, self.meter.sample())
+        cpu = self.meter.delta(cpu_before, self.meter.sample())
         data.update(self.stored([tag]))
         data["tag"], data["config"] = tag, config
         data["cpu"] = cpu
@@ -805,12 +583,6 @@ def lua_visitors(visitors: list[tuple[str, list[str]]]) -> str:
     )
 
 
-def log_problems(text: str) -> list[str]:
-    return [
-        line for line in text.splitlines() if "Traceback" in line or re.search(r"\b(ERROR|CRITICAL|WARNING)\b", line)
-    ]
-
-
 def service_versions(db: Any, redis_client: Any) -> str:
     pg = db.execute("SHOW server_version").fetchone()[0].split()[0]
     return f"PostgreSQL {pg}, Redis {redis_client.info('server')['redis_version']}"
@@ -850,61 +622,57 @@ def main() -> int:
                 setattr(args, name, value)
         args.no_record = True
 
-    if shutil.which("wrk") is None:
-        print("bench/ingest.py needs wrk as the load generator: apt-get install -y wrk", file=sys.stderr)
+    if wrk_missing("bench/ingest.py"):
         return 2
     import psycopg
     import redis
 
-    from devtools.services import free_port, start_postgres, start_redis
-
-    # A plain `kill` must still run the finally below, which stops every process it started.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     started = time.monotonic()
     load_before = os.getloadavg()
-    var_dir = Path(tempfile.mkdtemp(prefix="tailor-bench-ingest-"))
-    script = var_dir / "ingest.lua"
-    script.write_text(WRK_LUA)
-    visitors_file = var_dir / "visitors.lua"
-    pg = rd = None
-    processes: list[Process] = []
-    db = redis_client = None
     rounds: list[dict[str, Any]] = []
     pairs: list[dict[str, Any]] = []
     problems: list[str] = []
     profiles: list[dict[str, Any]] = []
     final: dict[str, Any] = {}
     pooled: dict[str, dict[str, Any]] = {}
-    try:
-        pg, rd = start_postgres(), start_redis(durable=args.durable_redis)
+    with Stack.create("ingest") as stack:  # leaving it stops every process it started
+        script = stack.var_dir / "ingest.lua"
+        script.write_text(WRK_LUA)
+        visitors_file = stack.var_dir / "visitors.lua"
+        stack.services_start(durable_redis=args.durable_redis)
+        pg, rd = stack.pg, stack.rd
         postgres_commit_timestamps_on(pg)
-        env = {c: server_env(pg.url, rd.url, var_dir, "redis" if c == STREAM else "direct", args.rate) for c in CONFIGS}
-        print(f"PostgreSQL {pg.url}, Redis {rd.url}; migrating and seeding ...", flush=True)
-        run_python(env[STREAM], ["manage.py", "migrate", "--noinput"], timeout=300)
-        run_python(env[STREAM], ["manage.py", "seed_demo"], timeout=120)
-        run_python(env[STREAM], ["manage.py", "collectstatic", "--noinput"], timeout=120)
-        db = psycopg.connect(pg.url, autocommit=True)
-        redis_client = redis.Redis.from_url(rd.url)
+        env = {
+            c: server_env(
+                pg.url,
+                rd.url,
+                stack.var_dir,
+                "ingest",
+                TAILOR_EVENT_INGEST_BACKEND="redis" if c == STREAM else "direct",
+                TAILOR_EVENTS_RATE_VISITOR=args.rate,
+                TAILOR_EVENTS_RATE_IP=args.rate,
+            )
+            for c in CONFIGS
+        }
+        stack.site_prepare(env[STREAM])
+        db = stack.client(psycopg.connect(pg.url, autocommit=True))
+        redis_client = stack.client(redis.Redis.from_url(rd.url))
         rows_before = db.execute("SELECT count(*) FROM tracking_event").fetchone()[0]
 
-        servers = {}
-        for config in CONFIGS:
-            servers[config] = gunicorn(env[config], free_port(), var_dir / f"gunicorn-{config}.log", config)
-            processes.append(servers[config])
-        writer = Process("writer", ["manage.py", "consume_events"], env[STREAM], var_dir / "writer.log")
-        writer.start()
-        processes.append(writer)
+        def ready(base: str) -> bool:
+            return post_json(base + EVENTS_PATH, {"events": []})[0] == 202
+
+        servers = {config: stack.gunicorn(env[config], config, ready) for config in CONFIGS}
+        writer = stack.start(
+            Process("writer", ["manage.py", "consume_events"], env[STREAM], stack.var_dir / "writer.log")
+        )
         deadline = time.monotonic() + 60
         while not any(g["name"] == STREAM_GROUP.encode() for g in _groups(redis_client)):
             if not writer.alive() or time.monotonic() > deadline:
                 raise RuntimeError(f"the writer did not start:\n{writer.log_text()[-3000:]}")
             time.sleep(0.1)
-        meter = CpuMeter(
-            groups={servers[STREAM].pgid: "gunicorn", servers[DIRECT].pgid: "gunicorn", writer.pgid: "writer"},
-            postmaster_pid=int((pg.data_dir / "postmaster.pid").read_text().split()[0]),
-            redis_pid=rd.process.pid,  # type: ignore[union-attr]
-        )
-        visitors = visitors_make(f"http://127.0.0.1:{servers[STREAM].port}", args.visitors)
+        meter = stack.meter({servers[STREAM].pgid: "gunicorn", servers[DIRECT].pgid: "gunicorn", writer.pgid: "writer"})
+        visitors = visitors_make(servers[STREAM].base, args.visitors)
         visitors_file.write_text(lua_visitors(visitors))
         print(
             f"gunicorn {STREAM} :{servers[STREAM].port} and {DIRECT} :{servers[DIRECT].port} (2 workers each),"
@@ -941,35 +709,17 @@ def main() -> int:
             "versions": service_versions(db, redis_client),
         }
         problems = bench.problems
-        for process in processes:
-            if process.name != "writer":
-                problems += [f"{process.name} log: {line}" for line in log_problems(process.log_text())[:20]]
+        for config, server in servers.items():
+            problems += [f"{config} log: {line}" for line in log_problems(server.log_text())[:20]]
         writer.stop(signal.SIGINT)  # Ctrl-C: it finishes its write and prints its total
         problems += [f"writer log: {line}" for line in log_problems(writer.log_text())[:20]]
         if args.profile:
-            for process in processes:
+            for process in stack.processes:
                 process.stop()  # frees the CPU for the in-process profile
+            profile_args = ["--profile", str(args.profile), "--batch", str(args.batch)]
+            profile_args += ["--decision-share", str(args.decision_share)]
             for config in CONFIGS:
-                profiles.append(
-                    _child_json(
-                        run_python(
-                            env[config],
-                            [str(Path(__file__).resolve()), "--child", "profile", "--profile", str(args.profile)]
-                            + ["--batch", str(args.batch), "--decision-share", str(args.decision_share)],
-                            timeout=600,
-                        )
-                    )
-                )
-    finally:
-        for process in reversed(processes):
-            process.stop()
-        for client in (redis_client, db):
-            if client is not None:
-                client.close()
-        for service in (rd, pg):
-            if service is not None:
-                service.stop()
-        shutil.rmtree(var_dir, ignore_errors=True)
+                profiles.append(run_child(__file__, env[config], "profile", *profile_args, timeout=600))
     elapsed = time.monotonic() - started
     for profile in profiles:
         profile_print(profile, args.profile)
@@ -995,9 +745,7 @@ def profile_print(profile: dict[str, Any], requests: int) -> None:
         " own time by package, ms/request: "
         + ", ".join(f"{name} {ms:.2f}" for ms, name in profile["own_by_component"][:8])
     )
-    print("    cum ms/req  own ms/req  calls/req  function")
-    for cumulative, own, calls, name in profile["top"]:
-        print(f"    {cumulative:10.3f} {own:11.3f} {calls:10.1f}  {name}")
+    profile_table_print(profile["top"])
 
 
 def _median(rounds: list[dict[str, Any]], key: str) -> float:
@@ -1013,15 +761,7 @@ def report(
     elapsed: float,
     load_before: tuple[float, float, float],
 ) -> int:
-    command = (
-        ".venv/bin/python bench/ingest.py"
-        + ("" if not args.durable_redis else " --durable-redis")
-        + "".join(
-            f" --{name.replace('_', '-')} {getattr(args, name)}"
-            for name, value in DEFAULTS.items()
-            if getattr(args, name) != value
-        )
-    )
+    command = command_line("bench/ingest.py", args, DEFAULTS, flags=["durable_redis"])
     clean = [p for p in pairs if p["clean"]]
     conclusive = len(clean) >= args.rounds
     judged = clean if conclusive else pairs
@@ -1070,9 +810,9 @@ def report(
             p99 = max(pooled["stored_p99"], pooled["commit_p99"])
             met = eps >= TARGET_EVENTS_PER_S and p99 < TARGET_P99_S and lost == 0 and doubled == 0 and checks
             target = f">= {TARGET_EVENTS_PER_S} events/s, to-db p99 < {TARGET_P99_S:.0f} s, 0 lost / doubled"
-            verdict = yes_no(met) if conclusive else f"inconclusive ({'yes' if met else 'no'} on a busy machine)"
+            judgement = verdict(met, conclusive)
         else:
-            target, verdict = "baseline", "-"
+            target, judgement = "baseline", "-"
         backend = "redis + writer" if config == STREAM else "direct"
         series = " ".join(f"{r['events_per_s']:7.0f}" for r in rs)
         print(f"  {config} (TAILOR_EVENT_INGEST_BACKEND={backend}):")
@@ -1098,7 +838,7 @@ def report(
             + ", ".join(f"{c} {cpu[c]:.0f}" for c in COMPONENTS)
             + f" (total {sum(cpu.values()):.0f}); other work median {other:.2f} cores"
         )
-        print(f"    target {target}: {verdict}")
+        print(f"    target {target}: {judgement}")
         rows.append(
             [
                 now_utc(),
@@ -1120,10 +860,10 @@ def report(
                 " / ".join(f"{cpu[c]:.0f}" for c in COMPONENTS),
                 yes_no(checks),
                 target,
-                verdict,
+                judgement,
             ]
         )
-        all_ok &= config != STREAM or verdict == "yes"
+        all_ok &= config != STREAM or judgement == "yes"
     print(f"  stream/direct events/s ratio (median of pair ratios) {ratio:.2f}: {' '.join(f'{r:.2f}' for r in ratios)}")
     if final:
         print(

@@ -37,17 +37,11 @@ Run:  .venv/bin/python bench/render.py
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import re
-import resource
-import shutil
-import signal
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -59,19 +53,37 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench._common import machine, now_utc, results_append, versions, yes_no  # noqa: E402
+from bench._stack import (  # noqa: E402
+    BUSY_CORES,
+    DESKTOP_UA,
+    CpuMeter,
+    Process,
+    Stack,
+    child_result,
+    command_line,
+    django_client,
+    django_setup,
+    log_problems,
+    profile_table_print,
+    profile_top,
+    run_child,
+    server_env,
+    verdict,
+    wait_quiet,
+    wrk,
+    wrk_missing,
+)
 
 STATIC, PERSONALIZED = "/bench/static/", "/bench/personalized/"
 PAGES = (STATIC, PERSONALIZED)
 DEFAULTS = {"rounds": 20, "seconds": 1, "warmup": 3, "connections": 4, "budget": 100}
-# A pair of rounds counts only if other processes took at most this much CPU during both halves;
+# A pair of rounds counts only if other processes took at most BUSY_CORES during both halves;
 # the verdict needs MIN_CLEAN_PAIRS of them within the phase's time budget.
-BUSY_CORES = 0.3
 MIN_CLEAN_PAIRS = 5
 TARGET_RATIO = 0.85
 TARGET_SEGMENT_DRIFT = 0.05
 EXTRA_SEGMENTS = 27
 DECISION_BUFFER_KEY = "tailor:decision-buffer"  # tracking.conf DEFAULTS; raw Redis key, no cache prefix
-DESKTOP_UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/140.0 Safari/537.36"
 IPHONE_UA = (
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
     "(KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1"
@@ -116,21 +128,12 @@ end
 # gunicorn sees.
 
 
-def _django() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    import django
-
-    django.setup()
-
-
 def child_queries() -> None:
     """Print, as JSON, the SQL each page costs per request after a warm-up."""
-    _django()
+    client = django_client()
     from django.db import connection
-    from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
-    client = Client(HTTP_HOST="127.0.0.1", HTTP_USER_AGENT=DESKTOP_UA)
     for _ in range(3):
         for path in (STATIC, PERSONALIZED):
             client.cookies.clear()
@@ -149,7 +152,7 @@ def child_queries() -> None:
             writes.append(sum(s.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE")) for s in statements))
             sql = statements
         out[path] = {"queries": counts, "writes": writes, "sql": sql}
-    print("CHILDJSON " + json.dumps(out))
+    child_result(out)
 
 
 # Third-party functions worth naming in a profile next to our own code.
@@ -166,12 +169,8 @@ PROFILE_LANDMARKS = (
 def child_profile(requests: int) -> None:
     """Print, as JSON, in-process ms per request of each page and a cProfile of the personalized one."""
     import cProfile
-    import pstats
 
-    _django()
-    from django.test import Client
-
-    client = Client(HTTP_HOST="127.0.0.1", HTTP_USER_AGENT=DESKTOP_UA)
+    client = django_client()
 
     def get(path: str) -> None:
         client.cookies.clear()
@@ -193,25 +192,12 @@ def child_profile(requests: int) -> None:
     for _ in range(requests):
         get(PERSONALIZED)
     profiler.disable()
-    stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
-    root = str(ROOT) + "/"
-    total = sum(own for (_, _, own, _, _) in stats.values())
-    rows = []
-    for (filename, line, name), (_, calls, own, cumulative, _) in stats.items():
-        ours = filename.startswith(root) and "/.venv/" not in filename and "/bench/" not in filename
-        landmark = any(filename.endswith(f) and name == n for f, n in PROFILE_LANDMARKS)
-        if ours or landmark:
-            where = filename.removeprefix(root) if ours else filename.split("site-packages/")[-1]
-            rows.append(
-                [cumulative / requests * 1000, own / requests * 1000, calls / requests, f"{where}:{line}({name})"]
-            )
-    rows.sort(reverse=True)
-    out = {
-        "ms_per_request": {path: statistics.median(values) for path, values in plain.items()},
-        "profiled_ms_per_request": total / requests * 1000,
-        "top": rows[:25],
-    }
-    print("CHILDJSON " + json.dumps(out))
+    child_result(
+        {
+            "ms_per_request": {path: statistics.median(values) for path, values in plain.items()},
+            **profile_top(profiler, requests, PROFILE_LANDMARKS, 25),
+        }
+    )
 
 
 def _extra_segment_rules(i: int) -> tuple[str, list[dict[str, Any]]]:
@@ -237,7 +223,7 @@ def _extra_segment_rules(i: int) -> tuple[str, list[dict[str, Any]]]:
 
 def child_add_segments() -> None:
     """Create the extra segments and put them, in order, in front of home-hero's rules; publish."""
-    _django()
+    django_setup()
     from django.db import transaction
 
     from content.models import Slot
@@ -261,105 +247,10 @@ def child_add_segments() -> None:
         slot.rules = [{"type": "rule", "value": {"segment": s.pk, "variant": "hero-mobile"}} for s in extra] + kept
         slot.save_revision().publish()
     live = Slot.objects.get(key="home-hero")
-    print("CHILDJSON " + json.dumps({"segments": Segment.objects.count(), "home_hero_rules": len(live.rules)}))
+    child_result({"segments": Segment.objects.count(), "home_hero_rules": len(live.rules)})
 
 
 # --------------------------------------------------------------------------- orchestration
-
-
-def _child_json(stdout: str) -> Any:
-    for line in reversed(stdout.splitlines()):
-        if line.startswith("CHILDJSON "):
-            return json.loads(line.removeprefix("CHILDJSON "))
-    raise RuntimeError(f"child printed no result:\n{stdout[-2000:]}")
-
-
-def run_python(env: dict[str, str], args: list[str], timeout: float) -> str:
-    result = subprocess.run(
-        [sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False
-    )
-    if result.returncode != 0:
-        raise RuntimeError(
-            f"{' '.join(args)} failed ({result.returncode}):\n{result.stdout[-3000:]}{result.stderr[-3000:]}"
-        )
-    return result.stdout
-
-
-def run_child(env: dict[str, str], name: str, *extra: str, timeout: float = 180) -> Any:
-    return _child_json(run_python(env, [str(Path(__file__).resolve()), "--child", name, *extra], timeout))
-
-
-@dataclass
-class Server:
-    """gunicorn in its own process group, so stop() reaches its workers and nothing else."""
-
-    env: dict[str, str]
-    port: int
-    log_file: Path
-    workers: int = 2
-    process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, timeout: float = 60) -> None:
-        log = open(self.log_file, "ab")  # handed to gunicorn; closed in stop()
-        self._log = log
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "config.wsgi",
-                "--workers",
-                str(self.workers),
-                "--bind",
-                f"127.0.0.1:{self.port}",
-                "--log-level",
-                "warning",
-                "--timeout",
-                "60",
-            ],
-            cwd=ROOT,
-            env=self.env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited with {self.process.returncode}:\n{self.log_tail()}")
-            try:
-                if fetch(self.base + STATIC).status == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError(f"gunicorn did not answer within {timeout:.0f} s:\n{self.log_tail()}")
-
-    def stop(self) -> None:
-        if self.process is None:
-            return
-        if self.process.poll() is None:
-            try:
-                os.killpg(self.process.pid, signal.SIGTERM)
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=10)
-            except ProcessLookupError:
-                pass
-        self._log.close()
-        self.process = None
-
-    def log_text(self) -> str:
-        return self.log_file.read_text(errors="replace") if self.log_file.exists() else ""
-
-    def log_tail(self, lines: int = 40) -> str:
-        return "\n".join(self.log_text().splitlines()[-lines:])
 
 
 @dataclass
@@ -411,108 +302,10 @@ def samples_check(base: str, extra_segments: bool) -> list[str]:
 
 
 def wrk_run(url: str, seconds: float, connections: int, script: Path, required: str, forbidden: str) -> dict[str, Any]:
-    cmd = [
-        "wrk",
-        "-t1",
-        f"-c{connections}",
-        f"-d{seconds}s",
-        "--timeout",
-        "10s",
-        "-H",
-        f"User-Agent: {DESKTOP_UA}",
-        "-H",
-        "Accept: text/html",
-        "-s",
-        str(script),
-        url,
-        "--",
-        required,
-        forbidden,
-    ]
-    result = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 30, check=False)
-    for line in result.stdout.splitlines():
-        if line.startswith("WRKJSON "):
-            data = json.loads(line.removeprefix("WRKJSON "))
-            data["rps"] = data["requests"] / (data["duration_us"] / 1e6)
-            return data
-    raise RuntimeError(f"wrk gave no result ({result.returncode}):\n{result.stdout}\n{result.stderr}")
-
-
-TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def _proc_stat(pid: str) -> tuple[int, int, float]:
-    """(parent pid, process group, CPU seconds used) of a live process."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return int(fields[1]), int(fields[2]), (int(fields[11]) + int(fields[12])) / TICKS
-
-
-def _machine_busy_seconds() -> float:
-    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
-    return (sum(values) - values[3] - values[4]) / TICKS  # all but idle and iowait
-
-
-@dataclass
-class CpuSample:
-    wall: float
-    machine: float
-    ours: float  # this script and its waited-for children (wrk)
-    processes: dict[int, tuple[str, float]]  # pid -> ("server" | "services", CPU seconds)
-
-
-@dataclass
-class CpuMeter:
-    """CPU time of the server, of PostgreSQL + Redis, and of everything else on the machine.
-
-    On a shared machine req/s follows whatever else runs. The CPU that other processes took
-    during a round says whether the round was fair; CPU time per request is a second measure
-    of cost that depends less on them.
-    """
-
-    server_pgid: int
-    postmaster_pid: int
-    redis_pid: int
-
-    def sample(self) -> CpuSample:
-        processes: dict[int, tuple[str, float]] = {}
-        for entry in os.scandir("/proc"):
-            if not entry.name.isdigit():
-                continue
-            try:
-                ppid, pgrp, cpu = _proc_stat(entry.name)
-            except (OSError, ValueError, IndexError):
-                continue  # exited meanwhile
-            pid = int(entry.name)
-            if pgrp == self.server_pgid:
-                processes[pid] = ("server", cpu)
-            elif pid in (self.postmaster_pid, self.redis_pid) or ppid == self.postmaster_pid:
-                processes[pid] = ("services", cpu)
-        own = resource.getrusage(resource.RUSAGE_SELF)
-        children = resource.getrusage(resource.RUSAGE_CHILDREN)
-        ours = own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
-        return CpuSample(time.monotonic(), _machine_busy_seconds(), ours, processes)
-
-    @staticmethod
-    def delta(before: CpuSample, after: CpuSample) -> dict[str, float]:
-        """CPU seconds per group between two samples, and other work's share in cores."""
-        used = {"server": 0.0, "services": 0.0}
-        for pid, (group, cpu) in after.processes.items():
-            # Per process, so a backend that PostgreSQL replaced meanwhile (CONN_MAX_AGE) cannot
-            # make the sum go down; the CPU of one that exited during the round is lost (small).
-            used[group] += cpu - before.processes.get(pid, (group, 0.0))[1]
-        wall = after.wall - before.wall
-        other = after.machine - before.machine - used["server"] - used["services"] - (after.ours - before.ours)
-        return {**used, "other_cores": max(0.0, other) / wall}
-
-
-def wait_quiet(meter: CpuMeter, deadline: float) -> float:
-    """Wait (until ``deadline`` at most) for a half second in which other work takes few CPUs."""
-    while True:
-        before = meter.sample()
-        time.sleep(0.5)
-        other = CpuMeter.delta(before, meter.sample())["other_cores"]
-        if other <= BUSY_CORES or time.monotonic() >= deadline:
-            return other
+    headers = [f"User-Agent: {DESKTOP_UA}", "Accept: text/html"]
+    data = wrk(url, seconds, connections, script, [required, forbidden], timeout=seconds + 30, headers=headers)
+    data["rps"] = data["requests"] / (data["duration_us"] / 1e6)
+    return data
 
 
 @dataclass
@@ -552,7 +345,7 @@ class PhaseResult:
 
 
 def phase_run(
-    server: Server,
+    server: Process,
     redis_client: Any,
     meter: CpuMeter,
     args: argparse.Namespace,
@@ -580,7 +373,7 @@ def phase_run(
             cpu_before = meter.sample()
             data = wrk_run(server.base + path, args.seconds, args.connections, script, required, forbidden)
             time.sleep(0.3)  # requests cut off by wrk's deadline finish and log their decisions
-            cpu = CpuMeter.delta(cpu_before, meter.sample())
+            cpu = meter.delta(cpu_before, meter.sample())
             data["decisions"] = redis_client.llen(DECISION_BUFFER_KEY)
             redis_client.delete(DECISION_BUFFER_KEY)  # nothing flushes it here; keep Redis small
             responses = max(data["responses"], 1)
@@ -611,36 +404,6 @@ def phase_run(
             print(f"  [{segments} segments] pair {n:2d} not counted: other work took more than {BUSY_CORES} cores")
     result.problems += [f"after the last pair: {p}" for p in samples_check(server.base, extra)]
     return result
-
-
-def server_env(database_url: str, redis_url: str, var_dir: Path) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("TAILOR_", "DJANGO_", "CELERY_"))
-        and k not in ("DATABASE_URL", "REDIS_URL", "DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "STATIC_ROOT", "MEDIA_ROOT")
-    }
-    env.update(
-        DJANGO_SETTINGS_MODULE="config.settings",
-        DATABASE_URL=database_url,
-        REDIS_URL=redis_url,
-        DEBUG="0",
-        SECRET_KEY="bench-render-not-secret-0123456789-abcdefghijklmnopqrstuvwxyz",  # noqa: S106
-        ALLOWED_HOSTS="127.0.0.1,localhost",
-        SECURE_SSL_REDIRECT="0",
-        LOG_LEVEL="WARNING",
-        TAILOR_VAR_DIR=str(var_dir),
-        STATIC_ROOT=str(var_dir / "static"),
-        MEDIA_ROOT=str(var_dir / "media"),
-        PYTHONUNBUFFERED="1",
-    )
-    return env
-
-
-def log_problems(text: str) -> list[str]:
-    lines = text.splitlines()
-    bad = [line for line in lines if "Traceback" in line or re.search(r"\b(ERROR|CRITICAL|WARNING)\b", line)]
-    return bad
 
 
 def sql_tables(statements: list[str]) -> str:
@@ -690,66 +453,41 @@ def main() -> int:
         child_profile(args.profile or 300)
         return 0
 
-    if shutil.which("wrk") is None:
-        print("bench/render.py needs wrk as the load generator: apt-get install -y wrk", file=sys.stderr)
+    if wrk_missing("bench/render.py"):
         return 2
     import redis
 
-    from devtools.services import free_port, start_postgres, start_redis
-
-    # A plain `kill` must still run the finally below, which stops gunicorn, PostgreSQL and Redis.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     started = time.monotonic()
-    var_dir = Path(tempfile.mkdtemp(prefix="tailor-bench-render-"))
-    script = var_dir / "check.lua"
-    script.write_text(WRK_LUA)
-    pg = rd = server = None
-    redis_client = None
     phases: list[PhaseResult] = []
     log_bad: list[str] = []
     profile: dict[str, Any] | None = None
     load_before = os.getloadavg()
-    try:
-        pg, rd = start_postgres(), start_redis()
-        env = server_env(pg.url, rd.url, var_dir)
-        print(f"PostgreSQL {pg.url}, Redis {rd.url}; migrating and seeding ...", flush=True)
-        run_python(env, ["manage.py", "migrate", "--noinput"], timeout=300)
-        run_python(env, ["manage.py", "seed_demo"], timeout=120)
-        run_python(env, ["manage.py", "collectstatic", "--noinput"], timeout=120)
-        redis_client = redis.Redis.from_url(rd.url)
+    with Stack.create("render") as stack:  # leaving it stops gunicorn, PostgreSQL and Redis
+        script = stack.var_dir / "check.lua"
+        script.write_text(WRK_LUA)
+        stack.services_start()
+        env = server_env(stack.pg.url, stack.rd.url, stack.var_dir, "render")
+        stack.site_prepare(env)
+        redis_client = stack.client(redis.Redis.from_url(stack.rd.url))
 
-        server = Server(env=env, port=free_port(), log_file=var_dir / "gunicorn.log")
-        server.start()
-        meter = CpuMeter(
-            server_pgid=server.process.pid,  # type: ignore[union-attr]
-            postmaster_pid=int((pg.data_dir / "postmaster.pid").read_text().split()[0]),
-            redis_pid=rd.process.pid,  # type: ignore[union-attr]
-        )
+        server = stack.gunicorn(env, "render", ready=lambda base: fetch(base + STATIC).status == 200)
+        meter = stack.meter({server.pgid: "server"}, postgres="services", redis="services")
         print(f"gunicorn on {server.base} (2 workers); setup took {time.monotonic() - started:.0f} s", flush=True)
 
         for segments, extra in ((3, False), (3 + EXTRA_SEGMENTS, True)):
             if extra:
-                info = run_child(env, "add-segments")
+                info = run_child(__file__, env, "add-segments")
                 print(f"published {EXTRA_SEGMENTS} extra segments: {info}", flush=True)
                 if info["home_hero_rules"] != 3 + EXTRA_SEGMENTS:
                     raise RuntimeError(f"home-hero has {info['home_hero_rules']} rules, expected {segments}")
                 time.sleep(1.5)  # > CATALOG_CHECK_SECONDS: every worker notices the new catalog version
             phase = phase_run(server, redis_client, meter, args, script, segments, extra)
-            phase.queries = run_child(env, "queries")
+            phase.queries = run_child(__file__, env, "queries")
             phases.append(phase)
         log_bad = log_problems(server.log_text())
         if args.profile:
             server.stop()  # frees the CPU for the in-process profile
-            profile = run_child(env, "profile", "--profile", str(args.profile), timeout=600)
-    finally:
-        if server is not None:
-            server.stop()
-        if redis_client is not None:
-            redis_client.close()
-        for service in (rd, pg):
-            if service is not None:
-                service.stop()
-        shutil.rmtree(var_dir, ignore_errors=True)
+            profile = run_child(__file__, env, "profile", "--profile", str(args.profile), timeout=600)
     elapsed = time.monotonic() - started
     if profile is not None:
         profile_print(profile, args.profile)
@@ -767,9 +505,7 @@ def profile_print(profile: dict[str, Any], requests: int) -> None:
         f"cProfile of {requests} personalized requests ({profile['profiled_ms_per_request']:.2f} ms/request"
         " under the profiler); our code and a few landmarks, by cumulative time:"
     )
-    print("    cum ms/req  own ms/req  calls/req  function")
-    for cumulative, own, calls, name in profile["top"]:
-        print(f"    {cumulative:10.3f} {own:11.3f} {calls:10.1f}  {name}")
+    profile_table_print(profile["top"])
 
 
 def report(
@@ -779,9 +515,7 @@ def report(
     elapsed: float,
     load_before: tuple[float, float, float],
 ) -> int:
-    command = ".venv/bin/python bench/render.py" + "".join(
-        f" --{name} {getattr(args, name)}" for name, value in DEFAULTS.items() if getattr(args, name) != value
-    )
+    command = command_line("bench/render.py", args, DEFAULTS)
     print()
     print(f"render benchmark  ({now_utc()}, {machine()}, {versions()})")
     print(
@@ -818,7 +552,7 @@ def report(
             cpu_drift = abs(cpu_ratio - base_cpu_ratio) / base_cpu_ratio
             cpu_note = f"CPU-based ratio {cpu_ratio:.3f}, {cpu_drift:.1%} from {base_cpu_ratio:.3f}"
         conclusive = phase.conclusive and (base is None or base.conclusive)
-        verdict = yes_no(met) if conclusive else f"inconclusive ({'yes' if met else 'no'} on a busy machine)"
+        judgement = verdict(met, conclusive)
         print(
             f"  {phase.segments} segments on home-hero ({counted} counted; other work took a median {other:.2f} cores):"
         )
@@ -850,7 +584,7 @@ def report(
             print(f"      {page:<21} {sql_tables(phase.queries[page]['sql'])}")
         for problem in phase.problems[:20]:
             print(f"    PROBLEM: {problem}")
-        print(f"    target {target}: {verdict}; checks passed: {yes_no(correct)}")
+        print(f"    target {target}: {judgement}; checks passed: {yes_no(correct)}")
         rows.append(
             [
                 now_utc(),
@@ -870,7 +604,7 @@ def report(
                 queries,
                 yes_no(correct),
                 target,
-                verdict,
+                judgement,
             ]
         )
     print(f"  server log: {'clean' if not log_bad else f'{len(log_bad)} warning/error lines'}")

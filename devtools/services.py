@@ -627,6 +627,8 @@ def _cmd_run(command: list[str]) -> int:
     if not command:
         print("error: give the command to run after --", file=sys.stderr)
         return 2
+    # A terminated wrapper must still stop its servers: turn SIGTERM into the normal exit path.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     postgres = start_postgres()
     redis = start_redis()
     try:
