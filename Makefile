@@ -23,10 +23,11 @@ demo: $(VENV)/.runtime
 	@echo "Serving the demo on http://127.0.0.1:$(PORT)/  (admin: http://127.0.0.1:$(PORT)/admin/)"
 	$(PY) manage.py runserver 127.0.0.1:$(PORT)
 
-# The whole suite on the embedded default (SQLite, in-process cache; integration tests start
+# Lint, then the whole suite on the embedded default (SQLite, in-process cache; integration tests start
 # their own PostgreSQL, Redis, gunicorn and Celery), then the database tests again on a real
 # PostgreSQL with Redis as the cache.
 test: $(VENV)/.dev
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest
 	DEBUG=1 CELERY_BROKER_URL= $(PY) -m devtools.services run -- $(PY) -m pytest -q -m "not integration and not browser" tests/content tests/personalization tests/tracking
 
