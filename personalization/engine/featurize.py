@@ -324,3 +324,38 @@ def matrix(rows: Sequence[Mapping[str, Any]], schema: FeatureSchema) -> FloatArr
                 column[i] = get(str(value), nan)
         out[:, j] = column
     return out
+
+
+def score_matrix(contexts: Sequence[Context], variants: Sequence[VariantFeatures], schema: FeatureSchema) -> FloatArray:
+    """The matrix for scoring every variant for every visitor, visitor-major (visitor 0 × all variants, ...).
+
+    Equal to ``matrix([row_features(c, v) for c in contexts for v in variants], schema)``,
+    but each visitor's half is built and encoded once, not once per variant, and each
+    variant's half once, not once per visitor; numpy then pairs them up. Encoding is cell
+    by cell (a value's code does not depend on the other rows), so encoding the halves
+    apart gives the same codes. As in ``row_features``, a column the variant half sets
+    (even to None) hides the visitor's value.
+    """
+    columns = schema.columns
+    n_contexts, n_variants, n_columns = len(contexts), len(variants), len(columns)
+    if n_contexts == 0 or n_variants == 0:
+        return np.empty((n_contexts * n_variants, n_columns), dtype=np.float64)
+    variant_rows = [variant_columns(variant) for variant in variants]
+    from_variant = np.array([[name in row for name in columns] for row in variant_rows], dtype=bool)
+    by_variant = matrix(variant_rows, schema)
+    # Only columns some variant leaves unset can show a visitor's value; encoding just those
+    # skips the variant columns, which are most of the schema and always missing here.
+    needed = frozenset(
+        name for name, set_by_all in zip(columns, from_variant.all(axis=0), strict=True) if not set_by_all
+    )
+    visitor_schema = FeatureSchema(
+        numeric=tuple(name for name in schema.numeric if name in needed),
+        categorical={name: vocabulary for name, vocabulary in schema.categorical.items() if name in needed},
+    )
+    by_visitor = np.full((n_contexts, n_columns), np.nan, dtype=np.float64)
+    if visitor_schema.columns:
+        positions = [j for j, name in enumerate(columns) if name in needed]
+        by_visitor[:, positions] = matrix([context_features(context) for context in contexts], visitor_schema)
+    # (visitors, 1, columns) against (1, variants, columns): every visitor repeated once per variant.
+    paired = np.where(from_variant[np.newaxis], by_variant[np.newaxis], by_visitor[:, np.newaxis])
+    return paired.reshape(n_contexts * n_variants, n_columns)

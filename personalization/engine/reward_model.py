@@ -19,7 +19,8 @@ import lightgbm as lgb
 import numpy as np
 import numpy.typing as npt
 
-from .featurize import FeatureSchema, matrix, schema_fit
+from .context import Context
+from .featurize import FeatureSchema, VariantFeatures, matrix, schema_fit, score_matrix
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -96,6 +97,15 @@ class RewardModel:
         if data.shape[0] == 0:
             return np.empty(0, dtype=np.float64)
         return np.asarray(self._booster.predict(data), dtype=np.float64)
+
+    def score(self, contexts: Sequence[Context], variants: Sequence[VariantFeatures]) -> FloatArray:
+        """Probability of reward for every variant for every visitor: shape (len(contexts), len(variants)).
+
+        The same numbers as ``predict`` on ``row_features`` of each pair, in one prediction,
+        with each visitor and each variant encoded once (``score_matrix``): the batch path.
+        """
+        scores = self.predict_matrix(score_matrix(contexts, variants, self.schema))
+        return scores.reshape(len(contexts), len(variants))
 
     def to_text(self) -> str:
         """One string to store: a JSON header line (format and schema), then LightGBM's model text."""
