@@ -23,6 +23,7 @@ from tracking.models import DecisionLog, Visitor
 
 from .catalog import catalog_get
 from .engine import Context
+from .engine.featurize import VariantFeatures
 
 logger = logging.getLogger(__name__)
 
@@ -71,13 +72,20 @@ def visitors_score(
     for start in range(0, len(visitor_ids), batch_size):
         batch = visitor_ids[start : start + batch_size]
         contexts = _latest_contexts(batch)
+        visitors = list(contexts)
+        built = [
+            Context.from_mapping({**contexts[v], "visitor_id": v, "features": visitor_features_get(v)})
+            for v in visitors
+        ]
         for slot in slots:
             policy = slot.policy
-            entries = {}
-            for visitor_id, snapshot in contexts.items():
-                features = visitor_features_get(visitor_id)
-                context = Context.from_mapping({**snapshot, "visitor_id": visitor_id, "features": features})
-                entries[_key(slot.key, policy.model_version, visitor_id)] = policy.scores(slot.candidates, context)
+            keys = [c.key for c in slot.candidates]
+            variants = [policy.variants.get(k) or VariantFeatures(key=k, template="") for k in keys]
+            scores = policy.model.score(built, variants)  # each visitor and variant encoded once
+            entries = {
+                _key(slot.key, policy.model_version, v): dict(zip(keys, map(float, row), strict=True))
+                for v, row in zip(visitors, scores, strict=True)
+            }
             cache.set_many(entries, timeout=SCORES_TTL_SECONDS)
             cached += len(entries)
         if progress:
