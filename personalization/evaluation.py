@@ -19,7 +19,7 @@ from .engine.featurize import variant_features
 from .engine.model_policy import ModelPolicy
 from .models import ModelVersion
 from .registry import model_load
-from .training import TrainingError, _predicted, _target_probabilities, logged_rows, model_train
+from .training import TrainingError, logged_rows, model_train, predicted_rewards, target_probabilities
 
 
 def _row(estimates: dict[str, Estimate]) -> dict[str, Any]:
@@ -47,7 +47,7 @@ def policy_evaluate(slot_key: str) -> dict[str, Any]:
     actions = np.array([keys.index(r.action) for r in rows])
     rewards = np.array([r.reward for r in rows])
     propensities = np.array([r.propensity for r in rows])
-    predicted = _predicted(model, rows, variants, keys)
+    predicted = predicted_rewards(model, rows, variants, keys)
     n, k = len(rows), len(keys)
 
     # The logging policy is evaluated on-policy: its own choices, weighted 1 (the propensity of its own action).
@@ -63,6 +63,6 @@ def policy_evaluate(slot_key: str) -> dict[str, Any]:
     model_policy = ModelPolicy(
         model=model, variants=variants, exploration=definition.exploration, rate=definition.exploration_rate
     )
-    target = _target_probabilities(model_policy, rows, compiled.candidates)
+    target = target_probabilities(model_policy, rows, compiled.candidates)
     policies["model"] = {**_row(evaluate_all(actions, rewards, propensities, target, predicted)), "version": version.pk}
     return {"slot": slot_key, "rows": n, "policies": policies}

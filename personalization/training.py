@@ -97,7 +97,7 @@ def _with_rewards(chunk: list[tuple[Any, ...]], reward: str) -> Iterator[LoggedR
         yield LoggedRow(Context.from_mapping(context or {}), variant_key, value, float(propensity))
 
 
-def _target_probabilities(policy: Any, rows: list[LoggedRow], candidates: tuple[Candidate, ...]) -> np.ndarray:
+def target_probabilities(policy: Any, rows: list[LoggedRow], candidates: tuple[Candidate, ...]) -> np.ndarray:
     keys = [c.key for c in candidates]
     out = np.zeros((len(rows), len(keys)))
     for i, row in enumerate(rows):
@@ -106,7 +106,7 @@ def _target_probabilities(policy: Any, rows: list[LoggedRow], candidates: tuple[
     return out
 
 
-def _predicted(
+def predicted_rewards(
     model: RewardModel, rows: list[LoggedRow], variants: dict[str, VariantFeatures], keys: list[str]
 ) -> np.ndarray:
     features = [row_features(row.context, variants[k]) for row in rows for k in keys]
@@ -148,9 +148,9 @@ def model_train(
     actions = np.array([keys.index(r.action) for r in holdout])
     rewards = np.array([r.reward for r in holdout])
     propensities = np.array([r.propensity for r in holdout])
-    predicted = _predicted(model, holdout, variants, keys)
-    target_new = _target_probabilities(new_policy, holdout, candidates)
-    target_serving = _target_probabilities(serving, holdout, candidates)
+    predicted = predicted_rewards(model, holdout, variants, keys)
+    target_new = target_probabilities(new_policy, holdout, candidates)
+    target_serving = target_probabilities(serving, holdout, candidates)
     new_estimates = evaluate_all(actions, rewards, propensities, target_new, predicted)
     serving_estimates = evaluate_all(actions, rewards, propensities, target_serving, predicted)
     difference = paired_difference(actions, rewards, propensities, target_new, target_serving, predicted)
