@@ -1,0 +1,191 @@
+"""Importing logged bandit feedback from another system.
+
+A CSV or Parquet file with ``timestamp``, ``action``, ``reward`` and
+``propensity`` columns (every other column is a context feature) becomes
+Tailor decisions with their rewards, so a team can evaluate policies and
+warm-start a model on its history before going live. Every row is checked;
+bad rows are reported by line and skipped, and the good ones are written in one
+transaction, so a failure leaves nothing half-imported.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import re
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from django.db import transaction
+
+from content.models import Slot, Variant
+from tracking.models import DecisionLog, Event
+
+from .demo import slot_publish
+
+REQUIRED = ("timestamp", "action", "reward", "propensity")
+CONTEXT_FIELDS = {"device", "browser", "os", "country", "referrer", "referrer_host", "hour", "weekday", "visit_count"}
+KEY = re.compile(r"^[-a-zA-Z0-9_]{1,64}$")
+
+
+class ImportFileError(ValueError):
+    """The file cannot be imported at all (unreadable, or a required column is missing)."""
+
+
+@dataclass
+class ImportReport:
+    rows: int = 0
+    imported: int = 0
+    errors: list[tuple[int, str]] = field(default_factory=list)
+    variants_created: list[str] = field(default_factory=list)
+    slot_created: bool = False
+
+
+def _records(path: Path) -> tuple[list[str], list[tuple[int, dict[str, Any]]]]:
+    """Column names and (line number, row) pairs; CSV lines count the header as line 1."""
+    if path.suffix.lower() in (".parquet", ".pq"):
+        import pyarrow.parquet as pq
+
+        table = pq.read_table(path)
+        return table.column_names, [(i + 1, row) for i, row in enumerate(table.to_pylist())]
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.DictReader(handle)
+        rows = [(i + 2, row) for i, row in enumerate(reader)]
+        return list(reader.fieldnames or []), rows
+
+
+def _timestamp(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    text = str(value).strip()
+    try:
+        return datetime.fromtimestamp(float(text), tz=UTC)
+    except ValueError:
+        pass
+    parsed = datetime.fromisoformat(text.replace(" ", "T", 1))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _row_parse(row: dict[str, Any]) -> tuple[datetime, str, float, float, dict[str, Any]]:
+    try:
+        when = _timestamp(row["timestamp"])
+    except (ValueError, OverflowError, OSError):
+        raise ValueError(f"timestamp {row['timestamp']!r} is neither ISO 8601 nor epoch seconds") from None
+    action = str(row["action"] or "").strip()
+    if not KEY.match(action):
+        raise ValueError(f"action {action!r} is not a variant key (letters, digits, - and _)")
+    try:
+        reward = float(row["reward"])
+        propensity = float(row["propensity"])
+    except (TypeError, ValueError):
+        raise ValueError("reward and propensity must be numbers") from None
+    if not math.isfinite(reward) or reward < 0:
+        raise ValueError(f"reward {reward} must be a finite number ≥ 0")
+    if not 0 < propensity <= 1:
+        raise ValueError(f"propensity {propensity} must be in (0, 1]")
+    context: dict[str, Any] = {"attributes": {}}
+    for name, value in row.items():
+        if name in REQUIRED or value in (None, ""):
+            continue
+        if name in CONTEXT_FIELDS:
+            context[name] = value
+        elif name.startswith("utm_"):
+            context.setdefault("utm", {})[name[4:]] = str(value)
+        else:
+            context["attributes"][name] = value
+    return when, action, reward, propensity, context
+
+
+def _variants_ensure(slot_key: str, actions: set[str], report: ImportReport) -> None:
+    slot = Slot.objects.filter(key=slot_key).first()
+    if slot is None:
+        slot_publish(
+            {
+                "key": slot_key,
+                "name": slot_key.replace("-", " ").capitalize(),
+                "description": "Created by import_decision_log.",
+                "strategy": "model",
+                "variants": [(a, a, 1, _placeholder_params(a)) for a in sorted(actions)],
+            },
+            {},
+        )
+        report.slot_created = True
+        report.variants_created = sorted(actions)
+        return
+    draft = slot.get_latest_revision_as_object()
+    existing = list(draft.variants.all())
+    missing = sorted(actions - {v.key for v in existing})
+    if not missing:
+        return
+    draft.variants = [
+        *[
+            Variant(key=v.key, name=v.name, weight=v.weight, is_paused=v.is_paused, params=v.params.raw_data)
+            for v in existing
+        ],
+        *[Variant(key=a, name=a, weight=1, params=_placeholder_params(a)) for a in missing],
+    ]
+    draft.save_revision(log_action=True).publish()
+    report.variants_created = missing
+
+
+def _placeholder_params(action: str) -> list[dict[str, Any]]:
+    return [{"type": "notice", "value": {"headline": action, "body": "", "badge": "", "position": "default"}}]
+
+
+def decision_log_import(path: Path, slot_key: str) -> ImportReport:
+    if not KEY.match(slot_key):
+        raise ImportFileError(f"{slot_key!r} is not a slot key.")
+    try:
+        columns, records = _records(path)
+    except (OSError, UnicodeDecodeError, csv.Error, ValueError) as exc:
+        raise ImportFileError(f"{path} cannot be read: {exc}") from exc
+    missing = [c for c in REQUIRED if c not in columns]
+    if missing:
+        raise ImportFileError(f"{path} lacks the column(s) {', '.join(missing)}; it needs {', '.join(REQUIRED)}.")
+    report = ImportReport(rows=len(records))
+    parsed = []
+    for line, row in records:
+        try:
+            parsed.append(_row_parse(row))
+        except (ValueError, KeyError) as exc:
+            report.errors.append((line, str(exc)))
+    with transaction.atomic():
+        _variants_ensure(slot_key, {action for _, action, *_ in parsed}, report)
+        reward_type = Slot.objects.get(key=slot_key).reward
+        decisions, events = [], []
+        for when, action, reward, propensity, context in parsed:
+            # Each imported row is its own anonymous visitor: history from elsewhere has no Tailor ids.
+            visitor, decision = uuid.uuid4(), uuid.uuid4()
+            decisions.append(
+                DecisionLog(
+                    id=decision,
+                    created_at=when,
+                    visitor_id=visitor,
+                    slot_key=slot_key,
+                    variant_key=action,
+                    policy="imported",
+                    policy_version=path.name[:32],
+                    propensity=propensity,
+                    context=context,
+                )
+            )
+            if reward > 0:
+                events.append(
+                    Event(
+                        id=uuid.uuid4(),
+                        visitor_id=visitor,
+                        decision_id=decision,
+                        type="conversion" if reward_type == "conversion" else "click",
+                        ts=when,
+                        received_at=when,
+                        value=reward,
+                        props={"imported": True},
+                    )
+                )
+        DecisionLog.objects.bulk_create(decisions, batch_size=1000)
+        Event.objects.bulk_create(events, batch_size=1000)
+    report.imported = len(decisions)
+    return report
