@@ -1,9 +1,8 @@
 """``manage.py erase_visitor ID``: erase a visitor's data (decisions are kept, anonymised)."""
 
-import uuid
+from django.core.management.base import BaseCommand
 
-from django.core.management.base import BaseCommand, CommandError
-
+from tracking.management.commands._arguments import visitor_id_argument
 from tracking.services import visitor_erase
 
 
@@ -11,13 +10,9 @@ class Command(BaseCommand):
     help = "Erase a visitor: events, consent, features and visitor row are deleted; decisions are anonymised."
 
     def add_arguments(self, parser):
-        parser.add_argument("visitor_id")
+        parser.add_argument("visitor_id", type=visitor_id_argument)
 
     def handle(self, *args, visitor_id, **options):
-        try:
-            uuid.UUID(visitor_id)
-        except ValueError:
-            raise CommandError(f"{visitor_id!r} is not a visitor id (a UUID).") from None
         erased = visitor_erase(visitor_id)
         summary = ", ".join(f"{count} {kind.replace('_', ' ')}" for kind, count in erased.items())
         self.stdout.write(self.style.SUCCESS(f"Erased visitor {visitor_id}: {summary}."))
