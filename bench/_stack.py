@@ -258,7 +258,7 @@ class Stack:
         """Migrate, seed the demo site and collect static files, with the server's ``env``."""
         print(f"PostgreSQL {self.pg.url}, Redis {self.rd.url}; migrating and seeding ...", flush=True)
         run_python(env, ["manage.py", "migrate", "--noinput"], timeout=300)
-        run_python(env, ["manage.py", "seed_demo"], timeout=120)
+        run_python(env, ["manage.py", "seed_demo", "--hero-strategy", "rules"], timeout=120)
         run_python(env, ["manage.py", "collectstatic", "--noinput"], timeout=120)
 
     def client(self, client: T) -> T:

@@ -120,7 +120,7 @@ def django_setup(var_dir: Path) -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0, interactive=False)
-    call_command("seed_demo", stdout=io.StringIO())
+    call_command("seed_demo", "--hero-strategy", "rules", stdout=io.StringIO())
 
 
 def run(calls: int, warmup: int) -> dict[str, Any]:

@@ -13,7 +13,7 @@ Three measurements in one run, each against its baseline in the same run, interl
    call by call against ``FixedPolicy.choose``, over varied contexts; every model choice is checked
    against the batch scores (reason "model" means the batch's best variant, with its propensity).
    Target: median < 0.5 ms and p99 < 2 ms per call.
-3. Service (skip with ``--no-django``): the real in-process ``decide("sim-hero", ...)`` with a model
+3. Service (skip with ``--no-django``): the real in-process ``decide("home-hero", ...)`` with a model
    trained by ``personalization.training.model_train`` on 2,000 simulated visitors, on the embedded
    settings (SQLite under a temp ``TAILOR_VAR_DIR``, locmem cache), decisions queued on a stand-in
    request; call by call against ``decide("product-offer", ...)`` (fixed policy, demo seed).
@@ -402,7 +402,7 @@ def decide_run(calls: int, warmup: int, pools: tuple[int, ...]) -> dict[str, Any
             "hero_p99_ms": percentile(hero_ns, 99) / 1e6,
             "offer_median_ms": percentile(offer_ns, 50) / 1e6,
             "offer_p99_ms": percentile(offer_ns, 99) / 1e6,
-            "queries_per_call": queries[0] / calls,  # the fixed slot makes none: they are all sim-hero's
+            "queries_per_call": queries[0] / calls,  # the fixed slot makes none: they are all home-hero's
             "reasons": reasons,
             "wrong": wrong,
         }
@@ -545,7 +545,7 @@ def main() -> int:
     correct = correct_batch and correct_engine
     if service is not None:
         print(
-            f"  decide('sim-hero') with a model (trained on {service['train_rows']} logged decisions, version"
+            f"  decide('home-hero') with a model (trained on {service['train_rows']} logged decisions, version"
             f" {service['model_version']}; setup {service['setup_s']:.0f} s) vs decide('product-offer'), fixed;"
             f" returning visitors, locmem cache of {service['cache_max_entries']} entries"
         )
@@ -555,12 +555,12 @@ def main() -> int:
             correct = correct and not run["wrong"]
             print(
                 f"    {run['pool']} visitors, {run['calls']} calls each, interleaved, after {run['warmup']}:"
-                f"  sim-hero median {run['hero_median_ms']:.4f} ms  p99 {run['hero_p99_ms']:.4f} ms"
+                f"  home-hero median {run['hero_median_ms']:.4f} ms  p99 {run['hero_p99_ms']:.4f} ms"
                 f"   product-offer median {run['offer_median_ms']:.4f} ms  p99 {run['offer_p99_ms']:.4f} ms"
                 f"   ratio {run_ratio:.1f}x"
             )
             print(
-                f"      reasons {dict(run['reasons'])};  SQL queries per sim-hero call {run['queries_per_call']:.3f};"
+                f"      reasons {dict(run['reasons'])};  SQL queries per home-hero call {run['queries_per_call']:.3f};"
                 f"  wrong {len(run['wrong'])};  target: {yes_no(met)}"
             )
             for line in run["wrong"][:5]:
@@ -571,7 +571,7 @@ def main() -> int:
                     machine(),
                     versions(),
                     f"`{command}`",
-                    f"service: decide('sim-hero') with a trained model, 4 variants, {run['pool']} returning visitors"
+                    f"service: decide('home-hero') with a trained model, 4 variants, {run['pool']} returning visitors"
                     f" cycled; embedded settings (SQLite, locmem cache of {service['cache_max_entries']} entries)",
                     f"{run['calls']} calls each, interleaved, after {run['warmup']} warm-up",
                     f"median {run['hero_median_ms']:.4f} ms, p99 {run['hero_p99_ms']:.4f} ms"

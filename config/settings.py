@@ -266,6 +266,9 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    # "local" trains in the worker process; "dask" sends training to the cluster at DASK_SCHEDULER_ADDRESS.
+    "TRAINING_BACKEND": env.str("TAILOR_TRAINING_BACKEND", default="local"),
+    "DASK_SCHEDULER_ADDRESS": env.str("DASK_SCHEDULER_ADDRESS", default=""),
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {

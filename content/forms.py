@@ -25,6 +25,10 @@ class SlotForm(WagtailAdminModelForm):
         default = cleaned.get("default_variant")
         if default and keys and default not in keys:
             self.add_error("default_variant", f"No variant has the key “{default}”. Use one of: {', '.join(keys)}.")
+        if cleaned.get("reward") == "weighted" and not (
+            cleaned.get("click_weight") or cleaned.get("conversion_weight")
+        ):
+            self.add_error("conversion_weight", "A weighted reward needs a click or conversion weight above 0.")
         rules = cleaned.get("rules") or []
         unknown = sorted({rule.value["variant"] for rule in rules if rule.value["variant"] not in keys})
         if unknown and keys:

@@ -33,7 +33,11 @@ EXPLORATION_CHOICES = [
     ("epsilon", "Epsilon-greedy: the best variant, and a random one a share of the time"),
     ("softmax", "Softmax: in proportion to predicted reward, with a floor for every variant"),
 ]
-REWARD_CHOICES = [("click", "Click"), ("conversion", "Conversion")]
+REWARD_CHOICES = [
+    ("click", "Click"),
+    ("conversion", "Conversion"),
+    ("weighted", "Weighted: clicks and conversions, by the weights below"),
+]
 
 
 TRIGGER_CHOICES = [
@@ -60,8 +64,19 @@ class Slot(DraftStateMixin, LockableMixin, RevisionMixin, index.Indexed, Cluster
         validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
         help_text="Model strategy: the share of traffic that explores (every live variant keeps at least rate/variants).",
     )
+    temperature = models.FloatField(
+        default=0.05,
+        validators=[MinValueValidator(0.001), MaxValueValidator(10.0)],
+        help_text="Softmax exploration: lower concentrates traffic on the best variant, higher spreads it.",
+    )
     reward = models.CharField(
         max_length=12, choices=REWARD_CHOICES, default="click", help_text="Model strategy: what the model predicts."
+    )
+    click_weight = models.FloatField(
+        default=1.0, validators=[MinValueValidator(0.0)], help_text="Weighted reward: what a click is worth."
+    )
+    conversion_weight = models.FloatField(
+        default=5.0, validators=[MinValueValidator(0.0)], help_text="Weighted reward: what a conversion is worth."
     )
     trigger = models.CharField(
         max_length=8,
@@ -88,7 +103,8 @@ class Slot(DraftStateMixin, LockableMixin, RevisionMixin, index.Indexed, Cluster
                 FieldPanel("strategy"),
                 FieldPanel("default_variant"),
                 FieldPanel("rules"),
-                FieldRowPanel([FieldPanel("exploration"), FieldPanel("exploration_rate"), FieldPanel("reward")]),
+                FieldRowPanel([FieldPanel("exploration"), FieldPanel("exploration_rate"), FieldPanel("temperature")]),
+                FieldRowPanel([FieldPanel("reward"), FieldPanel("click_weight"), FieldPanel("conversion_weight")]),
                 FieldRowPanel([FieldPanel("trigger"), FieldPanel("trigger_value")]),
             ],
             heading="How a variant is chosen",

@@ -36,7 +36,9 @@ class SlotDefinition:
     trigger: str = ""  # "" (on load) or "scroll:50", "dwell:10", "exit"
     exploration: str = "epsilon"
     exploration_rate: float = 0.1
+    temperature: float = 0.05
     reward: str = "click"
+    reward_weights: tuple[float, float] = (1.0, 5.0)  # (click, conversion), read when reward is "weighted"
 
     @property
     def live_variants(self) -> tuple[VariantDefinition, ...]:
@@ -78,7 +80,9 @@ def slot_definition_from_object(slot: Slot, revision_id: int | None) -> SlotDefi
         trigger=_trigger(slot.trigger, slot.trigger_value),
         exploration=slot.exploration,
         exploration_rate=slot.exploration_rate,
+        temperature=slot.temperature,
         reward=slot.reward,
+        reward_weights=(slot.click_weight, slot.conversion_weight),
     )
 
 

@@ -16,9 +16,21 @@ from .models import ModelVersion
 from .registry import model_activate
 
 
+def lift_over_uniform(version: ModelVersion) -> float | None:
+    """The candidate's doubly robust value over uniform random's, on the same held-out decisions."""
+    try:
+        candidate = version.estimates["candidate"]["dr"]["value"]
+        uniform = version.estimates["uniform"]["dr"]["value"]
+    except (KeyError, TypeError):
+        return None  # trained before uniform was estimated, or estimates missing
+    return candidate / uniform if uniform else None
+
+
 def model_versions_index(request: HttpRequest) -> HttpResponse:
     by_slot: dict[str, list[ModelVersion]] = defaultdict(list)
     for version in ModelVersion.objects.defer("model_text"):
+        lift = lift_over_uniform(version)
+        version.lift_percent = None if lift is None else (lift - 1.0) * 100.0
         by_slot[version.slot_key].append(version)
     return TemplateResponse(
         request,
@@ -27,7 +39,10 @@ def model_versions_index(request: HttpRequest) -> HttpResponse:
             "page_title": "Models",
             "header_title": "Models",
             "header_icon": "cogs",
-            "slots": sorted(by_slot.items()),
+            "slots": [
+                (key, next((v for v in versions if v.status == ModelVersion.Status.ACTIVE), None), versions)
+                for key, versions in sorted(by_slot.items())
+            ],
             "can_activate": request.user.has_perm("personalization.change_modelversion"),
         },
     )

@@ -51,6 +51,15 @@ class Catalog:
     built_at: float = field(default_factory=time.monotonic)
 
 
+def exploration_config(definition: SlotDefinition) -> dict[str, Any]:
+    """The slot's exploration settings as ``ModelPolicy`` arguments: serving, training and evaluation share them."""
+    return {
+        "exploration": definition.exploration,
+        "rate": definition.exploration_rate,
+        "temperature": definition.temperature,
+    }
+
+
 def slot_compile(
     definition: SlotDefinition,
     segments: dict[int, SegmentSpec],
@@ -68,8 +77,7 @@ def slot_compile(
             model=model[1] if model else None,
             model_version=str(model[0]) if model else "",
             variants={v.key: variant_features(v.key, v.template, v.params) for v in definition.variants},
-            exploration=definition.exploration,
-            rate=definition.exploration_rate,
+            **exploration_config(definition),
         )
     policy = build_policy(definition.strategy, **config)
     return CompiledSlot(

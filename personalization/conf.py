@@ -15,6 +15,14 @@ DEFAULTS: dict[str, Any] = {
     "CATALOG_VERSION_KEY": "tailor:catalog-version",
     "API_MAX_SLOTS": 50,
     "API_MAX_CONTEXT_BYTES": 4096,
+    # Behaviour clusters: visitors active within this many hours, at most this many (a seeded
+    # sample beyond it), k chosen by silhouette within the range; fewer visitors: no new run.
+    "CLUSTER_ACTIVE_HOURS": 7 * 24.0,
+    "CLUSTER_MAX_VISITORS": 20_000,
+    "CLUSTER_MIN_VISITORS": 30,
+    "CLUSTER_K_RANGE": (2, 8),
+    "TRAINING_BACKEND": "local",  # or "dask", with DASK_SCHEDULER_ADDRESS
+    "DASK_SCHEDULER_ADDRESS": "",
 }
 
 

@@ -89,8 +89,9 @@ SLOTS: list[dict[str, Any]] = [
     {
         "key": "home-hero",
         "name": "Home hero",
-        "description": "The first thing visitors see on the home page.",
-        "strategy": "rules",
+        "description": "The first thing visitors see on the home page; the model learns which variant suits whom.",
+        # The targeting table is kept for editors who switch the slot to rules (seed_demo --hero-strategy rules).
+        "strategy": "model",
         "default_variant": "hero-default",
         "variants": [
             (
@@ -266,8 +267,14 @@ PERSONALIZED_BENCH_BODY = [
 ]
 
 
+HERO_STRATEGIES = ("model", "rules")
+
+
 @transaction.atomic
-def demo_seed() -> DemoResult:
+def demo_seed(hero_strategy: str = "model") -> DemoResult:
+    """Seed the demo; ``hero_strategy`` "rules" serves home-hero by its targeting table instead of the model."""
+    if hero_strategy not in HERO_STRATEGIES:
+        raise ValueError(f"hero_strategy must be one of {', '.join(HERO_STRATEGIES)}, got {hero_strategy!r}.")
     password = os.environ.get("TAILOR_DEMO_PASSWORD", "tailor-demo")
     result = DemoResult(username=DEMO_USERNAME, password=password)
     user_model = get_user_model()
@@ -277,6 +284,8 @@ def demo_seed() -> DemoResult:
     segments = {key: _segment_ensure(key, name, match, rules, result) for key, name, match, rules in SEGMENTS}
     for spec in SLOTS:
         if not Slot.objects.filter(key=spec["key"]).exists():
+            if spec["key"] == "home-hero":
+                spec = {**spec, "strategy": hero_strategy}
             slot_publish(spec, segments)
             result.created.append(f"slot {spec['key']}")
     home = _home_ensure(result)

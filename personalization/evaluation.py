@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from .catalog import catalog_get
+from .catalog import catalog_get, exploration_config
 from .engine.estimators import Estimate, evaluate_all
 from .engine.featurize import variant_features
 from .engine.model_policy import ModelPolicy
@@ -35,7 +35,7 @@ def policy_evaluate(slot_key: str) -> dict[str, Any]:
         raise TrainingError(f"No published slot has the key {slot_key!r}.")
     definition = compiled.definition
     keys = [c.key for c in compiled.candidates]
-    rows = [r for r in logged_rows(slot_key, definition.reward) if r.action in keys]
+    rows = [r for r in logged_rows(definition) if r.action in keys]
     if not rows:
         raise TrainingError(f"Slot {slot_key!r} has no logged decisions of its live variants.")
     version = ModelVersion.objects.filter(slot_key=slot_key).first()
@@ -60,9 +60,7 @@ def policy_evaluate(slot_key: str) -> dict[str, Any]:
         fixed = np.zeros((n, k))
         fixed[:, index] = 1.0
         policies[f"fixed:{key}"] = _row(evaluate_all(actions, rewards, propensities, fixed, predicted))
-    model_policy = ModelPolicy(
-        model=model, variants=variants, exploration=definition.exploration, rate=definition.exploration_rate
-    )
+    model_policy = ModelPolicy(model=model, variants=variants, **exploration_config(definition))
     target = target_probabilities(model_policy, rows, compiled.candidates)
     policies["model"] = {**_row(evaluate_all(actions, rewards, propensities, target, predicted)), "version": version.pk}
     return {"slot": slot_key, "rows": n, "policies": policies}

@@ -21,11 +21,11 @@ from tracking.ingest import events_ingest
 from tracking.services import decision_records_write
 from tracking.visitors import VisitorState
 
-from .demo import slot_publish
+from .demo import demo_seed
 from .services import decide
 
-SLOT_KEY = "sim-hero"
-VARIANTS = ("hero-classic", "hero-mobile", "hero-deal", "hero-guide")
+SLOT_KEY = "home-hero"  # the demo's hero: after a simulation the admin shows its model and lift
+VARIANTS = ("hero-default", "hero-mobile", "hero-newsletter", "hero-welcome-back")
 # Hidden types: (share of traffic, observable context, click probability per variant).
 TYPES: dict[str, tuple[float, dict[str, Any], tuple[float, ...]]] = {
     "deal seeker": (0.25, {"device": "mobile", "utm_source": "newsletter"}, (0.05, 0.08, 0.30, 0.05)),
@@ -35,40 +35,28 @@ TYPES: dict[str, tuple[float, dict[str, Any], tuple[float, ...]]] = {
 }
 
 
-def _params(headline: str, badge: str = "", position: str = "default") -> list[dict[str, Any]]:
-    value = {
-        "headline": headline,
-        "body": "<p>Tailor.</p>",
-        "cta_label": "Go",
-        "cta_url": "/product/",
-        "image": None,
-        "badge": badge,
-        "position": position,
-    }
-    return [{"type": "hero", "value": value}]
+class SimulationError(ValueError):
+    """The slot cannot be simulated as it is configured."""
 
 
 def simulation_slot_ensure() -> None:
+    """Seed the demo when its hero is missing; refuse a hero an editor moved off the model strategy."""
     from content.models import Slot
 
-    if Slot.objects.filter(key=SLOT_KEY).exists():
+    slot = Slot.objects.filter(key=SLOT_KEY).first()
+    if slot is None:
+        demo_seed()
         return
-    slot_publish(
-        {
-            "key": SLOT_KEY,
-            "name": "Simulated hero",
-            "description": "Created by simulate_traffic.",
-            "strategy": "model",
-            "default_variant": VARIANTS[0],
-            "variants": [
-                (VARIANTS[0], "Classic", 1, _params("Meet Tailor")),
-                (VARIANTS[1], "Short for mobile", 1, _params("Tailor, fast", position="top")),
-                (VARIANTS[2], "Deal", 1, _params("20% off today", badge="-20%")),
-                (VARIANTS[3], "Guide", 1, _params("How Tailor works: a guide", position="right")),
-            ],
-        },
-        {},
-    )
+    if slot.strategy != "model":
+        raise SimulationError(
+            f"Slot {SLOT_KEY!r} uses the {slot.strategy!r} strategy; the simulation teaches a model. "
+            "Set its strategy to Model in the admin and publish, then run the simulation again."
+        )
+    missing = sorted(set(VARIANTS) - {v.key for v in slot.variants.all() if not v.is_paused})
+    if missing:
+        raise SimulationError(
+            f"Slot {SLOT_KEY!r} lacks the live variant(s) the simulation knows: {', '.join(missing)}."
+        )
 
 
 @dataclass

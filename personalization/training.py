@@ -15,19 +15,23 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import numpy as np
 
+from content.selectors import SlotDefinition
 from tracking.models import DecisionLog
+from tracking.rewards import Reward
 from tracking.selectors import decision_rewards
 
-from .catalog import catalog_get
+from .catalog import catalog_get, exploration_config
+from .conf import setting
 from .engine import Candidate, Context
 from .engine.estimators import evaluate_all, not_worse, paired_difference
 from .engine.featurize import VariantFeatures, row_features, variant_features
 from .engine.model_policy import ModelPolicy
-from .engine.reward_model import RewardModel, reward_model_train
+from .engine.reward_model import RewardModel, TrainingMetrics, reward_model_train
 from .models import ModelVersion
 from .registry import model_activate
 
@@ -49,6 +53,7 @@ class LoggedRow:
     action: str
     reward: float
     propensity: float
+    at: datetime | None = None
 
 
 @dataclass
@@ -64,37 +69,47 @@ class TrainingReport:
     note: str = ""
 
 
-def logged_rows(
-    slot_key: str, reward: str = "click", progress: Callable[[int], None] | None = None
-) -> Iterator[LoggedRow]:
+def reward_value(definition: SlotDefinition, reward: Reward | None) -> float:
+    """The slot's learning target for one decision, in [0, 1]: a click, a conversion, or their weighted mix."""
+    if reward is None:
+        return 0.0
+    if definition.reward == "conversion":
+        return float(reward.converted)
+    if definition.reward == "weighted":
+        click_weight, conversion_weight = definition.reward_weights
+        total = click_weight + conversion_weight
+        return (click_weight * reward.clicked + conversion_weight * reward.converted) / total if total > 0 else 0.0
+    return float(reward.clicked)
+
+
+def logged_rows(definition: SlotDefinition, progress: Callable[[int], None] | None = None) -> Iterator[LoggedRow]:
     """The slot's learnable decisions with their rewards, read in chunks, oldest first."""
     decisions = (
-        DecisionLog.objects.filter(slot_key=slot_key)
+        DecisionLog.objects.filter(slot_key=definition.key)
         .exclude(visitor_id=None)
         .exclude(policy__in=NOT_LEARNED_FROM)
         .order_by("created_at")
-        .values_list("id", "variant_key", "propensity", "context")
+        .values_list("id", "variant_key", "propensity", "context", "created_at")
     )
     chunk: list[tuple[Any, ...]] = []
     for row in decisions.iterator(chunk_size=CHUNK):
         chunk.append(row)
         if len(chunk) == CHUNK:
-            yield from _with_rewards(chunk, reward)
+            yield from _with_rewards(chunk, definition)
             if progress:
                 progress(len(chunk))
             chunk = []
     if chunk:
-        yield from _with_rewards(chunk, reward)
+        yield from _with_rewards(chunk, definition)
         if progress:
             progress(len(chunk))
 
 
-def _with_rewards(chunk: list[tuple[Any, ...]], reward: str) -> Iterator[LoggedRow]:
+def _with_rewards(chunk: list[tuple[Any, ...]], definition: SlotDefinition) -> Iterator[LoggedRow]:
     rewards = decision_rewards([decision_id.hex for decision_id, *_ in chunk])
-    for decision_id, variant_key, propensity, context in chunk:
-        r = rewards.get(decision_id.hex)
-        value = float(bool(r and (r.converted if reward == "conversion" else r.clicked)))
-        yield LoggedRow(Context.from_mapping(context or {}), variant_key, value, float(propensity))
+    for decision_id, variant_key, propensity, context, at in chunk:
+        value = reward_value(definition, rewards.get(decision_id.hex))
+        yield LoggedRow(Context.from_mapping(context or {}), variant_key, value, float(propensity), at)
 
 
 def target_probabilities(policy: Any, rows: list[LoggedRow], candidates: tuple[Candidate, ...]) -> np.ndarray:
@@ -122,26 +137,23 @@ def model_train(
         raise TrainingError(f"No published slot has the key {slot_key!r}.")
     definition = compiled.definition
     variants = {v.key: variant_features(v.key, v.template, v.params) for v in definition.variants}
-    rows = [r for r in logged_rows(slot_key, definition.reward, progress) if r.action in variants]
+    rows = [r for r in logged_rows(definition, progress) if r.action in variants]
     if len(rows) < 200:
         raise TrainingError(f"Slot {slot_key!r} has {len(rows)} usable logged decisions; at least 200 are needed.")
     split = int(len(rows) * (1 - HOLDOUT))
     train, holdout = rows[:split], rows[split:]
-    model, metrics = reward_model_train(
+    model, metrics = _train(
         [row_features(r.context, variants[r.action]) for r in train],
         [r.reward for r in train],
         [min(1.0 / max(r.propensity, 1e-6), WEIGHT_CLIP) for r in train],
+        # A weighted reward is a fraction, which the binary objective refuses.
+        params={"objective": "cross_entropy"} if definition.reward == "weighted" else None,
         seed=seed,
     )
     candidates = compiled.candidates
     keys = [c.key for c in candidates]
     holdout = [r for r in holdout if r.action in keys]
-    new_policy = ModelPolicy(
-        model=model,
-        variants=variants,
-        exploration=definition.exploration,
-        rate=definition.exploration_rate,
-    )
+    new_policy = ModelPolicy(model=model, variants=variants, **exploration_config(definition))
     serving = compiled.policy if compiled.policy.name == "model" else None
     if serving is None:
         serving = ModelPolicy(model=None, variants=variants)  # before any model the slot explores uniformly
@@ -153,6 +165,9 @@ def model_train(
     target_serving = target_probabilities(serving, holdout, candidates)
     new_estimates = evaluate_all(actions, rewards, propensities, target_new, predicted)
     serving_estimates = evaluate_all(actions, rewards, propensities, target_serving, predicted)
+    uniform_estimates = evaluate_all(
+        actions, rewards, propensities, np.full(target_new.shape, 1.0 / len(keys)), predicted
+    )
     difference = paired_difference(actions, rewards, propensities, target_new, target_serving, predicted)
     ok = not_worse(difference)
     estimates = {
@@ -160,6 +175,7 @@ def model_train(
         "logged_value": float(rewards.mean()) if len(rewards) else None,
         "candidate": {name: _estimate_dict(e) for name, e in new_estimates.items()},
         "serving": {name: _estimate_dict(e) for name, e in serving_estimates.items()},
+        "uniform": {name: _estimate_dict(e) for name, e in uniform_estimates.items()},
         "difference_dr": _estimate_dict(difference),
     }
     note = (
@@ -173,6 +189,8 @@ def model_train(
         metrics={"rows": metrics.rows, "positives": metrics.positives, "auc": metrics.auc, "logloss": metrics.logloss},
         estimates=estimates,
         note=note,
+        window_start=rows[0].at,
+        window_end=rows[-1].at,
     )
     if ok and promote:
         model_activate(version)
@@ -187,6 +205,26 @@ def model_train(
         estimates=estimates,
         note=note,
     )
+
+
+def _train(
+    rows: list[dict[str, Any]], labels: list[float], weights: list[float], **options: Any
+) -> tuple[RewardModel, TrainingMetrics]:
+    """Train locally, or on the Dask cluster when ``TRAINING_BACKEND`` is "dask"; same inputs, same kind of model."""
+    backend = setting("TRAINING_BACKEND")
+    if backend == "local":
+        return reward_model_train(rows, labels, weights, **options)
+    if backend != "dask":
+        raise TrainingError(f"Unknown TAILOR_TRAINING_BACKEND {backend!r}; use 'local' or 'dask'.")
+    address = setting("DASK_SCHEDULER_ADDRESS")
+    if not address:
+        raise TrainingError("TAILOR_TRAINING_BACKEND is 'dask' but DASK_SCHEDULER_ADDRESS is not set.")
+    from distributed import Client
+
+    from .engine.dask_training import reward_model_train_dask
+
+    with Client(address, timeout=30, set_as_default=False) as client:
+        return reward_model_train_dask(rows, labels, weights, client=client, **options)
 
 
 def _estimate_dict(estimate: Any) -> dict[str, Any]:

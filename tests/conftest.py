@@ -25,9 +25,11 @@ def _tailor_isolation(settings):
 
 @pytest.fixture
 def demo(db):
+    """The demo site with home-hero on its segment rules: targeting tests need a deterministic choice.
+    The model strategy it ships with is exercised through the simulation (tests/personalization/test_learning.py)."""
     from personalization.demo import demo_seed
 
-    return demo_seed()
+    return demo_seed(hero_strategy="rules")
 
 
 IPHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1"

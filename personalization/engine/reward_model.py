@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -23,6 +23,7 @@ from .context import Context
 from .featurize import FeatureSchema, VariantFeatures, matrix, schema_fit, score_matrix
 
 FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.intp]
 
 MIN_ROWS = 50
 EARLY_STOPPING_ROUNDS = 20
@@ -233,6 +234,107 @@ def _validated_inputs(
     return label_array, weight_array
 
 
+@dataclass(frozen=True, slots=True)
+class TrainingPlan:
+    """What every training backend shares: checked inputs, the fitted schema and the split.
+
+    ``training_prepare`` builds it and ``finish`` turns a backend's LightGBM model text into
+    the served ``RewardModel`` and its held-out metrics, so a model trained in-process and
+    one trained on a Dask cluster are validated, encoded, split and measured the same way;
+    a backend only decides how the boosting runs. The validation matrix is encoded here
+    (backends need it to pick the iteration and to measure); the training matrix is left
+    to the backend, which may encode it whole or chunk by chunk.
+    """
+
+    rows: Sequence[Mapping[str, Any]]
+    params: Mapping[str, Any]
+    schema: FeatureSchema
+    labels: FloatArray
+    weights: FloatArray
+    train_index: IntArray
+    valid_index: IntArray
+    X_valid: FloatArray
+
+    @property
+    def feature_names(self) -> list[str]:
+        return _feature_names(self.schema.columns)
+
+    @property
+    def valid_labels(self) -> FloatArray:
+        return self.labels[self.valid_index]
+
+    @property
+    def valid_weights(self) -> FloatArray:
+        return self.weights[self.valid_index]
+
+    @property
+    def stops_early(self) -> bool:
+        """Early stopping needs a validation split holding both classes, or its log-loss says nothing."""
+        positives = int(_positive(self.valid_labels).sum())
+        return 0 < positives < self.valid_index.size
+
+    def train_chunks(self, chunk_rows: int) -> Iterator[tuple[FloatArray, FloatArray, FloatArray]]:
+        """The training rows as (matrix, labels, weights) blocks of at most ``chunk_rows`` rows, encoded lazily.
+
+        Encoding is cell by cell, so the blocks stacked equal ``matrix`` of all training rows.
+        """
+        if chunk_rows < 1:
+            raise ValueError(f"chunk_rows must be at least 1, got {chunk_rows}.")
+        for start in range(0, self.train_index.size, chunk_rows):
+            index = self.train_index[start : start + chunk_rows]
+            yield _encode(self.rows, index, self.schema), self.labels[index], self.weights[index]
+
+    def finish(self, model_text: str) -> tuple[RewardModel, TrainingMetrics]:
+        """The served model, read back from LightGBM's text, with its metrics on the validation rows."""
+        # Reloading from text makes the in-memory model exactly what to_text()/from_text() restore.
+        model = RewardModel(lgb.Booster(model_str=model_text), self.schema)
+        valid_labels = self.valid_labels
+        valid_predictions = model.predict_matrix(self.X_valid)
+        metrics = TrainingMetrics(
+            rows=len(self.rows),
+            positives=int(_positive(self.labels).sum()),
+            auc=_auc(valid_labels, valid_predictions),
+            logloss=_logloss(valid_labels, valid_predictions, self.valid_weights),
+            valid_rows=int(self.valid_index.size),
+        )
+        return model, metrics
+
+
+def _encode(rows: Sequence[Mapping[str, Any]], index: npt.NDArray[np.intp], schema: FeatureSchema) -> FloatArray:
+    return matrix([rows[i] for i in index.tolist()], schema)
+
+
+def training_prepare(
+    rows: Sequence[Mapping[str, Any]],
+    labels: Sequence[float],
+    weights: Sequence[float] | None = None,
+    *,
+    params: Mapping[str, Any] | None = None,
+    valid_fraction: float = 0.2,
+    seed: int = 0,
+    num_boost_round: int = 200,
+) -> TrainingPlan:
+    """Check the inputs, fit the schema, split the rows and encode the validation rows (see ``TrainingPlan``)."""
+    merged: dict[str, Any] = {**DEFAULT_PARAMS, "seed": seed, **(params or {})}
+    label_array, weight_array = _validated_inputs(
+        rows, labels, weights, valid_fraction, num_boost_round, merged.get("objective")
+    )
+    schema = schema_fit(rows)
+    if not schema.columns:
+        raise ValueError("The rows hold no feature with a value: nothing to learn from.")
+    train_index, valid_index = _split(label_array, valid_fraction, seed)
+    return TrainingPlan(
+        rows=rows,
+        params=merged,
+        schema=schema,
+        labels=label_array,
+        weights=weight_array,
+        train_index=train_index,
+        valid_index=valid_index,
+        X_valid=_encode(rows, valid_index, schema),
+    )
+
+
 def reward_model_train(
     rows: Sequence[Mapping[str, Any]],
     labels: Sequence[float],
@@ -250,48 +352,37 @@ def reward_model_train(
     held out; when it holds both classes, training stops early once its log-loss has not
     improved for 20 rounds and the best iteration is kept. The shipped model is the one
     trained on the remaining rows, so the metrics describe exactly what is served.
-    ``params`` override ``DEFAULT_PARAMS`` (LightGBM names).
+    ``params`` override ``DEFAULT_PARAMS`` (LightGBM names). This is the in-process
+    backend; ``dask_training.reward_model_train_dask`` trains the same model on a cluster.
     """
-    merged: dict[str, Any] = {**DEFAULT_PARAMS, "seed": seed, **(params or {})}
-    label_array, weight_array = _validated_inputs(
-        rows, labels, weights, valid_fraction, num_boost_round, merged.get("objective")
+    plan = training_prepare(
+        rows,
+        labels,
+        weights,
+        params=params,
+        valid_fraction=valid_fraction,
+        seed=seed,
+        num_boost_round=num_boost_round,
     )
-
-    schema = schema_fit(rows)
-    if not schema.columns:
-        raise ValueError("The rows hold no feature with a value: nothing to learn from.")
-    X = matrix(rows, schema)
-    train_index, valid_index = _split(label_array, valid_fraction, seed)
-
+    train_index = plan.train_index
     train_set = lgb.Dataset(
-        X[train_index],
-        label=label_array[train_index],
-        weight=weight_array[train_index],
-        feature_name=_feature_names(schema.columns),
-        categorical_feature=schema.categorical_indices,
-        params=merged,
+        _encode(rows, train_index, plan.schema),
+        label=plan.labels[train_index],
+        weight=plan.weights[train_index],
+        feature_name=plan.feature_names,
+        categorical_feature=plan.schema.categorical_indices,
+        params=dict(plan.params),
         free_raw_data=True,
     )
-    valid_labels = label_array[valid_index]
-    has_both_classes = 0 < int(_positive(valid_labels).sum()) < valid_labels.size
     valid_sets: list[lgb.Dataset] = []
     callbacks: list[Any] = []
-    if has_both_classes:
+    if plan.stops_early:
         valid_sets.append(
-            lgb.Dataset(X[valid_index], label=valid_labels, weight=weight_array[valid_index], reference=train_set)
+            lgb.Dataset(plan.X_valid, label=plan.valid_labels, weight=plan.valid_weights, reference=train_set)
         )
         callbacks.append(lgb.early_stopping(EARLY_STOPPING_ROUNDS, first_metric_only=True, verbose=False))
-    booster = lgb.train(merged, train_set, num_boost_round=num_boost_round, valid_sets=valid_sets, callbacks=callbacks)
-
-    # Reload from text so the in-memory model is exactly what to_text()/from_text() restore,
-    # trimmed to the best iteration when early stopping found one.
-    model = RewardModel(lgb.Booster(model_str=booster.model_to_string()), schema)
-    valid_predictions = model.predict_matrix(X[valid_index])
-    metrics = TrainingMetrics(
-        rows=len(rows),
-        positives=int(_positive(label_array).sum()),
-        auc=_auc(valid_labels, valid_predictions),
-        logloss=_logloss(valid_labels, valid_predictions, weight_array[valid_index]),
-        valid_rows=int(valid_index.size),
+    booster = lgb.train(
+        dict(plan.params), train_set, num_boost_round=num_boost_round, valid_sets=valid_sets, callbacks=callbacks
     )
-    return model, metrics
+    # model_to_string() keeps only the trees up to the best iteration when early stopping found one.
+    return plan.finish(booster.model_to_string())

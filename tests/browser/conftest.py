@@ -61,7 +61,7 @@ def seeded(live_server, browser):
     from personalization.demo import demo_seed
 
     wagtail_initial_data()
-    return demo_seed()
+    return demo_seed(hero_strategy="rules")
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -172,12 +172,14 @@ def test_celery_worker_trains_a_model_through_the_redis_broker(stack_env, worker
     assert simulation["training"]["promoted"] is True
     assert simulation["lift_over_uniform"] > 1.3
     app = Celery(broker=redis_server.url, backend=redis_server.url)
-    trained = app.send_task("personalization.tasks.models_train", kwargs={"slot_key": "sim-hero"}, queue="training")
+    trained = app.send_task("personalization.tasks.models_train", kwargs={"slot_key": "home-hero"}, queue="training")
     try:
         outcome = trained.get(timeout=120)
     except Exception as exc:
         raise AssertionError(f"training task failed: {exc}\nworker log:\n{worker.output()[-3000:]}") from exc
-    assert set(outcome) == {"sim-hero"}
-    versions = pg.execute("select count(*) from personalization_modelversion where slot_key = 'sim-hero'").fetchone()[0]
+    assert set(outcome) == {"home-hero"}
+    versions = pg.execute("select count(*) from personalization_modelversion where slot_key = 'home-hero'").fetchone()[
+        0
+    ]
     assert versions == 2
     assert "models_train" in worker.output()

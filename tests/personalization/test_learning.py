@@ -21,7 +21,7 @@ from tracking.visitors import VisitorState
 pytestmark = pytest.mark.django_db
 
 
-def test_simulated_traffic_learns_well_beyond_uniform():
+def test_simulated_traffic_learns_well_beyond_uniform_and_the_admin_shows_the_lift(admin_client):
     out = StringIO()
     call_command("simulate_traffic", "--visitors", "3000", "--seed", "3", "--json", stdout=out)
     result = json.loads(out.getvalue())
@@ -30,7 +30,13 @@ def test_simulated_traffic_learns_well_beyond_uniform():
     assert result["lift_over_uniform"] >= 1.5, result
     assert result["fraction_of_oracle"] >= 0.75, result
     assert abs(result["phase1"]["expected_ctr"] - result["uniform_ctr"]) < 0.02  # phase 1 explored uniformly
-    assert ModelVersion.objects.get(status="active").slot_key == SLOT_KEY
+    active = ModelVersion.objects.get(status="active")
+    assert active.slot_key == SLOT_KEY == "home-hero"  # the demo's own hero learns
+    html = admin_client.get("/admin/tailor/models/").content.decode()
+    assert f"Serving model #{active.pk}, trained on {active.metrics['rows']} decisions" in html
+    lift = (active.estimates["candidate"]["dr"]["value"] / active.estimates["uniform"]["dr"]["value"] - 1) * 100
+    assert lift > 30
+    assert f"Estimated lift over uniform random: <strong>+{lift:.0f}%</strong>" in html
 
 
 def test_propensities_logged_by_the_model_policy_sum_to_one_over_variants():
@@ -112,7 +118,7 @@ def test_evaluate_policy_ranks_the_model_above_uniform_and_recovers_the_logged_v
     result = json.loads(out.getvalue())
     policies = result["policies"]
     assert result["rows"] == 3000
-    assert set(policies) >= {"logged", "uniform", "model", "fixed:hero-deal"}
+    assert set(policies) >= {"logged", "uniform", "model", "fixed:hero-newsletter"}
     known = truth()
     # The log was gathered uniformly, so the logged and uniform values are both the uniform truth.
     for name in ("logged", "uniform"):
@@ -161,10 +167,72 @@ def test_scored_visitors_are_served_from_the_cached_scores():
     cached = cache.get(_key(SLOT_KEY, version, visitor_id))
     assert set(cached) == set(VISITOR_VARIANTS)
     # Serving reads the cache: make the cached scores prefer one variant and watch the model follow.
-    cache.set(_key(SLOT_KEY, version, visitor_id), {key: float(key == "hero-guide") for key in VISITOR_VARIANTS})
+    cache.set(_key(SLOT_KEY, version, visitor_id), {key: float(key == "hero-welcome-back") for key in VISITOR_VARIANTS})
     visitor = VisitorState(id=visitor_id)
     chosen = [decide(SLOT_KEY, visitor, {"device": "mobile"}, rng=random.Random(i)).variant.key for i in range(40)]
-    assert chosen.count("hero-guide") >= 30  # 92.5 % under 10 % epsilon-greedy
+    assert chosen.count("hero-welcome-back") >= 30  # 92.5 % under 10 % epsilon-greedy
     # A miss scores in-process with the same model.
     cache.delete(_key(SLOT_KEY, version, visitor_id))
     assert decide(SLOT_KEY, visitor, {"device": "mobile"}).policy == "model"
+
+
+def _hero_settings(**fields):
+    from content.models import Slot
+
+    slot = Slot.objects.get(key=SLOT_KEY)
+    for name, value in fields.items():
+        setattr(slot, name, value)
+    slot.save_revision().publish()
+
+
+def test_the_slots_exploration_settings_reach_serving_and_training():
+    from personalization.engine import Context
+    from personalization.services import slot_get
+
+    simulation_slot_ensure()
+    _hero_settings(exploration="softmax", temperature=0.5, exploration_rate=0.2)
+    traffic_run(1500, random.Random(17))
+    model_train(SLOT_KEY, seed=17)
+    slot = slot_get(SLOT_KEY)
+    assert (slot.policy.exploration, slot.policy.temperature, slot.policy.rate) == ("softmax", 0.5, 0.2)
+    hot = slot.policy.probabilities(slot.candidates, Context.from_mapping({"device": "mobile"}))
+    _hero_settings(temperature=0.01)
+    cold = slot_get(SLOT_KEY).policy.probabilities(slot.candidates, Context.from_mapping({"device": "mobile"}))
+    # A lower temperature concentrates traffic on the best variant; the floor of rate/K holds for both.
+    assert max(cold.values()) > max(hot.values())
+    assert min(cold.values()) >= 0.2 / 4 - 1e-9
+
+
+def test_a_weighted_reward_mixes_clicks_and_conversions_and_trains():
+    from content.selectors import SlotDefinition
+    from personalization.training import logged_rows, reward_value
+    from tracking.rewards import Reward
+
+    weighted = SlotDefinition(
+        key="s", name="s", strategy="model", default_variant="", revision_id=None, variants=(), rules=(),
+        reward="weighted", reward_weights=(1.0, 3.0),
+    )  # fmt: skip
+    assert reward_value(weighted, Reward(clicked=True)) == 0.25
+    assert reward_value(weighted, Reward(clicked=True, converted=True)) == 1.0
+    assert reward_value(weighted, Reward(converted=True)) == 0.75
+    assert reward_value(weighted, None) == 0.0
+
+    simulation_slot_ensure()
+    _hero_settings(reward="weighted", click_weight=1.0, conversion_weight=3.0)
+    traffic_run(1500, random.Random(19))
+    from personalization.services import slot_get
+
+    assert {row.reward for row in logged_rows(slot_get(SLOT_KEY).definition)} == {0.0, 0.25}
+    report = model_train(SLOT_KEY, seed=19)  # fractional labels: trained with the cross-entropy objective
+    version = ModelVersion.objects.get(pk=report.version_id)
+    assert version.metrics["positives"] > 0
+    assert version.window_start is not None
+    assert version.window_start <= version.window_end
+    assert "\nobjective=cross_entropy" in version.model_text
+
+
+def test_simulate_traffic_refuses_a_hero_moved_to_rules(demo):
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="uses the 'rules' strategy; the simulation teaches a model"):
+        call_command("simulate_traffic", "--visitors", "10", stdout=StringIO())

@@ -2,14 +2,22 @@
 
 from django.core.management.base import BaseCommand
 
-from personalization.demo import demo_seed
+from personalization.demo import HERO_STRATEGIES, demo_seed
 
 
 class Command(BaseCommand):
     help = "Create the demo pages, slots, segments and admin user. Safe to re-run: existing data is kept."
 
-    def handle(self, *args, **options):
-        result = demo_seed()
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--hero-strategy",
+            choices=HERO_STRATEGIES,
+            default="model",
+            help="How the new home-hero slot chooses: the model (default) or its segment rules.",
+        )
+
+    def handle(self, *args, hero_strategy, **options):
+        result = demo_seed(hero_strategy=hero_strategy)
         if result.created:
             self.stdout.write("Created: " + ", ".join(result.created))
         else:

@@ -6,10 +6,17 @@ import json
 import random
 import sys
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
-from personalization.simulation import SLOT_KEY, pipeline_drain, simulation_slot_ensure, traffic_run, truth
-from personalization.training import model_train
+from personalization.simulation import (
+    SLOT_KEY,
+    SimulationError,
+    pipeline_drain,
+    simulation_slot_ensure,
+    traffic_run,
+    truth,
+)
+from personalization.training import TrainingError, model_train
 
 
 class Command(BaseCommand):
@@ -26,7 +33,10 @@ class Command(BaseCommand):
     def handle(self, *args, visitors, seed, **options):
         as_json = options["json"]
         rng = random.Random(seed)  # noqa: S311 - simulation, not security
-        simulation_slot_ensure()
+        try:
+            simulation_slot_ensure()
+        except SimulationError as exc:
+            raise CommandError(str(exc)) from None
         known = truth()
 
         def progress(label: str):
@@ -47,7 +57,10 @@ class Command(BaseCommand):
         if not as_json:
             sys.stderr.write("\ntraining…\n")
         pipeline_drain()
-        training = model_train(SLOT_KEY, seed=seed)
+        try:
+            training = model_train(SLOT_KEY, seed=seed)
+        except TrainingError as exc:
+            raise CommandError(f"{exc} Run with more --visitors.") from None
         serve = traffic_run(visitors, rng, progress("phase 2: model    "))
         result = {
             "slot": SLOT_KEY,
