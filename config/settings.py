@@ -223,6 +223,11 @@ CELERY_BEAT_SCHEDULE.update(
             "schedule": 10.0,  # each run drains the stream for ~9 s, so writers run back to back
             "options": {"queue": "ingest", "expires": 10},
         },
+        "tracking-features-rollup": {
+            "task": "tracking.tasks.features_rollup",
+            "schedule": env.float("TAILOR_FEATURES_ROLLUP_SECONDS", default=600.0),
+            "options": {"queue": "features", "expires": 600},
+        },
         "personalization-models-train": {
             "task": "personalization.tasks.models_train",
             "schedule": env.float("TAILOR_TRAIN_SECONDS", default=3600.0),
@@ -247,6 +252,7 @@ CELERY_TASK_ROUTES = {
     "personalization.tasks.visitors_score": {"queue": "scoring"},
 }
 
+    "tracking.tasks.features_rollup": {"queue": "features"},
 # Tailor's own settings: one namespaced dict per app, read through each app's conf.py.
 TAILOR = {
     # "direct" writes each decision in the request (embedded); "redis" buffers it

@@ -36,6 +36,8 @@ DEFAULTS: dict[str, Any] = {
     # Rewards and features
     "ATTRIBUTION_WINDOW_SECONDS": 30 * 60,
     "FEATURES_TTL_SECONDS": 30 * 24 * 3600,
+    # The roll-up recomputes visitors with events this recent; beat runs it more often than this.
+    "FEATURES_ROLLUP_WINDOW_SECONDS": 900.0,
     # Privacy
     "CONSENT_MODE": "implied",  # or "required": nothing is recorded before consent
     "RESPECT_DO_NOT_TRACK": True,

@@ -321,6 +321,44 @@ def visitor_features_rebuild(visitor_id: str) -> dict[str, Any]:
     return state
 
 
+def visitors_features_rollup(*, active_within_seconds: float = 900.0, batch: int = 500) -> int:
+    """Recompute from the database the cached feature state of every visitor with events in the window.
+
+    Ingest updates the cached state read-modify-write, so two concurrent batches of
+    one visitor can lose an update; this roll-up (beat, every few minutes) puts the
+    state back to what the database says. A cached state that already holds an event
+    newer than anything stored is left alone: its events are still on their way from
+    the stream, and the next roll-up sees them. Returns how many states were written.
+    """
+    since = datetime.fromtimestamp(time.time() - active_within_seconds, tz=UTC)
+    visitor_ids = list(
+        Event.objects.filter(ts__gte=since, is_bot=False).values_list("visitor_id", flat=True).distinct().iterator()
+    )
+    written = 0
+    history = datetime.fromtimestamp(time.time() - 30 * 24 * 3600, tz=UTC)
+    for start in range(0, len(visitor_ids), batch):
+        chunk = visitor_ids[start : start + batch]
+        states = {str(v): feature_logic.state_new() for v in chunk}
+        rows = (
+            Event.objects.filter(visitor_id__in=chunk, ts__gte=history, is_bot=False)
+            .order_by()
+            .values("visitor_id", "type", "ts", "value", "props", "decision_id")
+        )
+        for row in rows.iterator(chunk_size=5000):
+            feature_logic.state_apply(states[str(row.pop("visitor_id"))], {**row, "ts": row["ts"].timestamp()})
+        keys = {_features_key(v): v for v in states}
+        cached = cache.get_many(list(keys))
+        fresh = {}
+        for key, visitor_id in keys.items():
+            stored, held = states[visitor_id]["times"], (cached.get(key) or {}).get("times") or []
+            if held and (not stored or held[-1] > stored[-1]):
+                continue
+            fresh[key] = states[visitor_id]
+        cache.set_many(fresh, timeout=setting("FEATURES_TTL_SECONDS"))
+        written += len(fresh)
+    return written
+
+
 def visitor_features_get(visitor_id: str, now: float | None = None, *, known: bool = True) -> dict[str, float | None]:
     """The visitor's features for serving: one cache read; a miss schedules a rebuild from the database.
 
@@ -344,6 +382,38 @@ def visitor_features_get(visitor_id: str, now: float | None = None, *, known: bo
             logger.warning("Feature rebuild not scheduled (%s).", exc)
         state = cache.get(_features_key(visitor_id))  # an eager rebuild has already filled it
     return feature_logic.features_compute(state, now)
+
+
+def visitors_features_get(visitor_ids: Sequence[str], now: float | None = None) -> dict[str, dict[str, float | None]]:
+    """Many visitors' features for batch work (clustering): one cache read, misses rebuilt in one query.
+
+    The same fold as ``visitor_features_get`` and its rebuild, for a batch: a
+    visitor the cache has lost is rebuilt from the database here (and cached)
+    instead of by one task per visitor.
+    """
+    now = time.time() if now is None else now
+    keys = {_features_key(v): v for v in visitor_ids}
+    try:
+        states = {keys[key]: state for key, state in cache.get_many(list(keys)).items()}
+    except Exception as exc:  # noqa: BLE001 - the database has every event the cache had
+        logger.warning("Features cache unavailable (%s); rebuilding %d visitors from events.", exc, len(keys))
+        states = {}
+    missing = [v for v in visitor_ids if v not in states]
+    if missing:
+        since = datetime.fromtimestamp(time.time() - 30 * 24 * 3600, tz=UTC)
+        events: dict[str, list[dict[str, Any]]] = {v: [] for v in missing}
+        rows = Event.objects.filter(visitor_id__in=[uuid.UUID(v) for v in missing], ts__gte=since, is_bot=False).values(
+            "visitor_id", "type", "ts", "value", "props", "decision_id"
+        )
+        for row in rows.iterator(chunk_size=5000):
+            events[str(row.pop("visitor_id"))].append({**row, "ts": row["ts"].timestamp()})
+        rebuilt = {v: feature_logic.state_from_events(events[v]) for v in missing}
+        try:
+            cache.set_many({_features_key(v): s for v, s in rebuilt.items()}, timeout=setting("FEATURES_TTL_SECONDS"))
+        except Exception as exc:  # noqa: BLE001 - serving rebuilds on its own miss
+            logger.warning("Rebuilt features not cached (%s).", exc)
+        states.update(rebuilt)
+    return {v: feature_logic.features_compute(states[v], now) for v in visitor_ids}
 
 
 def _stream_entries_persist(client: Any, key: str, group: str, entries: list[tuple[Any, dict[Any, Any]]]) -> int:

@@ -37,6 +37,14 @@ def visitor_features_rebuild(visitor_id: str) -> None:
     rebuild(visitor_id)
 
 
+@shared_task(ignore_result=False, soft_time_limit=300, time_limit=400)
+def features_rollup() -> int:
+    """Recompute recently active visitors' features from the database (scheduled by beat every few minutes)."""
+    from .ingest import visitors_features_rollup
+
+    return visitors_features_rollup(active_within_seconds=setting("FEATURES_ROLLUP_WINDOW_SECONDS"))
+
+
 @shared_task(ignore_result=False, soft_time_limit=600, time_limit=900)
 def events_purge() -> int:
     """Delete events older than the retention period (scheduled daily by beat)."""

@@ -172,3 +172,43 @@ def test_first_batch_counts_in_features_with_the_redis_backend(client, settings,
     visitor = str(uuid.uuid4())
     post_events(client, visitor, api_event("scroll", 10, 90))
     assert ingest.visitor_features_get(visitor)["avg_scroll_depth"] == 90
+
+
+@pytest.mark.django_db
+def test_the_rollup_repairs_a_lost_update_and_leaves_quiet_visitors_alone(client):
+    from django.core.cache import cache
+
+    from tracking.ingest import visitor_features_get, visitors_features_rollup
+    from tracking.tasks import features_rollup
+
+    active, quiet = str(uuid.uuid4()), str(uuid.uuid4())
+    post_events(client, active, api_event("scroll", 120, 40), api_event("click", 60))
+    post_events(client, quiet, api_event("scroll", 2 * HOUR, 80))
+    now = time.time()
+    truth = visitor_features_get(active, now)
+    # Two concurrent batches raced: the cache kept only the first one's update.
+    stale = state_from_events([{"type": "scroll", "ts": time.time() - 120, "value": 40, "props": {}}])
+    cache.set(f"tailor:features:{active}", stale)
+    assert visitor_features_get(active, now)["clicks_last_hour"] == 0
+    quiet_before = cache.get(f"tailor:features:{quiet}")
+
+    assert features_rollup.delay().get() == 1  # the task beat runs: only the visitor active in the window
+    assert visitor_features_get(active, now) == truth
+    assert cache.get(f"tailor:features:{quiet}") == quiet_before
+    assert visitors_features_rollup(active_within_seconds=3 * HOUR) == 2
+
+
+@pytest.mark.django_db
+def test_the_rollup_keeps_a_cached_state_newer_than_the_database(client):
+    """Events still on their way from the stream are in the cache, not yet stored: the roll-up must not undo them."""
+    from django.core.cache import cache
+
+    from tracking.ingest import visitors_features_rollup
+
+    visitor = str(uuid.uuid4())
+    post_events(client, visitor, api_event("scroll", 300, 40))
+    ahead = cache.get(f"tailor:features:{visitor}")
+    state_apply(ahead, {"type": "click", "ts": time.time() - 1, "value": None, "props": {}})
+    cache.set(f"tailor:features:{visitor}", ahead)
+    assert visitors_features_rollup() == 0
+    assert cache.get(f"tailor:features:{visitor}") == ahead
