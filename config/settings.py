@@ -238,6 +238,11 @@ CELERY_BEAT_SCHEDULE.update(
             "schedule": env.float("TAILOR_SCORE_SECONDS", default=300.0),
             "options": {"queue": "scoring", "expires": 300},
         },
+        "personalization-visitors-cluster": {
+            "task": "personalization.tasks.visitors_cluster",
+            "schedule": env.float("TAILOR_CLUSTER_SECONDS", default=24 * 3600.0),
+            "options": {"queue": "clustering", "expires": 3600},
+        },
         "tracking-events-purge": {
             "task": "tracking.tasks.events_purge",
             "schedule": 24 * 3600.0,
@@ -247,12 +252,13 @@ CELERY_BEAT_SCHEDULE.update(
 )
 CELERY_TASK_ROUTES = {
     "tracking.tasks.events_purge": {"queue": "maintenance"},
+    "tracking.tasks.features_rollup": {"queue": "features"},
     "tracking.tasks.*": {"queue": "ingest"},
     "personalization.tasks.models_train": {"queue": "training"},
     "personalization.tasks.visitors_score": {"queue": "scoring"},
+    "personalization.tasks.visitors_cluster": {"queue": "clustering"},
 }
 
-    "tracking.tasks.features_rollup": {"queue": "features"},
 # Tailor's own settings: one namespaced dict per app, read through each app's conf.py.
 TAILOR = {
     # "direct" writes each decision in the request (embedded); "redis" buffers it
@@ -266,15 +272,15 @@ TAILOR = {
     "RETENTION_DAYS": env.int("TAILOR_RETENTION_DAYS", default=90),
     "COUNTRY_HEADER": env.str("TAILOR_COUNTRY_HEADER", default="HTTP_CF_IPCOUNTRY"),
     "VISITOR_COOKIE_SECURE": env.bool("TAILOR_VISITOR_COOKIE_SECURE", default=not DEBUG),
+    # "local" trains in the worker process; "dask" sends training to the cluster at DASK_SCHEDULER_ADDRESS.
+    "TRAINING_BACKEND": env.str("TAILOR_TRAINING_BACKEND", default="local"),
+    "DASK_SCHEDULER_ADDRESS": env.str("DASK_SCHEDULER_ADDRESS", default=""),
 }
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    # "local" trains in the worker process; "dask" sends training to the cluster at DASK_SCHEDULER_ADDRESS.
-    "TRAINING_BACKEND": env.str("TAILOR_TRAINING_BACKEND", default="local"),
-    "DASK_SCHEDULER_ADDRESS": env.str("DASK_SCHEDULER_ADDRESS", default=""),
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {

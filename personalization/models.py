@@ -8,6 +8,8 @@ built, so requests never query segments.
 
 from __future__ import annotations
 
+from django import forms
+from django.core.exceptions import ValidationError
 from django.db import models
 from wagtail import blocks
 from wagtail.admin.panels import FieldPanel
@@ -34,6 +36,36 @@ FEATURE_CHOICES = [
     ("deal_clicks_ratio", "Share of clicks on deals (0–1)"),
 ]
 UTM_CHOICES = [(p, f"utm_{p}") for p in ("source", "medium", "campaign", "term", "content")]
+
+
+class ClusterCentresBlock(blocks.FieldBlock):
+    """A clustering run's scaling and centres as JSON, in a hidden input: written by "Create segment", never typed."""
+
+    def __init__(self, required=False, help_text=None, **kwargs):
+        self.field = forms.JSONField(required=required, help_text=help_text, widget=forms.HiddenInput)
+        super().__init__(**kwargs)
+
+
+class ClusterRuleBlock(blocks.StructBlock):
+    """The behaviour-cluster rule: checked by building the engine's rule, so what saves is what compiles."""
+
+    def clean(self, value):
+        from .engine.segments import ClusterRule
+
+        value = super().clean(value)
+        if not value.get("centres"):
+            raise blocks.StructBlockValidationError(
+                non_block_errors=[
+                    ValidationError(
+                        "A behaviour-cluster rule is made from Behaviour clusters (“Create segment”), not by hand."
+                    )
+                ]
+            )
+        try:
+            ClusterRule(centres=value["centres"], cluster=value["cluster"])
+        except (ValueError, TypeError) as exc:
+            raise blocks.StructBlockValidationError(block_errors={"cluster": ValidationError(str(exc))}) from None
+        return value
 
 
 def rule_blocks() -> list[tuple[str, blocks.Block]]:
@@ -168,6 +200,28 @@ def rule_blocks() -> list[tuple[str, blocks.Block]]:
             ),
         ),
         (
+            "cluster",
+            ClusterRuleBlock(
+                [
+                    (
+                        "summary",
+                        blocks.CharBlock(
+                            required=False, help_text="What sets the cluster apart; for reading, membership ignores it."
+                        ),
+                    ),
+                    (
+                        "cluster",
+                        blocks.IntegerBlock(
+                            min_value=0, help_text="Which centre of the run; a visitor is in the nearest one."
+                        ),
+                    ),
+                    ("centres", ClusterCentresBlock()),
+                ],
+                icon="group",
+                label="Behaviour cluster (learned)",
+            ),
+        ),
+        (
             "returning",
             blocks.StructBlock(
                 [
@@ -246,3 +300,59 @@ class ModelVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.slot_key} model #{self.pk} ({self.status})"
+
+
+class ClusteringRun(models.Model):
+    """One clustering of recently active visitors on their real-time features (daily, by beat).
+
+    ``centres`` is the engine's ``CentroidModel`` in stored form: the scaling and
+    every centre, which is what a segment made from one of its clusters carries.
+    """
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    active_since = models.DateTimeField(help_text="Visitors active since then were clustered.")
+    visitors = models.PositiveIntegerField()
+    k = models.PositiveSmallIntegerField()
+    silhouette = models.FloatField()
+    scores = models.JSONField(default=dict, blank=True, help_text="Silhouette score of every k tried.")
+    centres = models.JSONField()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"Clustering #{self.pk} ({self.k} clusters of {self.visitors} visitors)"
+
+
+class BehaviourCluster(models.Model):
+    """One cluster of a run: its size, centre and what sets it apart; and the segment made from it, if any.
+
+    A new run replaces the clusters of earlier runs, except those an editor
+    turned into a segment: those are kept so the screen can still show where
+    the segment came from.
+    """
+
+    run = models.ForeignKey(ClusteringRun, on_delete=models.CASCADE, related_name="clusters")
+    index = models.PositiveSmallIntegerField(help_text="0 is the largest cluster of its run.")
+    size = models.PositiveIntegerField()
+    share = models.FloatField()
+    centroid = models.JSONField(default=dict, blank=True, help_text="The centre, in each feature's own units.")
+    distinctive = models.JSONField(default=list, blank=True)
+    segment = models.OneToOneField(
+        Segment, null=True, blank=True, on_delete=models.SET_NULL, related_name="behaviour_cluster"
+    )
+
+    class Meta:
+        ordering = ["run", "index"]
+        constraints = [models.UniqueConstraint(fields=["run", "index"], name="one_cluster_per_index_and_run")]
+
+    def __str__(self) -> str:
+        return f"{self.label} of clustering #{self.run_id}"
+
+    @property
+    def label(self) -> str:
+        return f"Cluster {self.index + 1}"
+
+    @property
+    def description(self) -> str:
+        return "; ".join(str(d.get("text", "")) for d in self.distinctive)

@@ -29,3 +29,17 @@ def visitors_score() -> int:
     from .scoring import visitors_score as score
 
     return score()
+
+
+@shared_task(ignore_result=False, soft_time_limit=1800, time_limit=2000)
+def visitors_cluster() -> dict[str, object]:
+    """Cluster recently active visitors on their behaviour (scheduled daily by beat, on the clustering queue)."""
+    from .clustering import ClusteringError
+    from .clustering import visitors_cluster as cluster
+
+    try:
+        report = cluster()
+    except ClusteringError as exc:
+        logger.info("Visitors not clustered: %s", exc)
+        return {"run": None, "note": str(exc)}
+    return {"run": report.run_id, "visitors": report.visitors, "k": report.k, "silhouette": report.silhouette}

@@ -44,3 +44,38 @@ def register_models_menu_item():
 @hooks.register("register_log_actions")
 def register_model_log_actions(actions):
     actions.register_action("tailor.model.activate", "Activate model version", "Activated model version")
+
+
+class BehaviourClustersMenuItem(MenuItem):
+    def is_shown(self, request):
+        from .cluster_views import can_view_clusters
+
+        return can_view_clusters(request.user)
+
+
+@hooks.register("register_admin_urls")
+def register_cluster_urls():
+    from . import cluster_views
+
+    return [
+        path("tailor/clusters/", cluster_views.clusters_index, name="tailor_behaviour_clusters"),
+        path(
+            "tailor/clusters/<int:pk>/segment/",
+            cluster_views.cluster_segment_create_view,
+            name="tailor_behaviour_cluster_segment",
+        ),
+    ]
+
+
+@hooks.register("register_admin_menu_item")
+def register_clusters_menu_item():
+    return BehaviourClustersMenuItem(
+        "Behaviour clusters", reverse("tailor_behaviour_clusters"), icon_name="group", order=203
+    )
+
+
+@hooks.register("register_log_actions")
+def register_cluster_log_actions(actions):
+    actions.register_action(
+        "tailor.segment.from_cluster", "Create segment from behaviour cluster", "Created from a behaviour cluster"
+    )

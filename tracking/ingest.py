@@ -305,13 +305,22 @@ def visitor_features_apply(visitor_id: str, events: Sequence[Mapping[str, Any]])
 
 
 def _features_state_from_db(visitor_id: str, exclude: Sequence[str] = ()) -> dict[str, Any]:
+    return _feature_states_from_db([visitor_id], exclude)[visitor_id]
+
+
+def _feature_states_from_db(visitor_ids: Sequence[str], exclude: Sequence[str] = ()) -> dict[str, dict[str, Any]]:
+    """Each visitor's feature state folded from their stored events of the last 30 days, in one query."""
     since = datetime.fromtimestamp(time.time() - 30 * 24 * 3600, tz=UTC)
+    states = {str(v): feature_logic.state_new() for v in visitor_ids}
     rows = (
-        Event.objects.filter(visitor_id=visitor_id, ts__gte=since, is_bot=False)
+        Event.objects.filter(visitor_id__in=[uuid.UUID(str(v)) for v in visitor_ids], ts__gte=since, is_bot=False)
         .exclude(id__in=[uuid.UUID(i) for i in exclude])
-        .values("type", "ts", "value", "props", "decision_id")
+        .order_by()
+        .values("visitor_id", "type", "ts", "value", "props", "decision_id")
     )
-    return feature_logic.state_from_events({**row, "ts": row["ts"].timestamp()} for row in rows)
+    for row in rows.iterator(chunk_size=5000):
+        feature_logic.state_apply(states[str(row.pop("visitor_id"))], {**row, "ts": row["ts"].timestamp()})
+    return states
 
 
 def visitor_features_rebuild(visitor_id: str) -> dict[str, Any]:
@@ -335,17 +344,8 @@ def visitors_features_rollup(*, active_within_seconds: float = 900.0, batch: int
         Event.objects.filter(ts__gte=since, is_bot=False).values_list("visitor_id", flat=True).distinct().iterator()
     )
     written = 0
-    history = datetime.fromtimestamp(time.time() - 30 * 24 * 3600, tz=UTC)
     for start in range(0, len(visitor_ids), batch):
-        chunk = visitor_ids[start : start + batch]
-        states = {str(v): feature_logic.state_new() for v in chunk}
-        rows = (
-            Event.objects.filter(visitor_id__in=chunk, ts__gte=history, is_bot=False)
-            .order_by()
-            .values("visitor_id", "type", "ts", "value", "props", "decision_id")
-        )
-        for row in rows.iterator(chunk_size=5000):
-            feature_logic.state_apply(states[str(row.pop("visitor_id"))], {**row, "ts": row["ts"].timestamp()})
+        states = _feature_states_from_db(visitor_ids[start : start + batch])
         keys = {_features_key(v): v for v in states}
         cached = cache.get_many(list(keys))
         fresh = {}
@@ -400,14 +400,7 @@ def visitors_features_get(visitor_ids: Sequence[str], now: float | None = None) 
         states = {}
     missing = [v for v in visitor_ids if v not in states]
     if missing:
-        since = datetime.fromtimestamp(time.time() - 30 * 24 * 3600, tz=UTC)
-        events: dict[str, list[dict[str, Any]]] = {v: [] for v in missing}
-        rows = Event.objects.filter(visitor_id__in=[uuid.UUID(v) for v in missing], ts__gte=since, is_bot=False).values(
-            "visitor_id", "type", "ts", "value", "props", "decision_id"
-        )
-        for row in rows.iterator(chunk_size=5000):
-            events[str(row.pop("visitor_id"))].append({**row, "ts": row["ts"].timestamp()})
-        rebuilt = {v: feature_logic.state_from_events(events[v]) for v in missing}
+        rebuilt = _feature_states_from_db(missing)
         try:
             cache.set_many({_features_key(v): s for v, s in rebuilt.items()}, timeout=setting("FEATURES_TTL_SECONDS"))
         except Exception as exc:  # noqa: BLE001 - serving rebuilds on its own miss

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import operator
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from fnmatch import translate
 from typing import Any, ClassVar, Protocol
 
+from .clustering import CentroidModel
 from .context import UTM_PARAMS, Context
 
 MAX_MATCHED_TEXT = 512  # referrers are attacker-controlled; bound pattern work
@@ -206,6 +207,7 @@ class FeatureRule:
     """
 
     kind: ClassVar[str] = "behaviour"
+    reads_features: ClassVar[bool] = True
     feature: str
     operator: str
     value: float
@@ -217,6 +219,35 @@ class FeatureRule:
     def matches(self, context: Context) -> bool:
         actual = context.features.get(self.feature)
         return actual is not None and _NUMBER_OPERATORS[self.operator](actual, self.value)
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterRule:
+    """The visitor's real-time features lie nearest this cluster's centre, of all the centres of its clustering run.
+
+    Made from a behaviour cluster in the admin: ``centres`` holds the run's
+    scaling and every centre (a ``CentroidModel`` or its stored form), so a
+    visitor who arrived after the run is placed in-process, like any other
+    rule. A visitor without any behaviour yet never matches. ``summary`` is
+    for people reading the segment; membership does not use it.
+    """
+
+    kind: ClassVar[str] = "cluster"
+    reads_features: ClassVar[bool] = True
+    centres: CentroidModel | Mapping[str, Any]
+    cluster: int
+    summary: str = ""
+
+    def __post_init__(self) -> None:
+        centres = self.centres if isinstance(self.centres, CentroidModel) else CentroidModel.from_dict(self.centres)
+        if not 0 <= self.cluster < len(centres.centroids):
+            raise ValueError(
+                f"Cluster {self.cluster} does not exist; the run has clusters 0 to {len(centres.centroids) - 1}."
+            )
+        object.__setattr__(self, "centres", centres)
+
+    def matches(self, context: Context) -> bool:
+        return self.centres.nearest(context.features) == self.cluster  # type: ignore[union-attr]
 
 
 RULE_TYPES: dict[str, type] = {
@@ -235,11 +266,12 @@ RULE_TYPES: dict[str, type] = {
         VisitCountRule,
         ReturningRule,
         FeatureRule,
+        ClusterRule,
     )
 }
 
 
-_INTEGER_FIELDS = {"time_of_day": ("start_hour", "end_hour"), "visit_count": ("value",)}
+_INTEGER_FIELDS = {"time_of_day": ("start_hour", "end_hour"), "visit_count": ("value",), "cluster": ("cluster",)}
 _FLOAT_FIELDS = {"behaviour": ("value",)}
 
 
@@ -286,7 +318,7 @@ class SegmentSpec:
 
     @property
     def uses_features(self) -> bool:
-        return any(isinstance(rule, FeatureRule) for rule in self.rules)
+        return any(getattr(rule, "reads_features", False) for rule in self.rules)
 
     def matches(self, context: Context) -> bool:
         # A segment with no rules matches nobody: an empty segment is unfinished, not "everyone".

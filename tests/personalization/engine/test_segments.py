@@ -10,6 +10,9 @@ def ctx(**data) -> Context:
     return Context.from_mapping(data)
 
 
+# Two clusters of one feature: mean 0.3, SD 0.2; centres at 0.1 (cluster 0) and 0.7 (cluster 1).
+TWO_CENTRES = {"features": ["deal_clicks_ratio"], "means": [0.3], "scales": [0.2], "centroids": [[-1.0], [2.0]]}
+
 # (rule in stored form, context mapping, expected match)
 RULE_CASES = [
     # device
@@ -163,6 +166,12 @@ RULE_CASES = [
         True,
     ),
     ({"kind": "behaviour", "feature": "clicks_last_hour", "operator": "gte", "value": 3}, {}, False),
+    # cluster: nearest of the run's centres (standardized); missing features count as the mean, none at all never match
+    ({"kind": "cluster", "centres": TWO_CENTRES, "cluster": 1}, {"features": {"deal_clicks_ratio": 0.7}}, True),
+    ({"kind": "cluster", "centres": TWO_CENTRES, "cluster": "1"}, {"features": {"deal_clicks_ratio": 0.1}}, False),
+    ({"kind": "cluster", "centres": TWO_CENTRES, "cluster": 0}, {"features": {"deal_clicks_ratio": 0.1}}, True),
+    ({"kind": "cluster", "centres": TWO_CENTRES, "cluster": 0}, {"features": {"deal_clicks_ratio": None}}, False),
+    ({"kind": "cluster", "centres": TWO_CENTRES, "cluster": 0}, {}, False),
     # returning (defaults to "returning"), derived from visit_count or given
     ({"kind": "returning"}, {"visit_count": 2}, True),
     ({"kind": "returning"}, {"visit_count": 1}, False),
