@@ -10,6 +10,8 @@ import uuid
 import pytest
 from celery import Celery
 
+from devtools.services import start_redis
+
 from .conftest import decision_count
 from .stack import Server, manage, python
 
@@ -146,8 +148,6 @@ old.as_object().save_revision(previous_revision=old).publish()
 
 
 def test_redis_down_pages_still_served_and_decisions_written_directly(postgres, stack_env, stack_dir, pg):
-    from devtools.services import start_redis
-
     own_redis = start_redis()
     env = {**stack_env, "REDIS_URL": own_redis.url}
     server = Server(env, stack_dir / "gunicorn-redis-down.log")
@@ -183,3 +183,30 @@ def test_celery_worker_trains_a_model_through_the_redis_broker(stack_env, worker
     ]
     assert versions == 2
     assert "models_train" in worker.output()
+
+
+def test_redis_down_a_model_slot_still_chooses_by_its_model(postgres, stack_env, stack_dir, pg):
+    """Scores and features live in Redis; without it the model scores in-process and the page is served."""
+    active = "select id from personalization_modelversion where slot_key = 'home-hero' and status = 'active'"
+    if pg.execute(active).fetchone() is None:
+        manage(stack_env, "simulate_traffic", "--visitors", "1500", "--seed", "6", "--json")
+    version = pg.execute(active).fetchone()[0]
+    own_redis = start_redis()
+    server = Server({**stack_env, "REDIS_URL": own_redis.url}, stack_dir / "gunicorn-model-redis-down.log")
+    try:
+        assert server.get("/")[0] == 200  # the catalog, with the active model, is loaded while Redis is up
+        own_redis.kill()
+        status, html, _ = server.get("/")
+        assert status == 200
+        decision = re.search(
+            r'data-tailor-slot="home-hero" data-tailor-variant="[a-z-]+" data-tailor-decision="([0-9a-f]{32})"', html
+        )
+        assert decision is not None, html[:2000]
+        logged = pg.execute(
+            "select policy, policy_version from tracking_decisionlog where id = %s", (uuid.UUID(decision[1]),)
+        ).fetchone()
+        assert logged == ("model", str(version))
+        assert "Traceback" not in server.output()
+    finally:
+        server.stop()
+        own_redis.stop()
