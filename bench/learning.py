@@ -51,11 +51,13 @@ def main() -> int:
     result = json.loads(out)
     lift, fraction = result["lift_over_uniform"], result["fraction_of_oracle"]
     met = lift >= 1.5 and fraction >= 0.8
+    found = result["clusters"]
+    clusters = "none" if "error" in found else f"k={found['k']}, ARI {found['adjusted_rand_index']:.2f}"
     print(
         f"uniform {result['uniform_ctr']:.4f}, oracle {result['oracle_ctr']:.4f}; phase 1 expected "
         f"{result['phase1']['expected_ctr']:.4f}; phase 2 expected {result['phase2']['expected_ctr']:.4f} "
         f"(realised {result['phase2']['realised_ctr']:.4f}): {lift:.2f}x uniform, {fraction:.0%} of oracle "
-        f"in {seconds:.0f} s; target met: {yes_no(met)}"
+        f"in {seconds:.0f} s; target met: {yes_no(met)}; behaviour clusters: {clusters}"
     )
     if not args.no_record:
         results_append(
@@ -75,6 +77,7 @@ def main() -> int:
                 "lift over uniform",
                 "fraction of oracle",
                 "AUC",
+                "behaviour clusters: k, adjusted Rand index vs hidden types",
                 "seconds",
                 "target met",
             ],
@@ -94,6 +97,7 @@ def main() -> int:
                     f"{lift:.2f}",
                     f"{fraction:.2f}",
                     f"{result['training']['auc']:.3f}",
+                    clusters,
                     f"{seconds:.0f}",
                     yes_no(met),
                 ]

@@ -35,6 +35,16 @@ TYPES: dict[str, tuple[float, dict[str, Any], tuple[float, ...]]] = {
 }
 
 
+# How each hidden type behaves on the page: (scroll depth %, its spread; seconds on the page, its spread).
+# Behaviour clusters should find these types again without being told them.
+BEHAVIOUR: dict[str, tuple[float, float, float, float]] = {
+    "deal seeker": (35.0, 6.0, 25.0, 5.0),
+    "browser": (60.0, 6.0, 50.0, 8.0),
+    "researcher": (92.0, 4.0, 150.0, 20.0),
+    "commuter": (12.0, 4.0, 8.0, 2.0),
+}
+
+
 class SimulationError(ValueError):
     """The slot cannot be simulated as it is configured."""
 
@@ -66,6 +76,10 @@ class PhaseReport:
     realised_ctr: float
     expected_ctr: float
     choices: dict[str, dict[str, int]] = field(default_factory=dict)
+    types: dict[str, str] = field(default_factory=dict, repr=False)  # visitor id -> hidden type
+
+    def summary(self) -> dict[str, Any]:
+        return {name: value for name, value in self.__dict__.items() if name != "types"}
 
 
 @dataclass
@@ -110,6 +124,7 @@ def traffic_run(visitors: int, rng: random.Random, progress: Callable[[int], Non
     clicks = 0
     expected = 0.0
     choices: dict[str, dict[str, int]] = {n: dict.fromkeys(VARIANTS, 0) for n in names}
+    types: dict[str, str] = {}
     batch = 500
     for start in range(0, visitors, batch):
         request = _Request()
@@ -124,10 +139,12 @@ def traffic_run(visitors: int, rng: random.Random, progress: Callable[[int], Non
             expected += p
             clicks += clicked
             choices[kind][decision.variant.key] += 1
+            types[visitor.id] = kind
             shown.append((visitor.id, decision.id, clicked))
         decision_records_write(request.tailor.pending_decisions)
         now_ms = int(time.time() * 1000)
         for visitor_id, decision_id, clicked in shown:
+            events = _behaviour_events(visitor_id, types[visitor_id], now_ms)
             if clicked:
                 event = {
                     "id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
@@ -135,7 +152,8 @@ def traffic_run(visitors: int, rng: random.Random, progress: Callable[[int], Non
                     "decision_id": decision_id,
                     "ts": now_ms,
                 }
-                events_ingest([event], visitor_id=visitor_id)
+                events.append(event)
+            events_ingest(events, visitor_id=visitor_id)
         if progress:
             progress(len(shown))
     return PhaseReport(
@@ -144,4 +162,57 @@ def traffic_run(visitors: int, rng: random.Random, progress: Callable[[int], Non
         realised_ctr=clicks / visitors if visitors else 0.0,
         expected_ctr=expected / visitors if visitors else 0.0,
         choices=choices,
+        types=types,
     )
+
+
+def _behaviour_events(visitor_id: str, kind: str, now_ms: int) -> list[dict[str, Any]]:
+    """The page's scroll depth and dwell for this visitor, drawn from its type.
+
+    Drawn from a generator seeded by the visitor id, not the phase's, so adding
+    behaviour leaves every decision and click of a seeded run as it was.
+    """
+    scroll, scroll_sd, dwell, dwell_sd = BEHAVIOUR[kind]
+    rng = random.Random(visitor_id)  # noqa: S311 - simulation, not security
+    return [
+        {
+            "id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+            "type": "scroll",
+            "value": min(max(rng.gauss(scroll, scroll_sd), 0.0), 100.0),
+            "ts": now_ms - 2000,
+        },
+        {
+            "id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+            "type": "dwell",
+            "value": max(rng.gauss(dwell, dwell_sd), 1.0),
+            "ts": now_ms - 1000,
+        },
+    ]
+
+
+def clusters_agreement(types: dict[str, str]) -> dict[str, Any]:
+    """Cluster the simulated visitors' behaviour and compare the clusters with their hidden types.
+
+    The adjusted Rand index is 1 when the clusters are exactly the types and about 0
+    for clusters no better than chance.
+    """
+    from sklearn.metrics import adjusted_rand_score
+
+    from tracking.ingest import visitors_features_get
+
+    from .clustering import visitors_cluster
+    from .engine.clustering import CentroidModel
+    from .models import ClusteringRun
+
+    report = visitors_cluster()
+    centres = CentroidModel.from_dict(ClusteringRun.objects.get(pk=report.run_id).centres)
+    ids = sorted(types)
+    features = visitors_features_get(ids)
+    assigned = [centres.nearest(features[v]) for v in ids]
+    return {
+        "k": report.k,
+        "silhouette": report.silhouette,
+        "visitors": report.visitors,
+        "hidden_types": len(set(types.values())),
+        "adjusted_rand_index": float(adjusted_rand_score([types[v] for v in ids], assigned)),
+    }

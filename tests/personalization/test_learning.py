@@ -30,6 +30,9 @@ def test_simulated_traffic_learns_well_beyond_uniform_and_the_admin_shows_the_li
     assert result["lift_over_uniform"] >= 1.5, result
     assert result["fraction_of_oracle"] >= 0.75, result
     assert abs(result["phase1"]["expected_ctr"] - result["uniform_ctr"]) < 0.02  # phase 1 explored uniformly
+    # Behaviour clusters find the hidden types again from scroll and dwell alone (clicks may split a type).
+    assert result["clusters"]["k"] >= result["clusters"]["hidden_types"] == 4
+    assert result["clusters"]["adjusted_rand_index"] >= 0.5, result["clusters"]
     active = ModelVersion.objects.get(status="active")
     assert active.slot_key == SLOT_KEY == "home-hero"  # the demo's own hero learns
     html = admin_client.get("/admin/tailor/models/").content.decode()

@@ -8,9 +8,11 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
+from personalization.engine.clustering import ClusteringError
 from personalization.simulation import (
     SLOT_KEY,
     SimulationError,
+    clusters_agreement,
     pipeline_drain,
     simulation_slot_ensure,
     traffic_run,
@@ -62,16 +64,23 @@ class Command(BaseCommand):
         except TrainingError as exc:
             raise CommandError(f"{exc} Run with more --visitors.") from None
         serve = traffic_run(visitors, rng, progress("phase 2: model    "))
+        if not as_json:
+            sys.stderr.write("\nclustering behaviour…\n")
+        try:
+            clusters = clusters_agreement({**explore.types, **serve.types})
+        except ClusteringError as exc:
+            clusters = {"error": str(exc)}
         result = {
             "slot": SLOT_KEY,
             "visitors_per_phase": visitors,
             "uniform_ctr": known.uniform,
             "oracle_ctr": known.oracle,
-            "phase1": explore.__dict__,
+            "phase1": explore.summary(),
             "training": {k: v for k, v in training.__dict__.items() if k != "estimates"},
-            "phase2": serve.__dict__,
+            "phase2": serve.summary(),
             "lift_over_uniform": serve.expected_ctr / known.uniform,
             "fraction_of_oracle": serve.expected_ctr / known.oracle,
+            "clusters": clusters,
         }
         if as_json:
             self.stdout.write(json.dumps(result, indent=2, default=str))
@@ -86,6 +95,13 @@ class Command(BaseCommand):
         self.stdout.write(
             f"training: {training.rows} rows, AUC {training.auc}, promoted {training.promoted}: {training.note}"
         )
+        if "error" in clusters:
+            self.stdout.write(f"behaviour clusters: none ({clusters['error']})")
+        else:
+            self.stdout.write(
+                f"behaviour clusters: k={clusters['k']} for {clusters['hidden_types']} hidden types, "
+                f"adjusted Rand index {clusters['adjusted_rand_index']:.2f} (admin: Behaviour clusters)"
+            )
         self.stdout.write(
             self.style.SUCCESS(
                 f"model: {result['lift_over_uniform']:.2f}x uniform, {result['fraction_of_oracle']:.0%} of the oracle"
