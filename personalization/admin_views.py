@@ -23,7 +23,8 @@ def lift_over_uniform(version: ModelVersion) -> float | None:
         uniform = version.estimates["uniform"]["dr"]["value"]
     except (KeyError, TypeError):
         return None  # trained before uniform was estimated, or estimates missing
-    return candidate / uniform if uniform else None
+    # A doubly robust estimate can be negative on a small hold-out; a ratio to it means nothing.
+    return candidate / uniform if uniform > 0 else None
 
 
 def model_versions_index(request: HttpRequest) -> HttpResponse:

@@ -72,7 +72,7 @@ class ClusterSegmentForm(forms.Form):
         return cleaned
 
 
-def _render(request: HttpRequest, bound: ClusterSegmentForm | None = None, status: int = 200) -> HttpResponse:
+def _render(request: HttpRequest, bound: ClusterSegmentForm | None = None) -> HttpResponse:
     overview = clusters_overview()
     can_create = can_create_segments(request.user)
     rows = []
@@ -98,7 +98,6 @@ def _render(request: HttpRequest, bound: ClusterSegmentForm | None = None, statu
             "earlier": overview.earlier,
             "can_create": can_create,
         },
-        status=status,
     )
 
 

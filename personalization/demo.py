@@ -7,6 +7,7 @@ edits made in the admin) and only adds what is missing.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -271,23 +272,34 @@ HERO_STRATEGIES = ("model", "rules")
 
 
 @transaction.atomic
-def demo_seed(hero_strategy: str = "model") -> DemoResult:
-    """Seed the demo; ``hero_strategy`` "rules" serves home-hero by its targeting table instead of the model."""
+def demo_slots_ensure(keys: Sequence[str] | None = None, *, hero_strategy: str = "model") -> list[str]:
+    """Create the demo's slots (all, or those in ``keys``) and the segments they target; what was created.
+
+    No pages and no user: the simulation uses this to get its slot into any database.
+    """
     if hero_strategy not in HERO_STRATEGIES:
         raise ValueError(f"hero_strategy must be one of {', '.join(HERO_STRATEGIES)}, got {hero_strategy!r}.")
+    result = DemoResult(username=DEMO_USERNAME, password="")
+    segments = {key: _segment_ensure(key, name, match, rules, result) for key, name, match, rules in SEGMENTS}
+    for spec in SLOTS:
+        if (keys is None or spec["key"] in keys) and not Slot.objects.filter(key=spec["key"]).exists():
+            if spec["key"] == "home-hero":
+                spec = {**spec, "strategy": hero_strategy}
+            slot_publish(spec, segments)
+            result.created.append(f"slot {spec['key']}")
+    return result.created
+
+
+@transaction.atomic
+def demo_seed(hero_strategy: str = "model") -> DemoResult:
+    """Seed the demo; ``hero_strategy`` "rules" serves home-hero by its targeting table instead of the model."""
     password = os.environ.get("TAILOR_DEMO_PASSWORD", "tailor-demo")
     result = DemoResult(username=DEMO_USERNAME, password=password)
     user_model = get_user_model()
     if not user_model.objects.filter(username=DEMO_USERNAME).exists():
         user_model.objects.create_superuser(DEMO_USERNAME, "admin@example.com", password)
         result.created.append("admin user")
-    segments = {key: _segment_ensure(key, name, match, rules, result) for key, name, match, rules in SEGMENTS}
-    for spec in SLOTS:
-        if not Slot.objects.filter(key=spec["key"]).exists():
-            if spec["key"] == "home-hero":
-                spec = {**spec, "strategy": hero_strategy}
-            slot_publish(spec, segments)
-            result.created.append(f"slot {spec['key']}")
+    result.created += demo_slots_ensure(hero_strategy=hero_strategy)
     home = _home_ensure(result)
     _page_ensure(
         home,

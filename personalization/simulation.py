@@ -10,6 +10,7 @@ the oracle (the best variant for every type), not just a noisy realised rate.
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 import uuid
@@ -21,8 +22,10 @@ from tracking.ingest import events_ingest
 from tracking.services import decision_records_write
 from tracking.visitors import VisitorState
 
-from .demo import demo_seed
+from .demo import demo_slots_ensure
 from .services import decide
+
+logger = logging.getLogger(__name__)
 
 SLOT_KEY = "home-hero"  # the demo's hero: after a simulation the admin shows its model and lift
 VARIANTS = ("hero-default", "hero-mobile", "hero-newsletter", "hero-welcome-back")
@@ -50,23 +53,26 @@ class SimulationError(ValueError):
 
 
 def simulation_slot_ensure() -> None:
-    """Seed the demo when its hero is missing; refuse a hero an editor moved off the model strategy."""
-    from content.models import Slot
+    """Create the demo's hero (and its segments, nothing else) when missing; refuse one that is not a model slot."""
+    from .catalog import catalog_get
 
-    slot = Slot.objects.filter(key=SLOT_KEY).first()
-    if slot is None:
-        demo_seed()
-        return
-    if slot.strategy != "model":
+    created = demo_slots_ensure([SLOT_KEY])
+    compiled = catalog_get().slots.get(SLOT_KEY)
+    if compiled is None:
+        raise SimulationError(f"Slot {SLOT_KEY!r} is not published; publish it, then run the simulation again.")
+    strategy = compiled.definition.strategy
+    if strategy != "model":
         raise SimulationError(
-            f"Slot {SLOT_KEY!r} uses the {slot.strategy!r} strategy; the simulation teaches a model. "
+            f"Slot {SLOT_KEY!r} uses the {strategy!r} strategy; the simulation teaches a model. "
             "Set its strategy to Model in the admin and publish, then run the simulation again."
         )
-    missing = sorted(set(VARIANTS) - {v.key for v in slot.variants.all() if not v.is_paused})
+    missing = sorted(set(VARIANTS) - {c.key for c in compiled.candidates})
     if missing:
         raise SimulationError(
             f"Slot {SLOT_KEY!r} lacks the live variant(s) the simulation knows: {', '.join(missing)}."
         )
+    if created:
+        logger.info("Created %s for the simulation.", ", ".join(created))
 
 
 @dataclass
@@ -204,11 +210,13 @@ def clusters_agreement(types: dict[str, str]) -> dict[str, Any]:
     from .engine.clustering import CentroidModel
     from .models import ClusteringRun
 
+    pipeline_drain()  # phase 2's last events may still be in the stream
     report = visitors_cluster()
     centres = CentroidModel.from_dict(ClusteringRun.objects.get(pk=report.run_id).centres)
     ids = sorted(types)
     features = visitors_features_get(ids)
-    assigned = [centres.nearest(features[v]) for v in ids]
+    nearest = [centres.nearest(features[v]) for v in ids]
+    assigned = [-1 if cluster is None else cluster for cluster in nearest]  # -1: no behaviour to place them by
     return {
         "k": report.k,
         "silhouette": report.silhouette,

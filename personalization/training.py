@@ -142,17 +142,28 @@ def model_train(
         raise TrainingError(f"Slot {slot_key!r} has {len(rows)} usable logged decisions; at least 200 are needed.")
     split = int(len(rows) * (1 - HOLDOUT))
     train, holdout = rows[:split], rows[split:]
-    model, metrics = _train(
-        [row_features(r.context, variants[r.action]) for r in train],
-        [r.reward for r in train],
-        [min(1.0 / max(r.propensity, 1e-6), WEIGHT_CLIP) for r in train],
-        # A weighted reward is a fraction, which the binary objective refuses.
-        params={"objective": "cross_entropy"} if definition.reward == "weighted" else None,
-        seed=seed,
-    )
+    if not any(r.reward > 0 for r in train):
+        raise TrainingError(
+            f"Slot {slot_key!r} has no rewarded decision among its {len(train)} oldest; nothing to learn yet."
+        )
+    try:
+        model, metrics = _train(
+            [row_features(r.context, variants[r.action]) for r in train],
+            [r.reward for r in train],
+            [min(1.0 / max(r.propensity, 1e-6), WEIGHT_CLIP) for r in train],
+            # A weighted reward is a fraction, which the binary objective refuses.
+            params={"objective": "cross_entropy"} if definition.reward == "weighted" else None,
+            seed=seed,
+        )
+    except TrainingError:
+        raise
+    except ValueError as exc:  # the data cannot train a model (one class, no usable feature, ...)
+        raise TrainingError(f"Slot {slot_key!r} cannot be trained: {exc}") from exc
     candidates = compiled.candidates
     keys = [c.key for c in candidates]
     holdout = [r for r in holdout if r.action in keys]
+    if not holdout:
+        raise TrainingError(f"Slot {slot_key!r} has no held-out decision of a live variant to evaluate a model on.")
     new_policy = ModelPolicy(model=model, variants=variants, **exploration_config(definition))
     serving = compiled.policy if compiled.policy.name == "model" else None
     if serving is None:
@@ -197,7 +208,7 @@ def model_train(
     return TrainingReport(
         slot=slot_key,
         rows=len(rows),
-        positives=int(sum(r.reward for r in rows)),
+        positives=sum(1 for r in rows if r.reward > 0),
         auc=metrics.auc,
         logloss=metrics.logloss,
         version_id=version.pk,

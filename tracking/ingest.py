@@ -335,9 +335,11 @@ def visitors_features_rollup(*, active_within_seconds: float = 900.0, batch: int
 
     Ingest updates the cached state read-modify-write, so two concurrent batches of
     one visitor can lose an update; this roll-up (beat, every few minutes) puts the
-    state back to what the database says. A cached state that already holds an event
-    newer than anything stored is left alone: its events are still on their way from
-    the stream, and the next roll-up sees them. Returns how many states were written.
+    state back to what the database says. A cached state holding an event time the
+    database lacks is left alone: that event is still on its way from the stream, and
+    the next roll-up sees it. (An ingest landing between this read and write can still
+    be overwritten; its visitor is then in the next roll-up's window, which repairs it.)
+    Returns how many states were written.
     """
     since = datetime.fromtimestamp(time.time() - active_within_seconds, tz=UTC)
     visitor_ids = list(
@@ -350,9 +352,10 @@ def visitors_features_rollup(*, active_within_seconds: float = 900.0, batch: int
         cached = cache.get_many(list(keys))
         fresh = {}
         for key, visitor_id in keys.items():
-            stored, held = states[visitor_id]["times"], (cached.get(key) or {}).get("times") or []
-            if held and (not stored or held[-1] > stored[-1]):
-                continue
+            stored = {round(t, 3) for t in states[visitor_id]["times"]}
+            held = (cached.get(key) or {}).get("times") or []
+            if any(round(t, 3) not in stored for t in held):
+                continue  # the cache holds an event the database does not have yet
             fresh[key] = states[visitor_id]
         cache.set_many(fresh, timeout=setting("FEATURES_TTL_SECONDS"))
         written += len(fresh)

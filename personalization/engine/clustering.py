@@ -42,6 +42,10 @@ def _number(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
+MAX_CENTRES = 64
+MAX_FEATURES = 32
+
+
 @dataclass(frozen=True, slots=True)
 class CentroidModel:
     """A clustering run's scaling and centres: what nearest-centre membership needs, JSON-ready.
@@ -58,6 +62,9 @@ class CentroidModel:
         d = len(self.features)
         if d == 0 or len(set(self.features)) != d:
             raise ValueError("A centroid model needs distinct feature names.")
+        # Every decide() of a slot targeting the segment measures against every centre: keep it small.
+        if d > MAX_FEATURES or len(self.centroids) > MAX_CENTRES:
+            raise ValueError(f"A centroid model holds at most {MAX_CENTRES} centres of {MAX_FEATURES} features.")
         if len(self.means) != d or len(self.scales) != d:
             raise ValueError(f"A centroid model needs one mean and one scale per feature ({d}).")
         if not self.centroids or any(len(c) != d for c in self.centroids):

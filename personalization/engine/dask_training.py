@@ -64,7 +64,8 @@ def reward_model_train_dask(
 
     The training rows are encoded ``chunk_rows`` at a time (fewer when that would leave a
     worker without data) and each chunk, with its labels and weights, is scattered to one
-    worker in turn, so this process never holds the whole training matrix. LightGBM then
+    worker in turn, so this process never holds the whole training matrix (it does hold the
+    feature rows it was given: ``model_train`` builds those from the log). LightGBM then
     trains with ``tree_learner="data"`` on every worker holding chunks, each with as many
     threads as the worker has; ``num_threads`` in ``params`` is dropped.
 

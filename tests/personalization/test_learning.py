@@ -188,7 +188,7 @@ def _hero_settings(**fields):
     slot.save_revision().publish()
 
 
-def test_the_slots_exploration_settings_reach_serving_and_training():
+def test_the_slots_exploration_settings_reach_serving():
     from personalization.engine import Context
     from personalization.services import slot_get
 
@@ -239,3 +239,17 @@ def test_simulate_traffic_refuses_a_hero_moved_to_rules(demo):
 
     with pytest.raises(CommandError, match="uses the 'rules' strategy; the simulation teaches a model"):
         call_command("simulate_traffic", "--visitors", "10", stdout=StringIO())
+
+
+def test_a_slot_without_rewards_is_a_clear_error_and_the_task_trains_the_others():
+    from personalization.tasks import models_train
+    from tests.factories.slots import slot_create
+
+    slot_create("quiet", strategy="model", variants=[("a", 1), ("b", 1)])
+    for _ in range(250):
+        decide("quiet", VisitorState(id=str(uuid.uuid4())), {"device": "desktop"})
+    with pytest.raises(TrainingError, match="no rewarded decision"):
+        model_train("quiet")
+    simulation_slot_ensure()
+    traffic_run(1500, random.Random(31))
+    assert models_train.delay().get() == {"home-hero": True}  # "quiet" is skipped, not fatal

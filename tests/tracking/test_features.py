@@ -186,8 +186,11 @@ def test_the_rollup_repairs_a_lost_update_and_leaves_quiet_visitors_alone(client
     post_events(client, quiet, api_event("scroll", 2 * HOUR, 80))
     now = time.time()
     truth = visitor_features_get(active, now)
-    # Two concurrent batches raced: the cache kept only the first one's update.
-    stale = state_from_events([{"type": "scroll", "ts": time.time() - 120, "value": 40, "props": {}}])
+    # Two concurrent batches raced: the cache kept only the first one's update (the scroll, not the click).
+    from tracking.models import Event
+
+    scroll = Event.objects.get(visitor_id=active, type="scroll")
+    stale = state_from_events([{"type": "scroll", "ts": scroll.ts.timestamp(), "value": scroll.value, "props": {}}])
     cache.set(f"tailor:features:{active}", stale)
     assert visitor_features_get(active, now)["clicks_last_hour"] == 0
     quiet_before = cache.get(f"tailor:features:{quiet}")
@@ -209,6 +212,22 @@ def test_the_rollup_keeps_a_cached_state_newer_than_the_database(client):
     post_events(client, visitor, api_event("scroll", 300, 40))
     ahead = cache.get(f"tailor:features:{visitor}")
     state_apply(ahead, {"type": "click", "ts": time.time() - 1, "value": None, "props": {}})
+    cache.set(f"tailor:features:{visitor}", ahead)
+    assert visitors_features_rollup() == 0
+    assert cache.get(f"tailor:features:{visitor}") == ahead
+
+
+@pytest.mark.django_db
+def test_the_rollup_keeps_a_cached_state_holding_an_older_event_not_yet_stored(client):
+    """A late batch (client time older than the newest stored event) still in the stream is not undone."""
+    from django.core.cache import cache
+
+    from tracking.ingest import visitors_features_rollup
+
+    visitor = str(uuid.uuid4())
+    post_events(client, visitor, api_event("scroll", 60, 40))
+    ahead = cache.get(f"tailor:features:{visitor}")
+    state_apply(ahead, {"type": "click", "ts": time.time() - 300, "value": None, "props": {}})
     cache.set(f"tailor:features:{visitor}", ahead)
     assert visitors_features_rollup() == 0
     assert cache.get(f"tailor:features:{visitor}") == ahead

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from personalization.engine.context import Context
-from personalization.engine.featurize import VariantFeatures, row_features, variant_features
+from personalization.engine.featurize import VariantFeatures, matrix, row_features, variant_features
 from personalization.engine.reward_model import (
     MIN_ROWS,
     RewardModel,
@@ -111,6 +111,17 @@ def test_model_finds_the_best_variant_per_device(trained, held_out):
         rows = [row_features(c, VARIANTS[key]) for c in on_device for key in KEYS]
         mean_by_variant = model.predict(rows).reshape(len(on_device), len(KEYS)).mean(axis=0)
         assert KEYS[int(np.argmax(mean_by_variant))] == best, (device, mean_by_variant)
+
+
+def test_serving_sized_predictions_on_one_thread_equal_batch_ones(trained, held_out):
+    from personalization.engine.reward_model import SERVING_ROWS
+
+    model, _ = trained
+    rows, _, _ = held_out
+    X = matrix(rows[: SERVING_ROWS + 1], model.schema)
+    whole = model.predict_matrix(X)  # one more than SERVING_ROWS: LightGBM's own threads
+    served = np.concatenate([model.predict_matrix(X[i : i + 4]) for i in range(0, len(X), 4)])  # one thread
+    np.testing.assert_array_equal(served, whole)
 
 
 def test_text_round_trip_predicts_identically(trained, held_out):
