@@ -13,14 +13,19 @@ import math
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import lightgbm as lgb
 import numpy as np
 import numpy.typing as npt
 
 from .context import Context
 from .featurize import FeatureSchema, VariantFeatures, matrix, schema_fit, score_matrix
+
+if TYPE_CHECKING:
+    import lightgbm as lgb
+
+# LightGBM is imported where a model is loaded or trained: with scikit-learn, pandas and dask
+# installed, its own import takes most of a second, which processes that never score skip.
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.intp]
@@ -138,6 +143,8 @@ class RewardModel:
         if not separator or not model_text.strip():
             raise ValueError("Not a reward model: the LightGBM model text is missing.")
         schema = FeatureSchema.from_dict(header.get("schema") or {})
+        import lightgbm as lgb
+
         try:
             booster = lgb.Booster(model_str=model_text)
         except lgb.basic.LightGBMError as error:
@@ -295,6 +302,8 @@ class TrainingPlan:
     def finish(self, model_text: str) -> tuple[RewardModel, TrainingMetrics]:
         """The served model, read back from LightGBM's text, with its metrics on the validation rows."""
         # Reloading from text makes the in-memory model exactly what to_text()/from_text() restore.
+        import lightgbm as lgb
+
         model = RewardModel(lgb.Booster(model_str=model_text), self.schema)
         valid_labels = self.valid_labels
         valid_predictions = model.predict_matrix(self.X_valid)
@@ -363,6 +372,8 @@ def reward_model_train(
     ``params`` override ``DEFAULT_PARAMS`` (LightGBM names). This is the in-process
     backend; ``dask_training.reward_model_train_dask`` trains the same model on a cluster.
     """
+    import lightgbm as lgb
+
     plan = training_prepare(
         rows,
         labels,

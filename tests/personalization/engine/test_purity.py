@@ -89,3 +89,10 @@ def test_engine_imports_and_runs_without_django():
 
     assert report["keys"][:2] == ["a", "b"]
     assert report["keys"][2] in {"a", "b"}
+
+
+def test_rule_and_split_policies_never_load_lightgbm():
+    """LightGBM (and the scikit-learn, pandas and dask its import pulls in) loads only with a model."""
+    report = _run_probe()
+    heavy = sorted({name.split(".")[0] for name in report["modules"]} & {"lightgbm", "sklearn", "pandas", "dask"})
+    assert heavy == []
