@@ -126,7 +126,7 @@ class Worker(Process):
                 "config",
                 "worker",
                 "-Q",
-                "ingest,default,training,maintenance",
+                "ingest,default,features,training,scoring,clustering,maintenance",
                 "-P",
                 "solo",
                 "-l",

@@ -210,3 +210,32 @@ def test_redis_down_a_model_slot_still_chooses_by_its_model(postgres, stack_env,
     finally:
         server.stop()
         own_redis.stop()
+
+
+def test_celery_beat_tasks_run_on_their_own_queues_in_a_real_worker(stack_env, worker, redis_server, pg):
+    """Feature roll-up, scoring and clustering: each routed to its queue and run by a worker through Redis."""
+    from django.conf import settings
+
+    active = "select id from personalization_modelversion where slot_key = 'home-hero' and status = 'active'"
+    if pg.execute(active).fetchone() is None:
+        manage(stack_env, "simulate_traffic", "--visitors", "1500", "--seed", "8", "--json")
+    manage(stack_env, "cluster_visitors", "--json")  # the simulation's visitors, drained to PostgreSQL
+    last_run = pg.execute("select max(id) from personalization_clusteringrun").fetchone()[0]
+    app = Celery(broker=redis_server.url, backend=redis_server.url)
+    app.conf.task_routes = settings.CELERY_TASK_ROUTES  # the project's routing, as beat would send them
+    results = {
+        name: app.send_task(name).get(timeout=180)
+        for name in (
+            "tracking.tasks.features_rollup",
+            "personalization.tasks.visitors_score",
+            "personalization.tasks.visitors_cluster",
+        )
+    }
+    assert results["tracking.tasks.features_rollup"] > 0, worker.output()[-3000:]
+    assert results["personalization.tasks.visitors_score"] > 0
+    clustering = results["personalization.tasks.visitors_cluster"]
+    assert clustering["k"] >= 2
+    assert clustering["run"] > last_run  # a new run, stored by the worker (it replaces the earlier one)
+    assert pg.execute("select k from personalization_clusteringrun where id = %s", (clustering["run"],)).fetchone() == (
+        clustering["k"],
+    )
