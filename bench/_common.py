@@ -7,6 +7,7 @@ use it before Django is configured.
 
 from __future__ import annotations
 
+import io
 import math
 import os
 import platform
@@ -131,3 +132,20 @@ def results_append(section: str, columns: Sequence[str], rows: Sequence[Sequence
         insert_at = (table[-1] + 1) if table else end
         lines[insert_at:insert_at] = new_rows
     RESULTS.write_text("\n".join(lines) + "\n")
+
+
+def django_embedded_setup(var_dir: Path, *, hero_strategy: str = "model") -> None:
+    """Django on the embedded default (no services) in a throwaway ``var_dir``, migrated and seeded."""
+    for name in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "TAILOR_DECISION_LOG_BACKEND"):
+        os.environ.pop(name, None)
+    os.environ["TAILOR_VAR_DIR"] = str(var_dir)
+    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    os.chdir(ROOT)
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0, interactive=False)
+    call_command("seed_demo", "--hero-strategy", hero_strategy, stdout=io.StringIO())

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import io
 import os
 import shutil
 import signal
@@ -35,7 +34,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench._common import machine, now_utc, percentile, results_append, versions, yes_no  # noqa: E402
+from bench._common import django_embedded_setup, machine, now_utc, percentile, results_append, versions, yes_no  # noqa: E402
 
 TARGET_MEDIAN_MS = 0.2
 TARGET_P99_MS = 1.0
@@ -104,23 +103,6 @@ def scenarios(visitor_cls: type, count: int) -> list[tuple[Any, dict[str, Any], 
             (visitor, _context(visitor, device=device, utm_source=utm_source, referrer=referrer), expected, name)
         )
     return out
-
-
-def django_setup(var_dir: Path) -> None:
-    # The embedded default: no services configured.
-    for name in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "TAILOR_DECISION_LOG_BACKEND"):
-        os.environ.pop(name, None)
-    os.environ["TAILOR_VAR_DIR"] = str(var_dir)
-    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    os.chdir(ROOT)
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0, interactive=False)
-    call_command("seed_demo", "--hero-strategy", "rules", stdout=io.StringIO())
 
 
 def run(calls: int, warmup: int) -> dict[str, Any]:
@@ -211,7 +193,7 @@ def main() -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so a plain `kill` still removes the temp folder
     var_dir = Path(tempfile.mkdtemp(prefix="tailor-bench-decide-"))
     try:
-        django_setup(var_dir)
+        django_embedded_setup(var_dir, hero_strategy="rules")
         result = run(args.calls, args.warmup)
     finally:
         if "django.db" in sys.modules and os.environ.get("DJANGO_SETTINGS_MODULE"):

@@ -35,7 +35,6 @@ os.environ["OMP_NUM_THREADS"] = "2"
 
 import argparse  # noqa: E402
 import gc  # noqa: E402
-import io  # noqa: E402
 import random  # noqa: E402
 import shutil  # noqa: E402
 import signal  # noqa: E402
@@ -55,7 +54,7 @@ sys.path.insert(0, str(ROOT))
 import lightgbm  # noqa: E402
 import numpy as np  # noqa: E402
 
-from bench._common import machine, now_utc, percentile, results_append, versions, yes_no  # noqa: E402
+from bench._common import django_embedded_setup, machine, now_utc, percentile, results_append, versions, yes_no  # noqa: E402
 from personalization.engine.context import Context  # noqa: E402
 from personalization.engine.featurize import VariantFeatures, row_features, score_matrix, variant_features  # noqa: E402
 from personalization.engine.model_policy import ModelPolicy  # noqa: E402
@@ -285,22 +284,6 @@ class FakeRequest:
     tailor: FakeTailor = field(default_factory=FakeTailor)
 
 
-def django_setup(var_dir: Path) -> None:
-    for name in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "TAILOR_DECISION_LOG_BACKEND"):
-        os.environ.pop(name, None)
-    os.environ["TAILOR_VAR_DIR"] = str(var_dir)
-    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    os.chdir(ROOT)
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0, interactive=False)
-    call_command("seed_demo", stdout=io.StringIO())
-
-
 def decide_run(calls: int, warmup: int, pools: tuple[int, ...]) -> dict[str, Any]:
     """Train the simulated slot's model, then time decide() once per visitor-pool size."""
     from django.core.cache import cache
@@ -424,7 +407,7 @@ def decide_in_temp_db(calls: int, warmup: int, pools: tuple[int, ...]) -> dict[s
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so a plain `kill` still removes the temp folder
     var_dir = Path(tempfile.mkdtemp(prefix="tailor-bench-scoring-"))
     try:
-        django_setup(var_dir)
+        django_embedded_setup(var_dir)
         return decide_run(calls, warmup, pools)
     finally:
         if "django.db" in sys.modules and os.environ.get("DJANGO_SETTINGS_MODULE"):

@@ -49,24 +49,15 @@ class ClusterSegmentForm(forms.Form):
         super().__init__(*args, prefix=f"cluster-{cluster.pk}", **kwargs)
         self.cluster = cluster
 
-    def clean_name(self) -> str:
-        name = self.cleaned_data["name"]
-        if Segment.objects.filter(name__iexact=name).exists():
-            raise forms.ValidationError("A segment with this name already exists.")
-        return name
-
     def clean(self):
+        """Derive the key from the name when none is given; whether name and key are free is the service's check."""
         cleaned = super().clean()
         if "name" not in cleaned or "key" not in cleaned:
             return cleaned
-        given = cleaned["key"]
-        key = given or slugify(cleaned["name"])[:64].strip("-_")
+        self.key_given = bool(cleaned["key"])
+        key = cleaned["key"] or slugify(cleaned["name"])[:64].strip("-_")
         if not key:
             self.add_error("key", "The name has no letters or digits to make a key from: give a key.")
-        elif Segment.objects.filter(key=key).exists():
-            self.add_error(
-                "key" if given else None, f"A segment with the key “{key}” already exists: give another name or key."
-            )
         else:
             cleaned["key"] = key
         return cleaned
@@ -129,7 +120,8 @@ def cluster_segment_create_view(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, "That cluster is gone: a newer clustering replaced it. Pick one of these.")
         return redirect("tailor_behaviour_clusters")
     except ClusterSegmentError as exc:
-        form.add_error(exc.field, str(exc))
+        # A key made from the name is not a field the editor typed: the error belongs to the form.
+        form.add_error(None if exc.field == "key" and not form.key_given else exc.field, str(exc))
         return _render(request, bound=form)
     messages.success(
         request,

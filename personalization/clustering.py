@@ -183,9 +183,9 @@ def cluster_segment_create(cluster_id: int, *, name: str, key: str, user: Any = 
             if cluster.segment_id is not None:
                 raise ClusterSegmentError(f"{cluster.label} is already the segment “{cluster.segment}”.")
             if Segment.objects.filter(name__iexact=name).exists():
-                raise ClusterSegmentError(f"A segment named “{name}” already exists.", field="name")
+                raise ClusterSegmentError("A segment with this name already exists.", field="name")
             if Segment.objects.filter(key=key).exists():
-                raise ClusterSegmentError(f"A segment with the key “{key}” already exists.", field="key")
+                raise ClusterSegmentError(_key_taken(key), field="key")
             run = cluster.run
             segment = Segment.objects.create(
                 key=key,
@@ -211,8 +211,12 @@ def cluster_segment_create(cluster_id: int, *, name: str, key: str, user: Any = 
                 data={"cluster": cluster.pk, "run": run.pk, "index": cluster.index},
             )
     except IntegrityError as exc:  # a segment with this key was saved between the check and the insert
-        raise ClusterSegmentError(f"A segment with the key “{key}” already exists.", field="key") from exc
+        raise ClusterSegmentError(_key_taken(key), field="key") from exc
     return segment
+
+
+def _key_taken(key: str) -> str:
+    return f"A segment with the key “{key}” already exists: give another name or key."
 
 
 @dataclass(frozen=True)
