@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -55,8 +57,57 @@ def wagtail_initial_data() -> None:
         Collection.add_root(name="Root")
 
 
+class RequestsInFlight:
+    """Counts the live server's requests through Django's request signals (they fire in its threads)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.open = 0
+        self.last_change = time.monotonic()
+
+    def started(self, **kwargs) -> None:
+        with self._lock:
+            self.open += 1
+            self.last_change = time.monotonic()
+
+    def finished(self, **kwargs) -> None:
+        with self._lock:
+            self.open = max(0, self.open - 1)
+            self.last_change = time.monotonic()
+
+    def wait_idle(self, quiet: float = 1.0, timeout: float = 15.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if self.open == 0 and time.monotonic() - self.last_change >= quiet:
+                    return
+            time.sleep(0.05)
+        raise AssertionError(f"the live server still had {self.open} request(s) open after {timeout} s")
+
+
 @pytest.fixture
-def seeded(live_server, browser):
+def live_server_settled(live_server, transactional_db):
+    """Hold the database flush until the live server has answered everything the browser sent.
+
+    A closing page's ``sendBeacon`` can reach the server after the test body ends; served during
+    the flush, it finds the database locked or gone. Set up after ``transactional_db``, so torn
+    down (and waiting) before it.
+    """
+    from django.core.signals import request_finished, request_started
+
+    in_flight = RequestsInFlight()
+    request_started.connect(in_flight.started, weak=False)
+    request_finished.connect(in_flight.finished, weak=False)
+    try:
+        yield live_server
+        in_flight.wait_idle()
+    finally:
+        request_started.disconnect(in_flight.started)
+        request_finished.disconnect(in_flight.finished)
+
+
+@pytest.fixture
+def seeded(live_server_settled, browser):
     """Demo data in the live server's database (``browser`` first: ORM calls need its env flag)."""
     from personalization.demo import demo_seed
 
