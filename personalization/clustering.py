@@ -92,7 +92,7 @@ def visitors_cluster(
     active_within: timedelta | None = None,
     max_visitors: int | None = None,
     seed: int = 0,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> ClusteringReport:
     """Cluster recently active visitors on their features and store the run; raises ``ClusteringError`` if too few.
 
@@ -112,7 +112,7 @@ def visitors_cluster(
         features = visitors_features_get(batch, now.timestamp())
         rows.extend(features[v] for v in batch)
         if progress:
-            progress(len(batch))
+            progress(len(rows), len(ids))
     with_behaviour = sum(1 for row in rows if any(value is not None for value in row.values()))
     minimum = setting("CLUSTER_MIN_VISITORS")
     if with_behaviour < minimum:

@@ -23,6 +23,11 @@ DEFAULTS: dict[str, Any] = {
     "CLUSTER_K_RANGE": (2, 8),
     "TRAINING_BACKEND": "local",  # or "dask", with DASK_SCHEDULER_ADDRESS
     "DASK_SCHEDULER_ADDRESS": "",
+    "DASK_CONNECT_TIMEOUT_SECONDS": 30,
+    # A candidate is promoted unless its paired doubly robust difference with the serving policy could be a
+    # loss of more than this share of the serving policy's estimated value (95 % interval). 0 would demand
+    # a significant gain, so an equally good retrain could never replace its predecessor.
+    "PROMOTION_MARGIN": 0.02,
 }
 
 

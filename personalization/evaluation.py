@@ -2,13 +2,20 @@
 
 Estimates, from the decision log alone, what the click-through (or conversion
 rate) would have been under: the policy that actually logged the data, uniform
-random, each variant served to everyone, and the slot's newest model. This is
-how a team compares policies before serving them, using the estimators in the
-pure engine.
+random, each variant served to everyone, and the slot's newest candidate model.
+This is how a team compares policies before serving them, using the estimators
+in the pure engine.
+
+Every policy is scored on the same decisions, and those are the ones the model
+was not trained on (logged after its training window): the direct method and
+doubly robust estimates use the model's predictions, which would flatter every
+policy on rows the model has already seen. Without a model (too little data
+to train one) only the importance-sampling estimates are given.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -19,14 +26,37 @@ from .engine.featurize import variant_features
 from .engine.model_policy import ModelPolicy
 from .models import ModelVersion
 from .registry import model_load
-from .training import TrainingError, logged_rows, model_train, predicted_rewards, target_probabilities
+from .training import LoggedRow, TrainingError, logged_rows, model_train, predicted_rewards, target_probabilities
 
 
 def _row(estimates: dict[str, Estimate]) -> dict[str, Any]:
-    out: dict[str, Any] = {name: estimate.value for name, estimate in estimates.items()}
+    out: dict[str, Any] = {name: estimates[name].value if name in estimates else None for name in ESTIMATORS}
     best = estimates.get("dr") or estimates["ips"]
     out["ci95"] = list(best.ci95)
     return out
+
+
+ESTIMATORS = ("ips", "snips", "dm", "dr")
+
+
+def _candidate_get(slot_key: str) -> tuple[ModelVersion | None, str]:
+    """The newest candidate, trained now (not promoted) when the slot has none; or why there is no model."""
+    version = ModelVersion.objects.filter(slot_key=slot_key, status=ModelVersion.Status.CANDIDATE).first()
+    if version is not None:
+        return version, ""
+    try:
+        report = model_train(slot_key, promote=False)
+    except TrainingError as exc:
+        return None, str(exc)
+    return ModelVersion.objects.get(pk=report.version_id), ""
+
+
+def _unseen(rows: list[LoggedRow], version: ModelVersion) -> list[LoggedRow]:
+    trained_until = (version.metrics or {}).get("trained_until")
+    if not trained_until:
+        return rows
+    until = datetime.fromisoformat(trained_until)
+    return [r for r in rows if r.at is not None and r.at > until]
 
 
 def policy_evaluate(slot_key: str) -> dict[str, Any]:
@@ -35,32 +65,45 @@ def policy_evaluate(slot_key: str) -> dict[str, Any]:
         raise TrainingError(f"No published slot has the key {slot_key!r}.")
     definition = compiled.definition
     keys = [c.key for c in compiled.candidates]
-    rows = [r for r in logged_rows(definition) if r.action in keys]
-    if not rows:
+    logged = [r for r in logged_rows(definition) if r.action in keys]
+    if not logged:
         raise TrainingError(f"Slot {slot_key!r} has no logged decisions of its live variants.")
-    version = ModelVersion.objects.filter(slot_key=slot_key).first()
-    if version is None:
-        model_train(slot_key, promote=False)
-        version = ModelVersion.objects.filter(slot_key=slot_key).first()
-    model = model_load(version.pk, version.model_text)
+    version, note = _candidate_get(slot_key)
+    model = None
+    rows = logged
+    if version is not None:
+        try:
+            model = model_load(version.pk, version.model_text)
+        except ValueError as exc:
+            raise TrainingError(f"Model version {version.pk} of slot {slot_key!r} cannot be loaded: {exc}") from None
+        rows = _unseen(logged, version)
+        if not rows:
+            rows = logged
+            note = f"Every decision was in model {version.pk}'s training window: DM and DR estimates are optimistic."
     variants = {v.key: variant_features(v.key, v.template, v.params) for v in definition.variants}
     actions = np.array([keys.index(r.action) for r in rows])
     rewards = np.array([r.reward for r in rows])
     propensities = np.array([r.propensity for r in rows])
-    predicted = predicted_rewards(model, rows, variants, keys)
+    predicted = predicted_rewards(model, rows, variants, keys) if model is not None else None
     n, k = len(rows), len(keys)
 
     # The logging policy is evaluated on-policy: its own choices, weighted 1 (the propensity of its own action).
-    logged = np.zeros((n, k))
-    logged[np.arange(n), actions] = 1.0
-    logged_estimates = evaluate_all(actions, rewards, np.ones(n), logged, predicted)
-    policies: dict[str, Any] = {"logged": _row(logged_estimates)}
+    own = np.zeros((n, k))
+    own[np.arange(n), actions] = 1.0
+    policies: dict[str, Any] = {"logged": _row(evaluate_all(actions, rewards, np.ones(n), own, predicted))}
     policies["uniform"] = _row(evaluate_all(actions, rewards, propensities, np.full((n, k), 1.0 / k), predicted))
     for index, key in enumerate(keys):
         fixed = np.zeros((n, k))
         fixed[:, index] = 1.0
         policies[f"fixed:{key}"] = _row(evaluate_all(actions, rewards, propensities, fixed, predicted))
-    model_policy = ModelPolicy(model=model, variants=variants, **exploration_config(definition))
-    target = target_probabilities(model_policy, rows, compiled.candidates)
-    policies["model"] = {**_row(evaluate_all(actions, rewards, propensities, target, predicted)), "version": version.pk}
-    return {"slot": slot_key, "rows": n, "policies": policies}
+    if model is not None and version is not None:
+        model_policy = ModelPolicy(model=model, variants=variants, **exploration_config(definition))
+        target = target_probabilities(model_policy, rows, compiled.candidates)
+        policies["model"] = {
+            **_row(evaluate_all(actions, rewards, propensities, target, predicted)),
+            "version": version.pk,
+        }
+    result: dict[str, Any] = {"slot": slot_key, "rows": n, "rows_logged": len(logged), "policies": policies}
+    if note:
+        result["note"] = note
+    return result

@@ -6,6 +6,10 @@ Tailor decisions with their rewards, so a team can evaluate policies and
 warm-start a model on its history before going live. Every row is checked;
 bad rows are reported by line and skipped, and the good ones are written in one
 transaction, so a failure leaves nothing half-imported.
+
+Tailor learns binary rewards (a click or a conversion): a row whose reward is
+above zero becomes the slot's reward event, carrying the reward as its value,
+and the report counts the rows whose reward was neither 0 nor 1.
 """
 
 from __future__ import annotations
@@ -27,7 +31,10 @@ from tracking.models import DecisionLog, Event
 from .demo import slot_publish
 
 REQUIRED = ("timestamp", "action", "reward", "propensity")
-CONTEXT_FIELDS = {"device", "browser", "os", "country", "referrer", "referrer_host", "hour", "weekday", "visit_count"}
+TEXT_FIELDS = {"device", "browser", "os", "country", "referrer", "referrer_host"}
+# Whole numbers the engine reads as such, with the range each may take.
+NUMBER_FIELDS = {"hour": (0, 23), "weekday": (0, 6), "visit_count": (1, 10**9)}
+MAX_TEXT = 500
 KEY = re.compile(r"^[-a-zA-Z0-9_]{1,64}$")
 
 
@@ -42,6 +49,7 @@ class ImportReport:
     errors: list[tuple[int, str]] = field(default_factory=list)
     variants_created: list[str] = field(default_factory=list)
     slot_created: bool = False
+    non_binary_rewards: int = 0
 
 
 def _records(path: Path) -> tuple[list[str], list[tuple[int, dict[str, Any]]]]:
@@ -53,7 +61,11 @@ def _records(path: Path) -> tuple[list[str], list[tuple[int, dict[str, Any]]]]:
         return table.column_names, [(i + 1, row) for i, row in enumerate(table.to_pylist())]
     with path.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle)
-        rows = [(i + 2, row) for i, row in enumerate(reader)]
+        rows = []
+        start = 2  # the first record's line; a quoted field may span several lines
+        for row in reader:
+            rows.append((start, row))
+            start = reader.line_num + 1
         return list(reader.fieldnames or []), rows
 
 
@@ -69,7 +81,20 @@ def _timestamp(value: Any) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def _row_parse(row: dict[str, Any]) -> tuple[datetime, str, float, float, dict[str, Any]]:
+def _whole_number(name: str, value: Any) -> int:
+    low, high = NUMBER_FIELDS[name]
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} {value!r} is not a number") from None
+    if not number.is_integer() or not low <= number <= high:
+        raise ValueError(f"{name} {value!r} must be a whole number from {low} to {high}")
+    return int(number)
+
+
+def _row_parse(row: dict[Any, Any]) -> tuple[datetime, str, float, float, dict[str, Any]]:
+    if None in row:  # csv.DictReader files a row's surplus fields under None
+        raise ValueError(f"the row has {len(row[None])} more field(s) than the header names")
     try:
         when = _timestamp(row["timestamp"])
     except (ValueError, OverflowError, OSError):
@@ -88,14 +113,20 @@ def _row_parse(row: dict[str, Any]) -> tuple[datetime, str, float, float, dict[s
         raise ValueError(f"propensity {propensity} must be in (0, 1]")
     context: dict[str, Any] = {"attributes": {}}
     for name, value in row.items():
-        if name in REQUIRED or value in (None, ""):
+        if name in REQUIRED or value is None or value == "":
             continue
-        if name in CONTEXT_FIELDS:
-            context[name] = value
+        if isinstance(value, str) and len(value) > MAX_TEXT:
+            raise ValueError(f"{name} is longer than {MAX_TEXT} characters")
+        if name in NUMBER_FIELDS:
+            context[name] = _whole_number(name, value)
+        elif name in TEXT_FIELDS:
+            context[name] = str(value)
         elif name.startswith("utm_"):
             context.setdefault("utm", {})[name[4:]] = str(value)
-        else:
+        elif isinstance(value, bool | int | float | str):
             context["attributes"][name] = value
+        else:
+            raise ValueError(f"{name} holds a {type(value).__name__}; context features are text, numbers or booleans")
     return when, action, reward, propensity, context
 
 
@@ -115,19 +146,23 @@ def _variants_ensure(slot_key: str, actions: set[str], report: ImportReport) -> 
         report.slot_created = True
         report.variants_created = sorted(actions)
         return
-    draft = slot.get_latest_revision_as_object()
-    existing = list(draft.variants.all())
+    existing = list(slot.variants.all())  # the published variants: an editor's draft is not ours to publish
     missing = sorted(actions - {v.key for v in existing})
     if not missing:
         return
-    draft.variants = [
+    if slot.has_unpublished_changes:
+        raise ImportFileError(
+            f"Slot {slot_key!r} has an unpublished draft, and importing would publish it to add the variant(s) "
+            f"{', '.join(missing)}. Publish or revert the draft in the admin, then import again."
+        )
+    slot.variants = [
         *[
             Variant(key=v.key, name=v.name, weight=v.weight, is_paused=v.is_paused, params=v.params.raw_data)
             for v in existing
         ],
         *[Variant(key=a, name=a, weight=1, params=_placeholder_params(a)) for a in missing],
     ]
-    draft.save_revision(log_action=True).publish()
+    slot.save_revision(log_action=True).publish()
     report.variants_created = missing
 
 
@@ -150,8 +185,11 @@ def decision_log_import(path: Path, slot_key: str) -> ImportReport:
     for line, row in records:
         try:
             parsed.append(_row_parse(row))
-        except (ValueError, KeyError) as exc:
+        except ValueError as exc:
             report.errors.append((line, str(exc)))
+    if not parsed:
+        return report  # nothing to import: no slot or variant is created for a file of bad rows
+    report.non_binary_rewards = sum(1 for _, _, reward, _, _ in parsed if reward not in (0.0, 1.0))
     with transaction.atomic():
         _variants_ensure(slot_key, {action for _, action, *_ in parsed}, report)
         reward_type = Slot.objects.get(key=slot_key).reward

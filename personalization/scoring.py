@@ -30,6 +30,10 @@ logger = logging.getLogger(__name__)
 SCORES_TTL_SECONDS = 15 * 60
 
 
+class ScoringError(RuntimeError):
+    """Nothing can be scored as asked: no such model slot, no active model, or the cache refused the scores."""
+
+
 def _key(slot_key: str, model_version: str, visitor_id: str) -> str:
     return f"tailor:scores:{slot_key}:{model_version}:{visitor_id}"
 
@@ -56,12 +60,21 @@ def visitors_score(
     slot_key: str | None = None,
     active_within: timedelta = timedelta(hours=1),
     batch_size: int = 2000,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> int:
     """Score recently active visitors for every model slot with an active model; returns how many scores were cached."""
+    compiled = catalog_get().slots
+    if slot_key is not None:
+        slot = compiled.get(slot_key)
+        if slot is None:
+            raise ScoringError(f"No published slot has the key {slot_key!r}.")
+        if slot.policy.name != "model":
+            raise ScoringError(f"Slot {slot_key!r} uses the {slot.definition.strategy!r} strategy, not 'model'.")
+        if getattr(slot.policy, "model", None) is None:
+            raise ScoringError(f"Slot {slot_key!r} has no active model yet: train one first (train_models).")
     slots = [
         slot
-        for key, slot in catalog_get().slots.items()
+        for key, slot in compiled.items()
         if slot.policy.name == "model" and getattr(slot.policy, "model", None) is not None and slot_key in (None, key)
     ]
     if not slots:
@@ -86,8 +99,13 @@ def visitors_score(
                 _key(slot.key, policy.model_version, v): dict(zip(keys, map(float, row), strict=True))
                 for v, row in zip(visitors, scores, strict=True)
             }
-            cache.set_many(entries, timeout=SCORES_TTL_SECONDS)
+            try:
+                cache.set_many(entries, timeout=SCORES_TTL_SECONDS)
+            except Exception as exc:  # noqa: BLE001 - the cache client's errors have no common base
+                raise ScoringError(
+                    f"The cache refused the scores ({exc}); serving scores in-process meanwhile."
+                ) from exc
             cached += len(entries)
         if progress:
-            progress(len(batch))
+            progress(start + len(batch), len(visitor_ids))
     return cached

@@ -7,7 +7,10 @@ are weighted by the inverse of their logged propensity (clipped), so data
 gathered by one policy trains an unbiased model for another. The newest part
 of the log is held out: the candidate is evaluated there by doubly robust
 off-policy estimation against the policy that is serving, and promoted only
-if it is not worse.
+if it is not worse: the 95 % interval of the paired difference must rule out a
+loss of more than ``PROMOTION_MARGIN`` of the serving policy's value (a
+non-inferiority test), so an equally good retrain replaces its predecessor and
+a worse one stays a candidate.
 """
 
 from __future__ import annotations
@@ -44,7 +47,11 @@ NOT_LEARNED_FROM = ("no-consent", "trigger-default", "fallback")
 
 
 class TrainingError(ValueError):
-    """Not enough (or unusable) data to train this slot."""
+    """Not enough (or unusable) data to train this slot, or the training backend failed for it."""
+
+
+# Called with (decisions read so far, decisions to read).
+Progress = Callable[[int, int], None]
 
 
 @dataclass
@@ -82,34 +89,46 @@ def reward_value(definition: SlotDefinition, reward: Reward | None) -> float:
     return float(reward.clicked)
 
 
-def logged_rows(definition: SlotDefinition, progress: Callable[[int], None] | None = None) -> Iterator[LoggedRow]:
+def logged_rows(definition: SlotDefinition, progress: Progress | None = None) -> Iterator[LoggedRow]:
     """The slot's learnable decisions with their rewards, read in chunks, oldest first."""
     decisions = (
         DecisionLog.objects.filter(slot_key=definition.key)
         .exclude(visitor_id=None)
         .exclude(policy__in=NOT_LEARNED_FROM)
         .order_by("created_at")
-        .values_list("id", "variant_key", "propensity", "context", "created_at")
     )
+    total = decisions.count() if progress else 0
+    done = 0
     chunk: list[tuple[Any, ...]] = []
-    for row in decisions.iterator(chunk_size=CHUNK):
+    values = decisions.values_list("id", "variant_key", "propensity", "context", "created_at")
+    for row in values.iterator(chunk_size=CHUNK):
         chunk.append(row)
         if len(chunk) == CHUNK:
             yield from _with_rewards(chunk, definition)
+            done += len(chunk)
             if progress:
-                progress(len(chunk))
+                progress(done, max(total, done))
             chunk = []
     if chunk:
         yield from _with_rewards(chunk, definition)
-        if progress:
-            progress(len(chunk))
+        done += len(chunk)
+    if progress:
+        progress(done, max(total, done))
 
 
 def _with_rewards(chunk: list[tuple[Any, ...]], definition: SlotDefinition) -> Iterator[LoggedRow]:
     rewards = decision_rewards([decision_id.hex for decision_id, *_ in chunk])
+    unreadable = 0
     for decision_id, variant_key, propensity, context, at in chunk:
+        try:
+            row_context = Context.from_mapping(context or {})
+        except (TypeError, ValueError, AttributeError):
+            unreadable += 1  # written by hand or by an old import: not something to train or evaluate on
+            continue
         value = reward_value(definition, rewards.get(decision_id.hex))
-        yield LoggedRow(Context.from_mapping(context or {}), variant_key, value, float(propensity), at)
+        yield LoggedRow(row_context, variant_key, value, float(propensity), at)
+    if unreadable:
+        logger.warning("Slot %r: %d logged decisions have an unreadable context; left out.", definition.key, unreadable)
 
 
 def target_probabilities(policy: Any, rows: list[LoggedRow], candidates: tuple[Candidate, ...]) -> np.ndarray:
@@ -129,7 +148,7 @@ def predicted_rewards(
 
 
 def model_train(
-    slot_key: str, *, promote: bool = True, progress: Callable[[int], None] | None = None, seed: int = 0
+    slot_key: str, *, promote: bool = True, progress: Progress | None = None, seed: int = 0
 ) -> TrainingReport:
     """Train a candidate for the slot, evaluate it offline against what serves, promote it if not worse."""
     compiled = catalog_get().slots.get(slot_key)
@@ -159,6 +178,7 @@ def model_train(
         raise
     except ValueError as exc:  # the data cannot train a model (one class, no usable feature, ...)
         raise TrainingError(f"Slot {slot_key!r} cannot be trained: {exc}") from exc
+    trained_until = train[-1].at
     candidates = compiled.candidates
     keys = [c.key for c in candidates]
     holdout = [r for r in holdout if r.action in keys]
@@ -180,7 +200,8 @@ def model_train(
         actions, rewards, propensities, np.full(target_new.shape, 1.0 / len(keys)), predicted
     )
     difference = paired_difference(actions, rewards, propensities, target_new, target_serving, predicted)
-    ok = not_worse(difference)
+    margin = setting("PROMOTION_MARGIN") * max(serving_estimates["dr"].value, 0.0)
+    ok = not_worse(difference, margin)
     estimates = {
         "holdout_rows": len(holdout),
         "logged_value": float(rewards.mean()) if len(rewards) else None,
@@ -188,16 +209,30 @@ def model_train(
         "serving": {name: _estimate_dict(e) for name, e in serving_estimates.items()},
         "uniform": {name: _estimate_dict(e) for name, e in uniform_estimates.items()},
         "difference_dr": _estimate_dict(difference),
+        "promotion_margin": margin,
     }
+    verdict = (
+        "not worse, promoted."
+        if ok and promote
+        else "not worse."
+        if ok
+        else f"could be more than {margin:.4f} worse, kept as a candidate."
+    )
     note = (
         f"Doubly robust estimate {new_estimates['dr'].value:.4f} vs serving {serving_estimates['dr'].value:.4f}; "
-        f"difference 95% CI [{difference.ci95[0]:.4f}, {difference.ci95[1]:.4f}]: "
-        + ("not worse, promoted." if ok and promote else "not worse." if ok else "could be worse, kept as a candidate.")
+        f"difference 95% CI [{difference.ci95[0]:.4f}, {difference.ci95[1]:.4f}]: {verdict}"
     )
     version = ModelVersion.objects.create(
         slot_key=slot_key,
         model_text=model.to_text(),
-        metrics={"rows": metrics.rows, "positives": metrics.positives, "auc": metrics.auc, "logloss": metrics.logloss},
+        metrics={
+            "rows": metrics.rows,
+            "positives": metrics.positives,
+            "auc": metrics.auc,
+            "logloss": metrics.logloss,
+            # Decisions logged after this were not trained on: offline evaluation scores the model on those.
+            "trained_until": trained_until.isoformat() if trained_until else None,
+        },
         estimates=estimates,
         note=note,
         window_start=rows[0].at,
@@ -222,9 +257,20 @@ def _train(
     rows: list[dict[str, Any]], labels: list[float], weights: list[float], **options: Any
 ) -> tuple[RewardModel, TrainingMetrics]:
     """Train locally, or on the Dask cluster when ``TRAINING_BACKEND`` is "dask"; same inputs, same kind of model."""
+    import lightgbm as lgb
+
     backend = setting("TRAINING_BACKEND")
-    if backend == "local":
-        return reward_model_train(rows, labels, weights, **options)
+    try:
+        if backend == "local":
+            return reward_model_train(rows, labels, weights, **options)
+        return _train_on_dask(backend, rows, labels, weights, **options)
+    except lgb.basic.LightGBMError as exc:
+        raise TrainingError(f"LightGBM failed: {exc}") from exc
+
+
+def _train_on_dask(
+    backend: str, rows: list[dict[str, Any]], labels: list[float], weights: list[float], **options: Any
+) -> tuple[RewardModel, TrainingMetrics]:
     if backend != "dask":
         raise TrainingError(f"Unknown TAILOR_TRAINING_BACKEND {backend!r}; use 'local' or 'dask'.")
     address = setting("DASK_SCHEDULER_ADDRESS")
@@ -234,7 +280,11 @@ def _train(
 
     from .engine.dask_training import reward_model_train_dask
 
-    with Client(address, timeout=30, set_as_default=False) as client:
+    try:
+        client = Client(address, timeout=setting("DASK_CONNECT_TIMEOUT_SECONDS"), set_as_default=False)
+    except (OSError, TimeoutError) as exc:
+        raise TrainingError(f"The Dask scheduler at {address} cannot be reached ({exc}).") from exc
+    with client:
         return reward_model_train_dask(rows, labels, weights, client=client, **options)
 
 

@@ -106,3 +106,73 @@ def test_existing_slot_gains_the_variants_the_file_names(tmp_path):
     write_csv(path, logged_rows(20))
     call_command("import_decision_log", str(path), "--slot", "known", stdout=StringIO())
     assert sorted(v.key for v in Slot.objects.get(key="known").variants.all()) == ["long", "short"]
+
+
+def test_malformed_rows_are_reported_by_their_line_and_the_rest_trains(tmp_path):
+    rows = logged_rows(400, seed=3)
+    for row in rows:
+        row["hour"] = 14
+    header = list(rows[0])
+    lines = [",".join(header)]
+    for row in rows:
+        lines.append(",".join(str(row[c]) for c in header))
+    lines[3] += ",surplus"  # line 4: one field more than the header
+    lines[5] = lines[5].replace(",14", ",14.5")  # line 6: an hour that is no whole number
+    lines[7] = lines[7].replace(",14", ",morning")  # line 8
+    lines[9] = lines[9].replace(",pro,", ',"a plan\nover two lines",').replace(",free,", ',"a plan\nover two lines",')
+    lines[12] = lines[12].replace(",14", ",99")  # the record after a two-line one starts on line 14
+    path = tmp_path / "messy.csv"
+    path.write_text("\n".join(lines) + "\n")
+    err = StringIO()
+    call_command("import_decision_log", str(path), "--slot", "messy", stdout=StringIO(), stderr=err)
+    messages = err.getvalue()
+    assert "line 4: the row has 1 more field(s) than the header names" in messages
+    assert "line 6: hour '14.5' must be a whole number from 0 to 23" in messages
+    assert "line 8: hour 'morning' is not a number" in messages
+    assert "line 14: hour '99' must be a whole number from 0 to 23" in messages
+    assert len([line for line in messages.splitlines() if line.startswith("line ")]) == 4
+    assert DecisionLog.objects.filter(slot_key="messy").count() == 396
+    assert DecisionLog.objects.filter(slot_key="messy", context__attributes__plan="a plan\nover two lines").exists()
+    out = StringIO()
+    call_command("train_models", "--slot", "messy", "--json", "--no-promote", stdout=out)
+    assert json.loads(out.getvalue())[0]["rows"] == 396
+
+
+def test_a_file_of_only_bad_rows_creates_nothing(tmp_path):
+    rows = logged_rows(5)
+    for row in rows:
+        row["propensity"] = 2
+    path = tmp_path / "bad.csv"
+    write_csv(path, rows)
+    err = StringIO()
+    with pytest.raises(CommandError, match="Nothing imported into 'ghost': all 5 rows are bad"):
+        call_command("import_decision_log", str(path), "--slot", "ghost", stdout=StringIO(), stderr=err)
+    assert err.getvalue().count("must be in (0, 1]") == 5
+    assert not Slot.objects.filter(key="ghost").exists()
+
+
+def test_an_editors_draft_is_never_published_by_an_import(tmp_path):
+    from tests.factories.slots import slot_create
+
+    slot = slot_create("drafted", variants=[("short", 1)])
+    slot.name = "Unpublished new name"
+    slot.save_revision()
+    path = tmp_path / "h.csv"
+    write_csv(path, logged_rows(20))
+    with pytest.raises(CommandError, match="unpublished draft"):
+        call_command("import_decision_log", str(path), "--slot", "drafted", stdout=StringIO())
+    slot.refresh_from_db()
+    assert slot.name != "Unpublished new name"
+    assert [v.key for v in slot.variants.all()] == ["short"]
+    assert not DecisionLog.objects.filter(slot_key="drafted").exists()
+
+
+def test_rewards_other_than_zero_or_one_are_counted_as_rewarded_with_their_value(tmp_path):
+    rows = logged_rows(30)
+    rows[0]["reward"], rows[1]["reward"] = 49.5, 0.3
+    path = tmp_path / "revenue.csv"
+    write_csv(path, rows)
+    err = StringIO()
+    call_command("import_decision_log", str(path), "--slot", "revenue", stdout=StringIO(), stderr=err)
+    assert "2 rows have a reward other than 0 or 1" in err.getvalue()
+    assert sorted(Event.objects.filter(value__in=(49.5, 0.3)).values_list("value", flat=True)) == [0.3, 49.5]

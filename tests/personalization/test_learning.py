@@ -18,7 +18,7 @@ from personalization.simulation import VARIANTS as VISITOR_VARIANTS
 from personalization.training import TrainingError, model_train
 from tracking.visitors import VisitorState
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.simulation]
 
 
 def test_simulated_traffic_learns_well_beyond_uniform_and_the_admin_shows_the_lift(admin_client):
@@ -78,21 +78,52 @@ def test_rollback_to_an_older_version_changes_serving():
 
 
 def test_a_worse_candidate_is_not_promoted(monkeypatch):
-    """A model whose predictions are inverted must lose the paired DR comparison and stay a candidate."""
+    """A candidate that chooses the opposite of what it learned must lose to the serving model and stay a candidate."""
     simulation_slot_ensure()
     rng = random.Random(11)
     traffic_run(2500, rng)
     good = model_train(SLOT_KEY, seed=11)
     assert good.promoted
     traffic_run(1000, rng)
-    from personalization.engine import reward_model
+    from personalization import training
+    from personalization.engine.model_policy import ModelPolicy
 
-    original = reward_model.RewardModel.predict_matrix
-    monkeypatch.setattr(reward_model.RewardModel, "predict_matrix", lambda self, X: 1.0 - original(self, X))
+    class Contrary(ModelPolicy):
+        """The new model's policy, leaning on its worst variant; the serving model and the reward model are untouched."""
+
+        def probabilities(self, candidates, context):
+            learned = super().probabilities(candidates, context)
+            order = sorted(learned, key=learned.get)
+            return dict(zip(order, sorted(learned.values(), reverse=True), strict=True))
+
+    monkeypatch.setattr(training, "ModelPolicy", Contrary)
     worse = model_train(SLOT_KEY, seed=12)
     assert not worse.promoted
     assert "kept as a candidate" in worse.note
+    assert worse.estimates["difference_dr"]["ci95"][1] < 0  # clearly worse, not merely unproven
     assert ModelVersion.objects.get(status="active").pk == good.version_id
+
+
+def test_promotion_tolerates_a_loss_of_at_most_the_margin_share_of_the_serving_value(settings):
+    """Non-inferiority: the interval may reach below zero by PROMOTION_MARGIN x the serving policy's value."""
+    simulation_slot_ensure()
+    _hero_settings(exploration="softmax")
+    rng = random.Random(13)
+    traffic_run(2500, rng)
+    first = model_train(SLOT_KEY, seed=13)
+    assert first.promoted
+    traffic_run(200, rng)
+    strict = model_train(SLOT_KEY, seed=14)
+    serving_value = strict.estimates["serving"]["dr"]["value"]
+    low = strict.estimates["difference_dr"]["ci95"][0]
+    assert strict.estimates["promotion_margin"] == pytest.approx(0.02 * serving_value)
+    assert low < -0.02 * serving_value, strict.note
+    assert not strict.promoted
+    settings.TAILOR = {**settings.TAILOR, "PROMOTION_MARGIN": -low / serving_value + 0.01}
+    tolerant = model_train(SLOT_KEY, seed=14)
+    assert tolerant.estimates["difference_dr"]["ci95"][0] == pytest.approx(low)  # the same model, judged again
+    assert tolerant.promoted, tolerant.note
+    assert ModelVersion.objects.get(status="active").pk == tolerant.version_id
 
 
 def test_too_little_data_is_a_clear_error():
@@ -120,7 +151,9 @@ def test_evaluate_policy_ranks_the_model_above_uniform_and_recovers_the_logged_v
     call_command("evaluate_policy", "--slot", SLOT_KEY, "--json", stdout=out)
     result = json.loads(out.getvalue())
     policies = result["policies"]
-    assert result["rows"] == 3000
+    assert result["rows_logged"] == 3000
+    # Every policy is scored on the decisions the model was not trained on: its held-out newest 30 %.
+    assert result["rows"] == 900
     assert set(policies) >= {"logged", "uniform", "model", "fixed:hero-newsletter"}
     known = truth()
     # The log was gathered uniformly, so the logged and uniform values are both the uniform truth.
@@ -252,4 +285,42 @@ def test_a_slot_without_rewards_is_a_clear_error_and_the_task_trains_the_others(
         model_train("quiet")
     simulation_slot_ensure()
     traffic_run(1500, random.Random(31))
-    assert models_train.delay().get() == {"home-hero": True}  # "quiet" is skipped, not fatal
+    outcome = models_train.delay().get()
+    assert outcome["home-hero"] == "promoted"
+    assert outcome["quiet"].startswith("not trained: ")  # not fatal
+    assert "no rewarded decision" in outcome["quiet"]
+
+
+def test_commands_name_an_unknown_or_unready_slot_instead_of_failing_silently():
+    from django.core.management.base import CommandError
+
+    simulation_slot_ensure()
+    with pytest.raises(CommandError, match="No published slot has the key 'nope'"):
+        call_command("train_models", "--slot", "nope", stdout=StringIO(), stderr=StringIO())
+    with pytest.raises(CommandError, match="No slot was trained: .*at least 200"):
+        call_command("train_models", "--slot", SLOT_KEY, stdout=StringIO(), stderr=StringIO())
+    with pytest.raises(CommandError, match="No published slot has the key 'nope'"):
+        call_command("score_visitors", "--slot", "nope", stdout=StringIO())
+    with pytest.raises(CommandError, match="has no active model yet"):
+        call_command("score_visitors", "--slot", SLOT_KEY, stdout=StringIO())
+    with pytest.raises(CommandError, match="--hours must be a positive"):
+        call_command("score_visitors", "--hours", "0", stdout=StringIO())
+
+
+def test_evaluate_policy_on_a_log_too_small_to_train_still_estimates_by_importance_sampling():
+    simulation_slot_ensure()
+    traffic_run(120, random.Random(41))
+    out = StringIO()
+    call_command("evaluate_policy", "--slot", SLOT_KEY, "--json", stdout=out)
+    result = json.loads(out.getvalue())
+    assert result["rows"] == result["rows_logged"] == 120
+    assert "at least 200" in result["note"]
+    assert "model" not in result["policies"]
+    uniform = result["policies"]["uniform"]
+    assert uniform["dm"] is None
+    assert uniform["dr"] is None
+    assert uniform["ci95"][0] <= uniform["ips"] <= uniform["ci95"][1]
+    text = StringIO()
+    call_command("evaluate_policy", "--slot", SLOT_KEY, stdout=text)
+    assert "No model estimate: Slot 'home-hero' has 120 usable logged decisions" in text.getvalue()
+    assert "95% CI (IPS)" in text.getvalue()

@@ -10,7 +10,7 @@ from personalization.models import ModelVersion
 from personalization.simulation import SLOT_KEY, simulation_slot_ensure, traffic_run
 from personalization.training import TrainingError, model_train
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.simulation]
 
 
 @pytest.fixture(scope="module")
@@ -46,3 +46,25 @@ def test_a_misconfigured_backend_is_a_clear_error(settings):
     _backend(settings, "spark")
     with pytest.raises(TrainingError, match="Unknown TAILOR_TRAINING_BACKEND 'spark'"):
         model_train(SLOT_KEY)
+
+
+def test_an_unreachable_dask_scheduler_is_a_training_error_and_the_task_goes_on(settings):
+    import socket
+
+    from personalization.tasks import models_train
+
+    simulation_slot_ensure()
+    traffic_run(300, random.Random(29))
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings.TAILOR = {
+        **settings.TAILOR,
+        "TRAINING_BACKEND": "dask",
+        "DASK_SCHEDULER_ADDRESS": f"tcp://127.0.0.1:{port}",
+        "DASK_CONNECT_TIMEOUT_SECONDS": 2,
+    }
+    with pytest.raises(TrainingError, match=f"The Dask scheduler at tcp://127.0.0.1:{port} cannot be reached"):
+        model_train(SLOT_KEY)
+    outcome = models_train.delay().get()
+    assert outcome[SLOT_KEY].startswith("not trained: The Dask scheduler")

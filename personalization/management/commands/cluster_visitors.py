@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import sys
 from datetime import timedelta
 
 from django.core.management.base import BaseCommand, CommandError
 
 from personalization.clustering import ClusteringError, visitors_cluster
+from personalization.management.progress import ProgressBar
 
 
 class Command(BaseCommand):
@@ -24,24 +24,14 @@ class Command(BaseCommand):
 
     def handle(self, *args, hours=None, seed=0, **options):
         as_json = options["json"]
-        read = 0
-
-        def progress(n: int) -> None:
-            nonlocal read
-            read += n
-            if not as_json:
-                sys.stderr.write(f"\rread the features of {read} visitors…")
-                sys.stderr.flush()
-
+        bar = ProgressBar("reading features", unit="visitors", quiet=as_json)
         try:
-            report = visitors_cluster(
-                active_within=timedelta(hours=hours) if hours else None, seed=seed, progress=progress
-            )
+            with bar:
+                report = visitors_cluster(
+                    active_within=timedelta(hours=hours) if hours else None, seed=seed, progress=bar.update
+                )
         except ClusteringError as exc:
             raise CommandError(f"No new clusters: {exc}") from None
-        finally:
-            if read and not as_json:
-                sys.stderr.write("\n")
         if as_json:
             self.stdout.write(json.dumps(report.__dict__, indent=2, default=str))
             return

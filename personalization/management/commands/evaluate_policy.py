@@ -6,7 +6,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from personalization.evaluation import policy_evaluate
+from personalization.evaluation import ESTIMATORS, policy_evaluate
 from personalization.training import TrainingError
 
 
@@ -25,10 +25,18 @@ class Command(BaseCommand):
         if options["json"]:
             self.stdout.write(json.dumps(result, indent=2))
             return
-        self.stdout.write(f"{result['slot']}: {result['rows']} logged decisions")
-        self.stdout.write(f"{'policy':<28}{'IPS':>8}{'SNIPS':>8}{'DM':>8}{'DR':>8}   95% CI (DR)")
+        rows, logged = result["rows"], result["rows_logged"]
+        scope = "" if rows == logged else f" (of {logged} logged: those after the model's training window)"
+        self.stdout.write(f"{result['slot']}: estimated on {rows} logged decisions{scope}")
+        if result.get("note"):
+            self.stdout.write(
+                self.style.WARNING(
+                    f"No model estimate: {result['note']}" if "model" not in result["policies"] else result["note"]
+                )
+            )
+        interval = "DR" if "model" in result["policies"] else "IPS"
+        self.stdout.write(f"{'policy':<28}{'IPS':>8}{'SNIPS':>8}{'DM':>8}{'DR':>8}   95% CI ({interval})")
         for name, row in result["policies"].items():
             low, high = row["ci95"]
-            self.stdout.write(
-                f"{name:<28}{row['ips']:>8.4f}{row['snips']:>8.4f}{row['dm']:>8.4f}{row['dr']:>8.4f}   [{low:.4f}, {high:.4f}]"
-            )
+            cells = "".join(f"{row[e]:>8.4f}" if row[e] is not None else f"{'-':>8}" for e in ESTIMATORS)
+            self.stdout.write(f"{name:<28}{cells}   [{low:.4f}, {high:.4f}]")

@@ -28,6 +28,14 @@ class Command(BaseCommand):
             self.stderr.write(f"line {line}: {message} (skipped)")
         if len(report.errors) > 50:
             self.stderr.write(f"… and {len(report.errors) - 50} more bad rows")
+        if not report.imported:
+            what = f"all {report.rows} rows are bad" if report.rows else "it has no rows"
+            raise CommandError(f"Nothing imported into {slot!r}: {what}. No slot or variant was created or changed.")
+        if report.non_binary_rewards:
+            self.stderr.write(
+                f"{report.non_binary_rewards} rows have a reward other than 0 or 1: Tailor learns whether a decision "
+                "was rewarded, so each counts as rewarded (reward > 0) or not, with the reward kept as the event's value."
+            )
         created = " Created slot." if report.slot_created else ""
         if report.variants_created:
             created += f" New variants: {', '.join(report.variants_created)}."

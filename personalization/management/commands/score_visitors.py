@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from datetime import timedelta
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
-from personalization.scoring import visitors_score
+from personalization.management.progress import ProgressBar
+from personalization.scoring import ScoringError, visitors_score
 
 
 class Command(BaseCommand):
@@ -20,15 +20,11 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, slot=None, hours=1.0, **options):
-        done = 0
-
-        def progress(n: int) -> None:
-            nonlocal done
-            done += n
-            sys.stderr.write(f"\rscored {done} visitors…")
-            sys.stderr.flush()
-
-        cached = visitors_score(slot_key=slot, active_within=timedelta(hours=hours), progress=progress)
-        if done:
-            sys.stderr.write("\n")
+        if not hours > 0:
+            raise CommandError(f"--hours must be a positive number of hours, got {hours}.")
+        try:
+            with ProgressBar("scoring", unit="visitors") as bar:
+                cached = visitors_score(slot_key=slot, active_within=timedelta(hours=hours), progress=bar.update)
+        except ScoringError as exc:
+            raise CommandError(str(exc)) from None
         self.stdout.write(self.style.SUCCESS(f"Cached {cached} visitor scores."))

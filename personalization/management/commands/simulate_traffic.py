@@ -9,6 +9,7 @@ import sys
 from django.core.management.base import BaseCommand, CommandError
 
 from personalization.engine.clustering import ClusteringError
+from personalization.management.progress import ProgressBar
 from personalization.simulation import (
     SLOT_KEY,
     SimulationError,
@@ -41,31 +42,19 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
         known = truth()
 
-        def progress(label: str):
-            done = 0
-
-            def step(n: int) -> None:
-                nonlocal done
-                done += n
-                if not as_json:
-                    width = 30
-                    filled = int(width * done / visitors)
-                    sys.stderr.write(f"\r{label} [{'#' * filled}{'.' * (width - filled)}] {done}/{visitors}")
-                    sys.stderr.flush()
-
-            return step
-
-        explore = traffic_run(visitors, rng, progress("phase 1: exploring"))
+        with ProgressBar("phase 1: exploring", visitors, unit="visitors", quiet=as_json) as bar:
+            explore = traffic_run(visitors, rng, bar.advance)
         if not as_json:
-            sys.stderr.write("\ntraining…\n")
+            sys.stderr.write("training…\n")
         pipeline_drain()
         try:
             training = model_train(SLOT_KEY, seed=seed)
         except TrainingError as exc:
             raise CommandError(f"{exc} Run with more --visitors.") from None
-        serve = traffic_run(visitors, rng, progress("phase 2: model    "))
+        with ProgressBar("phase 2: model    ", visitors, unit="visitors", quiet=as_json) as bar:
+            serve = traffic_run(visitors, rng, bar.advance)
         if not as_json:
-            sys.stderr.write("\nclustering behaviour…\n")
+            sys.stderr.write("clustering behaviour…\n")
         try:
             clusters = clusters_agreement({**explore.types, **serve.types})
         except ClusteringError as exc:
@@ -85,7 +74,7 @@ class Command(BaseCommand):
         if as_json:
             self.stdout.write(json.dumps(result, indent=2, default=str))
             return
-        sys.stderr.write("\n")
+        auc = f"{training.auc:.3f}" if training.auc is not None else "n/a"
         self.stdout.write(f"uniform random CTR {known.uniform:.4f}, oracle CTR {known.oracle:.4f}")
         for name, phase in (("phase 1 (explore)", explore), ("phase 2 (model)", serve)):
             self.stdout.write(
@@ -93,7 +82,7 @@ class Command(BaseCommand):
                 f"({phase.clicks} clicks / {phase.visitors})"
             )
         self.stdout.write(
-            f"training: {training.rows} rows, AUC {training.auc}, promoted {training.promoted}: {training.note}"
+            f"training: {training.rows} rows, AUC {auc}, promoted {training.promoted}: {training.note}"
         )
         if "error" in clusters:
             self.stdout.write(f"behaviour clusters: none ({clusters['error']})")
