@@ -123,6 +123,7 @@ if REDIS_URL:
             "KEY_PREFIX": "tailor",
         }
     }
+    CACHES["signals"] = CACHES["default"]
 else:
     # Visit counts, features and scores are per visitor: the default 300 entries would evict them constantly.
     CACHES = {
@@ -130,7 +131,13 @@ else:
             "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
             "LOCATION": "tailor",
             "OPTIONS": {"MAX_ENTRIES": 200_000},
-        }
+        },
+        # What every process must see alike (the catalog version: a publish or a model activated by
+        # a command reaches the running server within a second). locmem is private to each process.
+        "signals": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "signals"),
+        },
     }
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -6,6 +6,7 @@ from collections import defaultdict
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -54,7 +55,8 @@ def model_version_activate(request: HttpRequest, pk: int) -> HttpResponse:
     if not request.user.has_perm("personalization.change_modelversion"):
         raise PermissionDenied
     version = get_object_or_404(ModelVersion, pk=pk)
-    model_activate(version)
-    log(instance=version, action="tailor.model.activate", user=request.user)
+    with transaction.atomic():  # served and audited together, or neither
+        model_activate(version)
+        log(instance=version, action="tailor.model.activate", user=request.user)
     messages.success(request, f"Model #{version.pk} now serves slot “{version.slot_key}”.")
     return redirect("tailor_model_versions")

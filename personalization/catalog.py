@@ -2,7 +2,9 @@
 
 Built from the database once per publish (slots, variants, segments), kept in
 each web process's memory and tagged with a version held in the shared cache.
-A process re-reads that version at most every ``CATALOG_CHECK_SECONDS``, so
+A process re-reads that version at most every ``CATALOG_CHECK_SECONDS`` (from
+the ``signals`` cache: Redis, or a folder in ``var/`` on the embedded default,
+which every local process shares where the in-memory cache is not), so
 the request path costs no query and, most of the time, no cache read either.
 Publishing a slot or saving a segment bumps the version.
 """
@@ -16,7 +18,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from django.core.cache import cache
+from django.core.cache import caches
 
 from content.selectors import SlotDefinition, VariantDefinition, slot_definitions_live
 
@@ -111,9 +113,14 @@ _lock = threading.Lock()
 _state: dict[str, object] = {"catalog": None, "checked_at": 0.0}
 
 
+def _signals() -> Any:
+    return caches[setting("CATALOG_CACHE")]
+
+
 def _shared_version() -> str | None:
     key = setting("CATALOG_VERSION_KEY")
     try:
+        cache = _signals()
         version = cache.get(key)
         if version is None:
             version = uuid.uuid4().hex
@@ -151,7 +158,7 @@ def catalog_drop_local() -> None:
 def catalog_invalidate() -> None:
     """Make every process rebuild: a new shared version, and this process's copy dropped now."""
     try:
-        cache.set(setting("CATALOG_VERSION_KEY"), uuid.uuid4().hex, timeout=None)
+        _signals().set(setting("CATALOG_VERSION_KEY"), uuid.uuid4().hex, timeout=None)
     except Exception as exc:  # noqa: BLE001
         logger.warning("Catalog version not bumped (%s); other processes keep their catalog.", exc)
     catalog_drop_local()

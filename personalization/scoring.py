@@ -2,10 +2,12 @@
 
 A worker scores every recently active visitor against each model slot's
 active model, in batches, and caches ``{variant: score}`` per (slot, model
-version, visitor) with a TTL. ``decide()`` reads that entry (one cache read)
-and passes it to the model policy; on a miss, or when the cache is down, the
-policy scores in-process with the same loaded model, so serving never fails
-for want of a score.
+version, visitor) with a TTL, tagged with the signature of the context it was
+scored in (the visitor's last decision context). ``decide()`` reads that entry
+(one cache read) and uses it when the request's context has the same
+signature; otherwise, on a miss, or when the cache is down, the policy scores
+in-process with the same loaded model, so serving never fails for want of a
+score and never serves scores computed for another context.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from tracking.models import DecisionLog, Visitor
 
 from .catalog import catalog_get
 from .engine import Context
-from .engine.featurize import VariantFeatures
+from .engine.featurize import VariantFeatures, context_signature
 
 logger = logging.getLogger(__name__)
 
@@ -38,12 +40,16 @@ def _key(slot_key: str, model_version: str, visitor_id: str) -> str:
     return f"tailor:scores:{slot_key}:{model_version}:{visitor_id}"
 
 
-def cached_scores_get(slot_key: str, model_version: str, visitor_id: str) -> dict[str, float] | None:
+def cached_scores_get(slot_key: str, model_version: str, context: Context) -> dict[str, float] | None:
+    """The visitor's scores from the last scoring run, if they were computed for this very context."""
     try:
-        return cache.get(_key(slot_key, model_version, visitor_id))
+        entry = cache.get(_key(slot_key, model_version, context.visitor_id))
     except Exception as exc:  # noqa: BLE001 - scoring in-process is the fallback
         logger.warning("Cached scores unavailable (%s); scoring in-process.", exc)
         return None
+    if not entry or entry.get("context") != context_signature(context):
+        return None  # scored for another device, campaign, hour or visit: score this request in-process
+    return entry["scores"]
 
 
 def _latest_contexts(visitor_ids: list[Any]) -> dict[str, dict[str, Any]]:
@@ -96,8 +102,11 @@ def visitors_score(
             variants = [policy.variants.get(k) or VariantFeatures(key=k, template="") for k in keys]
             scores = policy.model.score(built, variants)  # each visitor and variant encoded once
             entries = {
-                _key(slot.key, policy.model_version, v): dict(zip(keys, map(float, row), strict=True))
-                for v, row in zip(visitors, scores, strict=True)
+                _key(slot.key, policy.model_version, v): {
+                    "context": context_signature(context),
+                    "scores": dict(zip(keys, map(float, row), strict=True)),
+                }
+                for v, context, row in zip(visitors, built, scores, strict=True)
             }
             try:
                 cache.set_many(entries, timeout=SCORES_TTL_SECONDS)

@@ -10,12 +10,14 @@ personalization.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
 import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from django.utils.safestring import SafeString
@@ -110,12 +112,12 @@ def decide(
         personal = bool(visitor.id and visitor.personalization_consent)
         if compiled.needs_features and personal and "features" not in context:
             context = {**context, "features": visitor_features_get(visitor.id, known=not visitor.is_new)}
+        context = Context.from_mapping({**context, "visitor_id": visitor.id})
         if compiled.policy.name == "model" and personal and not visitor.is_new and not initial:
             version = getattr(compiled.policy, "model_version", "")
-            scores = cached_scores_get(compiled.key, version, visitor.id) if version else None
+            scores = cached_scores_get(compiled.key, version, context) if version else None
             if scores:
-                context = {**context, "scores": scores}
-        context = Context.from_mapping({**context, "visitor_id": visitor.id})
+                context = dataclasses.replace(context, scores=MappingProxyType(scores))
     rng = rng or _rng
     if initial and compiled.definition.trigger:
         # A triggered slot shows its default until the trigger fires and the tracker asks again.

@@ -9,6 +9,7 @@ matrix LightGBM reads, with anything unseen in training encoded as missing.
 
 from __future__ import annotations
 
+import hashlib
 import html
 import math
 import re
@@ -159,6 +160,18 @@ def context_features(context: Context) -> dict[str, FeatureValue]:
         if value is None or isinstance(value, bool | int | float | str):
             row[f"a_{name}"] = _scalar(value)
     return row
+
+
+def context_signature(context: Context) -> str:
+    """A short digest of the request-level half of a feature row: everything but the real-time features.
+
+    Scores computed ahead of time hold only for the context they were computed in: a visitor
+    back on another device, from another campaign or in another hour is scored afresh.
+    Real-time features are left out: they move with every event, and the scoring worker
+    reads them fresh each run.
+    """
+    items = sorted((name, value) for name, value in context_features(context).items() if not name.startswith("f_"))
+    return hashlib.blake2b(repr(items).encode(), digest_size=8).hexdigest()
 
 
 def variant_columns(variant: VariantFeatures) -> dict[str, FeatureValue]:

@@ -189,8 +189,10 @@ def test_admin_lists_versions_and_activates_one_with_an_audit_entry(admin_client
 def test_scored_visitors_are_served_from_the_cached_scores():
     from django.core.cache import cache
 
+    from personalization.engine import Context
     from personalization.scoring import _key
-    from tracking.models import Visitor
+    from personalization.services import slot_get
+    from tracking.models import DecisionLog, Visitor
 
     simulation_slot_ensure()
     traffic_run(1500, random.Random(13))
@@ -200,15 +202,25 @@ def test_scored_visitors_are_served_from_the_cached_scores():
     call_command("score_visitors", stdout=out)
     assert "Cached 1500 visitor scores." in out.getvalue()
     version = str(ModelVersion.objects.get(status="active").pk)
-    cached = cache.get(_key(SLOT_KEY, version, visitor_id))
-    assert set(cached) == set(VISITOR_VARIANTS)
-    # Serving reads the cache: make the cached scores prefer one variant and watch the model follow.
-    cache.set(_key(SLOT_KEY, version, visitor_id), {key: float(key == "hero-welcome-back") for key in VISITOR_VARIANTS})
+    key = _key(SLOT_KEY, version, visitor_id)
+    entry = cache.get(key)
+    assert set(entry["scores"]) == set(VISITOR_VARIANTS)
+    # Serving reads the cache for a request in the context the visitor was scored in (their last one):
+    # make the cached scores prefer one variant and watch the model follow.
+    last = DecisionLog.objects.filter(visitor_id=visitor_id).order_by("-created_at").first().context
+    cache.set(key, {**entry, "scores": {k: float(k == "hero-welcome-back") for k in VISITOR_VARIANTS}})
     visitor = VisitorState(id=visitor_id)
-    chosen = [decide(SLOT_KEY, visitor, {"device": "mobile"}, rng=random.Random(i)).variant.key for i in range(40)]
+    chosen = [decide(SLOT_KEY, visitor, last, rng=random.Random(i)).variant.key for i in range(40)]
     assert chosen.count("hero-welcome-back") >= 30  # 92.5 % under 10 % epsilon-greedy
+    # Back on another device, the scores of the old context are not served: the model scores afresh.
+    elsewhere = {**last, "device": "desktop" if last.get("device") == "tablet" else "tablet"}
+    slot = slot_get(SLOT_KEY)
+    fresh = slot.policy.probabilities(slot.candidates, Context.from_mapping({**elsewhere, "visitor_id": visitor_id}))
+    for i in range(20):
+        decision = decide(SLOT_KEY, visitor, elsewhere, rng=random.Random(i))
+        assert decision.propensity == pytest.approx(fresh[decision.variant.key])
     # A miss scores in-process with the same model.
-    cache.delete(_key(SLOT_KEY, version, visitor_id))
+    cache.delete(key)
     assert decide(SLOT_KEY, visitor, {"device": "mobile"}).policy == "model"
 
 
@@ -324,3 +336,16 @@ def test_evaluate_policy_on_a_log_too_small_to_train_still_estimates_by_importan
     call_command("evaluate_policy", "--slot", SLOT_KEY, stdout=text)
     assert "No model estimate: Slot 'home-hero' has 120 usable logged decisions" in text.getvalue()
     assert "95% CI (IPS)" in text.getvalue()
+
+
+def test_seed_demo_puts_the_home_hero_on_the_model_strategy_exploring_until_trained():
+    from content.models import Slot
+    from personalization.services import slot_get
+
+    call_command("seed_demo", stdout=StringIO())
+    assert Slot.objects.get(key="home-hero").strategy == "model"
+    slot = slot_get("home-hero")
+    assert slot.policy.name == "model"
+    assert slot.policy.model is None  # no model yet: it explores uniformly
+    decision = decide("home-hero", VisitorState(id=str(uuid.uuid4())), {"device": "mobile"})
+    assert decision.propensity == pytest.approx(1 / len(slot.candidates))

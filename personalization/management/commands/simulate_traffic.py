@@ -81,9 +81,7 @@ class Command(BaseCommand):
                 f"{name}: expected CTR {phase.expected_ctr:.4f}, realised {phase.realised_ctr:.4f} "
                 f"({phase.clicks} clicks / {phase.visitors})"
             )
-        self.stdout.write(
-            f"training: {training.rows} rows, AUC {auc}, promoted {training.promoted}: {training.note}"
-        )
+        self.stdout.write(f"training: {training.rows} rows, AUC {auc}, promoted {training.promoted}: {training.note}")
         if "error" in clusters:
             self.stdout.write(f"behaviour clusters: none ({clusters['error']})")
         else:
