@@ -40,10 +40,10 @@ ESTIMATORS = ("ips", "snips", "dm", "dr")
 
 
 def _candidate_get(slot_key: str) -> tuple[ModelVersion | None, str]:
-    """The newest candidate, trained now (not promoted) when the slot has none; or why there is no model."""
-    version = ModelVersion.objects.filter(slot_key=slot_key, status=ModelVersion.Status.CANDIDATE).first()
-    if version is not None:
-        return version, ""
+    """The newest candidate trained since the serving model, else one trained now (not promoted); or why none."""
+    newest = ModelVersion.objects.filter(slot_key=slot_key).order_by("-created_at", "-pk").first()
+    if newest is not None and newest.status == ModelVersion.Status.CANDIDATE:
+        return newest, ""  # an older candidate, passed over by a later model, is not what would serve next
     try:
         report = model_train(slot_key, promote=False)
     except TrainingError as exc:
@@ -53,9 +53,10 @@ def _candidate_get(slot_key: str) -> tuple[ModelVersion | None, str]:
 
 def _unseen(rows: list[LoggedRow], version: ModelVersion) -> list[LoggedRow]:
     trained_until = (version.metrics or {}).get("trained_until")
-    if not trained_until:
-        return rows
-    until = datetime.fromisoformat(trained_until)
+    # A version from before trained_until was recorded: nothing after its whole window was trained on.
+    until = datetime.fromisoformat(trained_until) if trained_until else version.window_end
+    if until is None:
+        return []
     return [r for r in rows if r.at is not None and r.at > until]
 
 

@@ -60,13 +60,18 @@ def _records(path: Path) -> tuple[list[str], list[tuple[int, dict[str, Any]]]]:
         table = pq.read_table(path)
         return table.column_names, [(i + 1, row) for i, row in enumerate(table.to_pylist())]
     with path.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv.DictReader(handle)
+        reader = csv.reader(handle)
+        header = next(reader, [])
         rows = []
-        start = 2  # the first record's line; a quoted field may span several lines
-        for row in reader:
-            rows.append((start, row))
+        start = reader.line_num + 1  # the line a record starts on: quoted fields may span lines
+        for fields in reader:
+            if fields:  # a blank line is no record, but it still counts as a line
+                record: dict[Any, Any] = {name: fields[i] if i < len(fields) else None for i, name in enumerate(header)}
+                if len(fields) > len(header):
+                    record[None] = fields[len(header) :]
+                rows.append((start, record))
             start = reader.line_num + 1
-        return list(reader.fieldnames or []), rows
+        return header, rows
 
 
 def _timestamp(value: Any) -> datetime:
@@ -93,7 +98,7 @@ def _whole_number(name: str, value: Any) -> int:
 
 
 def _row_parse(row: dict[Any, Any]) -> tuple[datetime, str, float, float, dict[str, Any]]:
-    if None in row:  # csv.DictReader files a row's surplus fields under None
+    if None in row:  # a row's surplus fields, beyond the header
         raise ValueError(f"the row has {len(row[None])} more field(s) than the header names")
     try:
         when = _timestamp(row["timestamp"])
@@ -113,8 +118,12 @@ def _row_parse(row: dict[Any, Any]) -> tuple[datetime, str, float, float, dict[s
         raise ValueError(f"propensity {propensity} must be in (0, 1]")
     context: dict[str, Any] = {"attributes": {}}
     for name, value in row.items():
+        if isinstance(value, float) and math.isnan(value):
+            value = None  # how pandas and Parquet write a missing number
         if name in REQUIRED or value is None or value == "":
             continue
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"{name} is {value}: context features must be finite numbers")
         if isinstance(value, str) and len(value) > MAX_TEXT:
             raise ValueError(f"{name} is longer than {MAX_TEXT} characters")
         if name in NUMBER_FIELDS:

@@ -16,6 +16,7 @@ a worse one stays a candidate.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -200,7 +201,10 @@ def model_train(
         actions, rewards, propensities, np.full(target_new.shape, 1.0 / len(keys)), predicted
     )
     difference = paired_difference(actions, rewards, propensities, target_new, target_serving, predicted)
-    margin = setting("PROMOTION_MARGIN") * max(serving_estimates["dr"].value, 0.0)
+    share = setting("PROMOTION_MARGIN")
+    if not (isinstance(share, int | float) and math.isfinite(share) and share >= 0):
+        raise TrainingError(f"TAILOR['PROMOTION_MARGIN'] must be a share of at least 0 (0.02 is 2 %), got {share!r}.")
+    margin = share * max(serving_estimates["dr"].value, 0.0)
     ok = not_worse(difference, margin)
     estimates = {
         "holdout_rows": len(holdout),

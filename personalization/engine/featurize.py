@@ -170,7 +170,12 @@ def context_signature(context: Context) -> str:
     Real-time features are left out: they move with every event, and the scoring worker
     reads them fresh each run.
     """
-    items = sorted((name, value) for name, value in context_features(context).items() if not name.startswith("f_"))
+    # None is left out as well: a logged context drops empty values, so "missing" and "None" must agree.
+    items = sorted(
+        (name, value)
+        for name, value in context_features(context).items()
+        if value is not None and not name.startswith("f_")
+    )
     return hashlib.blake2b(repr(items).encode(), digest_size=8).hexdigest()
 
 

@@ -176,3 +176,32 @@ def test_rewards_other_than_zero_or_one_are_counted_as_rewarded_with_their_value
     call_command("import_decision_log", str(path), "--slot", "revenue", stdout=StringIO(), stderr=err)
     assert "2 rows have a reward other than 0 or 1" in err.getvalue()
     assert sorted(Event.objects.filter(value__in=(49.5, 0.3)).values_list("value", flat=True)) == [0.3, 49.5]
+
+
+def test_blank_lines_keep_the_line_numbers_and_parquet_nan_is_missing(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "gaps.csv"
+    path.write_text(
+        "timestamp,action,reward,propensity,hour\n\n1793000000,a,1,0.5,3\n\n\n1793000001,a,1,7,3\n"  # line 6
+    )
+    err = StringIO()
+    call_command("import_decision_log", str(path), "--slot", "gaps", stdout=StringIO(), stderr=err)
+    assert "line 6: propensity 7.0 must be in (0, 1]" in err.getvalue()
+
+    rows = logged_rows(4)
+    values = [(float("nan"), 0.5), (9.0, float("nan")), (10.0, 1.0), (11.0, float("inf"))]
+    for row, (hour, score) in zip(rows, values, strict=True):
+        row["hour"], row["score"] = hour, score
+    parquet = tmp_path / "nan.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), parquet)
+    err = StringIO()
+    call_command("import_decision_log", str(parquet), "--slot", "nan-hero", stdout=StringIO(), stderr=err)
+    assert "line 4: score is inf: context features must be finite numbers" in err.getvalue()
+    contexts = list(DecisionLog.objects.filter(slot_key="nan-hero").values_list("context", flat=True))
+    assert len(contexts) == 3
+    [no_hour] = [c for c in contexts if "hour" not in c]  # NaN is a missing value, not an error
+    assert no_hour["attributes"]["score"] == 0.5
+    [no_score] = [c for c in contexts if "score" not in c["attributes"]]
+    assert no_score["hour"] == 9

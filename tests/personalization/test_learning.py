@@ -18,9 +18,10 @@ from personalization.simulation import VARIANTS as VISITOR_VARIANTS
 from personalization.training import TrainingError, model_train
 from tracking.visitors import VisitorState
 
-pytestmark = [pytest.mark.django_db, pytest.mark.simulation]
+pytestmark = pytest.mark.django_db
 
 
+@pytest.mark.simulation
 def test_simulated_traffic_learns_well_beyond_uniform_and_the_admin_shows_the_lift(admin_client):
     out = StringIO()
     call_command("simulate_traffic", "--visitors", "3000", "--seed", "3", "--json", stdout=out)
@@ -42,6 +43,7 @@ def test_simulated_traffic_learns_well_beyond_uniform_and_the_admin_shows_the_li
     assert f"Estimated lift over uniform random: <strong>+{lift:.0f}%</strong>" in html
 
 
+@pytest.mark.simulation
 def test_propensities_logged_by_the_model_policy_sum_to_one_over_variants():
     simulation_slot_ensure()
     traffic_run(1500, random.Random(5))
@@ -60,6 +62,7 @@ def test_propensities_logged_by_the_model_policy_sum_to_one_over_variants():
     assert decision.policy_version == str(ModelVersion.objects.get(status="active").pk)
 
 
+@pytest.mark.simulation
 def test_rollback_to_an_older_version_changes_serving():
     simulation_slot_ensure()
     rng = random.Random(7)
@@ -77,6 +80,7 @@ def test_rollback_to_an_older_version_changes_serving():
     assert decide(SLOT_KEY, visitor, {}).policy_version == str(first.version_id)
 
 
+@pytest.mark.simulation
 def test_a_worse_candidate_is_not_promoted(monkeypatch):
     """A candidate that chooses the opposite of what it learned must lose to the serving model and stay a candidate."""
     simulation_slot_ensure()
@@ -104,6 +108,7 @@ def test_a_worse_candidate_is_not_promoted(monkeypatch):
     assert ModelVersion.objects.get(status="active").pk == good.version_id
 
 
+@pytest.mark.simulation
 def test_promotion_tolerates_a_loss_of_at_most_the_margin_share_of_the_serving_value(settings):
     """Non-inferiority: the interval may reach below zero by PROMOTION_MARGIN x the serving policy's value."""
     simulation_slot_ensure()
@@ -132,6 +137,7 @@ def test_too_little_data_is_a_clear_error():
         model_train(SLOT_KEY)
 
 
+@pytest.mark.simulation
 def test_train_models_command_reports_per_slot():
     simulation_slot_ensure()
     traffic_run(1500, random.Random(2))
@@ -144,12 +150,18 @@ def test_train_models_command_reports_per_slot():
     assert truth().oracle > truth().uniform
 
 
-def test_evaluate_policy_ranks_the_model_above_uniform_and_recovers_the_logged_value():
+def evaluated_after_traffic(visitors: int, *, seed: int) -> dict:
+    """``evaluate_policy --json`` on the hero after this many simulated visitors."""
     simulation_slot_ensure()
-    traffic_run(3000, random.Random(21))
+    traffic_run(visitors, random.Random(seed))
     out = StringIO()
     call_command("evaluate_policy", "--slot", SLOT_KEY, "--json", stdout=out)
-    result = json.loads(out.getvalue())
+    return json.loads(out.getvalue())
+
+
+@pytest.mark.simulation
+def test_evaluate_policy_ranks_the_model_above_uniform_and_recovers_the_logged_value():
+    result = evaluated_after_traffic(3000, seed=21)
     policies = result["policies"]
     assert result["rows_logged"] == 3000
     # Every policy is scored on the decisions the model was not trained on: its held-out newest 30 %.
@@ -165,6 +177,7 @@ def test_evaluate_policy_ranks_the_model_above_uniform_and_recovers_the_logged_v
         assert estimator in policies["model"]
 
 
+@pytest.mark.simulation
 def test_admin_lists_versions_and_activates_one_with_an_audit_entry(admin_client):
     from wagtail.models import ModelLogEntry
 
@@ -186,6 +199,7 @@ def test_admin_lists_versions_and_activates_one_with_an_audit_entry(admin_client
     assert admin_client.get(f"/admin/tailor/models/{first.version_id}/activate/").status_code == 405
 
 
+@pytest.mark.simulation
 def test_scored_visitors_are_served_from_the_cached_scores():
     from django.core.cache import cache
 
@@ -233,6 +247,7 @@ def _hero_settings(**fields):
     slot.save_revision().publish()
 
 
+@pytest.mark.simulation
 def test_the_slots_exploration_settings_reach_serving():
     from personalization.engine import Context
     from personalization.services import slot_get
@@ -251,6 +266,7 @@ def test_the_slots_exploration_settings_reach_serving():
     assert min(cold.values()) >= 0.2 / 4 - 1e-9
 
 
+@pytest.mark.simulation
 def test_a_weighted_reward_mixes_clicks_and_conversions_and_trains():
     from content.selectors import SlotDefinition
     from personalization.training import logged_rows, reward_value
@@ -286,6 +302,7 @@ def test_simulate_traffic_refuses_a_hero_moved_to_rules(demo):
         call_command("simulate_traffic", "--visitors", "10", stdout=StringIO())
 
 
+@pytest.mark.simulation
 def test_a_slot_without_rewards_is_a_clear_error_and_the_task_trains_the_others():
     from personalization.tasks import models_train
     from tests.factories.slots import slot_create
@@ -319,12 +336,9 @@ def test_commands_name_an_unknown_or_unready_slot_instead_of_failing_silently():
         call_command("score_visitors", "--hours", "0", stdout=StringIO())
 
 
+@pytest.mark.simulation
 def test_evaluate_policy_on_a_log_too_small_to_train_still_estimates_by_importance_sampling():
-    simulation_slot_ensure()
-    traffic_run(120, random.Random(41))
-    out = StringIO()
-    call_command("evaluate_policy", "--slot", SLOT_KEY, "--json", stdout=out)
-    result = json.loads(out.getvalue())
+    result = evaluated_after_traffic(120, seed=41)
     assert result["rows"] == result["rows_logged"] == 120
     assert "at least 200" in result["note"]
     assert "model" not in result["policies"]

@@ -303,3 +303,25 @@ def test_matrix_of_many_rows():
     device = X[:, schema.columns.index("device")]
     assert not np.isnan(device).any()
     assert set(np.unique(device)) == {0.0, 1.0, 2.0}
+
+
+def test_a_context_signature_survives_the_decision_log_round_trip():
+    """The scoring worker signs a visitor's logged context; serving signs the request's: they must agree."""
+    from personalization.engine.featurize import context_signature
+
+    request = Context.from_mapping(
+        {
+            "device": "mobile",
+            "referrer": "https://news.example.com/a",
+            "utm_source": "newsletter",
+            "hour": 9,
+            "visit_count": 3,
+            "attributes": {"plan": "pro", "city": None},
+            "features": {"clicks_last_hour": 2.0},
+        }
+    )
+    logged = Context.from_mapping(request.snapshot())
+    assert context_signature(logged) == context_signature(request)
+    assert context_signature(Context.from_mapping({**request.snapshot(), "features": {}})) == context_signature(request)
+    for change in ({"device": "desktop"}, {"utm_source": "ads"}, {"hour": 10}, {"visit_count": 4}):
+        assert context_signature(Context.from_mapping({**request.snapshot(), **change})) != context_signature(request)
