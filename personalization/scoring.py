@@ -96,6 +96,7 @@ def visitors_score(
             Context.from_mapping({**contexts[v], "visitor_id": v, "features": visitor_features_get(v)})
             for v in visitors
         ]
+        signatures = [context_signature(context) for context in built]
         for slot in slots:
             policy = slot.policy
             keys = [c.key for c in slot.candidates]
@@ -103,10 +104,10 @@ def visitors_score(
             scores = policy.model.score(built, variants)  # each visitor and variant encoded once
             entries = {
                 _key(slot.key, policy.model_version, v): {
-                    "context": context_signature(context),
+                    "context": signature,
                     "scores": dict(zip(keys, map(float, row), strict=True)),
                 }
-                for v, context, row in zip(visitors, built, scores, strict=True)
+                for v, signature, row in zip(visitors, signatures, scores, strict=True)
             }
             try:
                 cache.set_many(entries, timeout=SCORES_TTL_SECONDS)
