@@ -10,12 +10,26 @@ from celery.exceptions import SoftTimeLimitExceeded
 logger = logging.getLogger(__name__)
 
 
+class ModelsTrainingFailed(RuntimeError):
+    """At least one slot's training raised an unexpected error; ``outcomes`` holds every slot's outcome."""
+
+    def __init__(self, outcomes: dict[str, str]) -> None:
+        super().__init__(outcomes)  # the only argument, so a result backend can rebuild the exception
+        self.outcomes = outcomes
+
+    def __str__(self) -> str:
+        failed = {key: outcome for key, outcome in self.outcomes.items() if outcome.startswith("failed: ")}
+        return f"{len(failed)} of {len(self.outcomes)} slots failed to train: {failed}"
+
+
 @shared_task(ignore_result=False, soft_time_limit=1800, time_limit=2000)
 def models_train(slot_key: str | None = None) -> dict[str, str]:
     """Train (and, if not worse, promote) the model of one slot or of every model slot.
 
-    Returns each slot's outcome: ``promoted``, ``candidate``, ``not trained: <why>`` (too little data, a backend that cannot be reached)
-    or ``failed: <error>``. One slot's failure is logged with its traceback and never stops the others.
+    Returns each slot's outcome: ``promoted``, ``candidate`` or ``not trained: <why>`` (too little data, a
+    backend that cannot be reached). An unexpected error in one slot is logged with its traceback and never
+    stops the others; after the last slot the task fails (``ModelsTrainingFailed``, with every outcome), so
+    monitoring sees it rather than a success.
     """
     from .training import TrainingError, model_slots, model_train
 
@@ -31,6 +45,8 @@ def models_train(slot_key: str | None = None) -> dict[str, str]:
         except Exception as exc:  # noqa: BLE001 - logged with its traceback; the next slot still trains
             logger.exception("Training slot %r failed.", key)
             outcomes[key] = f"failed: {type(exc).__name__}: {exc}"
+    if any(outcome.startswith("failed: ") for outcome in outcomes.values()):
+        raise ModelsTrainingFailed(outcomes)
     return outcomes
 
 

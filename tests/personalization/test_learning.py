@@ -363,3 +363,30 @@ def test_seed_demo_puts_the_home_hero_on_the_model_strategy_exploring_until_trai
     assert slot.policy.model is None  # no model yet: it explores uniformly
     decision = decide("home-hero", VisitorState(id=str(uuid.uuid4())), {"device": "mobile"})
     assert decision.propensity == pytest.approx(1 / len(slot.candidates))
+
+
+@pytest.mark.simulation
+def test_an_unexpected_error_in_one_slot_fails_the_task_after_the_others_trained(monkeypatch):
+    from personalization import training
+    from personalization.tasks import ModelsTrainingFailed, models_train
+    from tests.factories.slots import slot_create
+
+    slot_create("broken", strategy="model", variants=[("a", 1), ("b", 1)])
+    simulation_slot_ensure()
+    traffic_run(1500, random.Random(43))
+    real = training.model_train
+
+    def flaky(key, **kwargs):
+        if key == "broken":
+            raise ZeroDivisionError("a bug, not a data problem")
+        return real(key, **kwargs)
+
+    monkeypatch.setattr(training, "model_train", flaky)
+    with pytest.raises(ModelsTrainingFailed) as failure:
+        models_train.delay()
+    assert failure.value.outcomes == {
+        "broken": "failed: ZeroDivisionError: a bug, not a data problem",
+        SLOT_KEY: "promoted",  # trained after the broken slot all the same
+    }
+    assert "1 of 2 slots failed to train" in str(failure.value)
+    assert ModelVersion.objects.get(status="active").slot_key == SLOT_KEY
