@@ -152,6 +152,9 @@ def model_train(
     slot_key: str, *, promote: bool = True, progress: Progress | None = None, seed: int = 0
 ) -> TrainingReport:
     """Train a candidate for the slot, evaluate it offline against what serves, promote it if not worse."""
+    share = setting("PROMOTION_MARGIN")
+    if not (isinstance(share, int | float) and math.isfinite(share) and share >= 0):
+        raise TrainingError(f"TAILOR['PROMOTION_MARGIN'] must be a share of at least 0 (0.02 is 2 %), got {share!r}.")
     compiled = catalog_get().slots.get(slot_key)
     if compiled is None:
         raise TrainingError(f"No published slot has the key {slot_key!r}.")
@@ -201,9 +204,6 @@ def model_train(
         actions, rewards, propensities, np.full(target_new.shape, 1.0 / len(keys)), predicted
     )
     difference = paired_difference(actions, rewards, propensities, target_new, target_serving, predicted)
-    share = setting("PROMOTION_MARGIN")
-    if not (isinstance(share, int | float) and math.isfinite(share) and share >= 0):
-        raise TrainingError(f"TAILOR['PROMOTION_MARGIN'] must be a share of at least 0 (0.02 is 2 %), got {share!r}.")
     margin = share * max(serving_estimates["dr"].value, 0.0)
     ok = not_worse(difference, margin)
     estimates = {

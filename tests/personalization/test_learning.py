@@ -390,3 +390,11 @@ def test_an_unexpected_error_in_one_slot_fails_the_task_after_the_others_trained
     }
     assert "1 of 2 slots failed to train" in str(failure.value)
     assert ModelVersion.objects.get(status="active").slot_key == SLOT_KEY
+
+
+def test_a_negative_promotion_margin_is_refused_before_any_training(settings):
+    simulation_slot_ensure()
+    settings.TAILOR = {**settings.TAILOR, "PROMOTION_MARGIN": -0.1}
+    with pytest.raises(TrainingError, match=r"PROMOTION_MARGIN'\] must be a share of at least 0"):
+        model_train(SLOT_KEY)
+    assert not ModelVersion.objects.exists()
