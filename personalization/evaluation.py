@@ -28,15 +28,14 @@ from .models import ModelVersion
 from .registry import model_load
 from .training import LoggedRow, TrainingError, logged_rows, model_train, predicted_rewards, target_probabilities
 
+ESTIMATORS = ("ips", "snips", "dm", "dr")
+
 
 def _row(estimates: dict[str, Estimate]) -> dict[str, Any]:
     out: dict[str, Any] = {name: estimates[name].value if name in estimates else None for name in ESTIMATORS}
     best = estimates.get("dr") or estimates["ips"]
     out["ci95"] = list(best.ci95)
     return out
-
-
-ESTIMATORS = ("ips", "snips", "dm", "dr")
 
 
 def _candidate_get(slot_key: str) -> tuple[ModelVersion | None, str]:

@@ -215,13 +215,10 @@ def model_train(
         "difference_dr": _estimate_dict(difference),
         "promotion_margin": margin,
     }
-    verdict = (
-        "not worse, promoted."
-        if ok and promote
-        else "not worse."
-        if ok
-        else f"could be more than {margin:.4f} worse, kept as a candidate."
-    )
+    if not ok:
+        verdict = f"could be more than {margin:.4f} worse, kept as a candidate."
+    else:
+        verdict = "not worse, promoted." if promote else "not worse."
     note = (
         f"Doubly robust estimate {new_estimates['dr'].value:.4f} vs serving {serving_estimates['dr'].value:.4f}; "
         f"difference 95% CI [{difference.ci95[0]:.4f}, {difference.ci95[1]:.4f}]: {verdict}"

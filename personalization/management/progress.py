@@ -78,9 +78,8 @@ class ProgressBar:
             self._open_line = True
         else:
             tenth = int(10 * self.done / self.total) if self.total else -1
-            if not force and (not self.total or tenth <= self._drawn_tenth):
-                return
-            if force and tenth == self._drawn_tenth and self._drawn_tenth >= 0:
+            # A new tenth is written; closing writes a bar without a total (its count) once.
+            if not (tenth > self._drawn_tenth or (force and tenth < 0)):
                 return
             self._drawn_tenth = tenth
             self.stream.write(self._text() + "\n")

@@ -25,15 +25,13 @@ class Command(BaseCommand):
             raise CommandError("No published slot uses the model strategy.")
         reports, failures = [], []
         for key in slots:
-            bar = ProgressBar(f"{key}: reading decisions", unit="decisions", quiet=as_json)
             try:
-                report = model_train(key, promote=not no_promote, progress=bar.update)
+                with ProgressBar(f"{key}: reading decisions", unit="decisions", quiet=as_json) as bar:
+                    report = model_train(key, promote=not no_promote, progress=bar.update)
             except TrainingError as exc:
-                bar.close()
                 failures.append(str(exc))
                 self.stderr.write(self.style.WARNING(str(exc)))
                 continue
-            bar.close()
             reports.append(report)
             if as_json:
                 continue
