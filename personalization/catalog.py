@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from django.core.cache import caches
 
 from content.selectors import SlotDefinition, VariantDefinition, slot_definitions_live
+from tracking.outages import outage_guard
 
 from .conf import setting
 from .engine import Candidate, Policy, SegmentSpec, build_policy
@@ -119,7 +120,7 @@ def _signals() -> Any:
 
 def _shared_version() -> str | None:
     key = setting("CATALOG_VERSION_KEY")
-    try:
+    with outage_guard("signals cache", "catalog version not read; serving the cached catalog"):
         cache = _signals()
         version = cache.get(key)
         if version is None:
@@ -127,9 +128,7 @@ def _shared_version() -> str | None:
             cache.add(key, version, timeout=None)
             version = cache.get(key, version)
         return version
-    except Exception as exc:  # noqa: BLE001 - serve the catalog we have if the cache is down
-        logger.warning("Catalog version unavailable (%s); serving the cached catalog.", exc)
-        return None
+    return None
 
 
 def catalog_get() -> Catalog:
@@ -157,10 +156,8 @@ def catalog_drop_local() -> None:
 
 def catalog_invalidate() -> None:
     """Make every process rebuild: a new shared version, and this process's copy dropped now."""
-    try:
+    with outage_guard("signals cache", "catalog version not bumped; other processes keep their catalog"):
         _signals().set(setting("CATALOG_VERSION_KEY"), uuid.uuid4().hex, timeout=None)
-    except Exception as exc:  # noqa: BLE001
-        logger.warning("Catalog version not bumped (%s); other processes keep their catalog.", exc)
     catalog_drop_local()
 
 

@@ -12,7 +12,6 @@ score and never serves scores computed for another context.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -22,12 +21,11 @@ from django.utils import timezone
 
 from tracking.ingest import visitor_features_get
 from tracking.models import DecisionLog, Visitor
+from tracking.outages import outage_guard
 
 from .catalog import catalog_get
 from .engine import Context
 from .engine.featurize import VariantFeatures, context_signature
-
-logger = logging.getLogger(__name__)
 
 SCORES_TTL_SECONDS = 15 * 60
 
@@ -42,10 +40,9 @@ def _key(slot_key: str, model_version: str, visitor_id: str) -> str:
 
 def cached_scores_get(slot_key: str, model_version: str, context: Context) -> dict[str, float] | None:
     """The visitor's scores from the last scoring run, if they were computed for this very context."""
-    try:
+    with outage_guard("cache", "cached scores not read; scoring in-process") as outage:
         entry = cache.get(_key(slot_key, model_version, context.visitor_id))
-    except Exception as exc:  # noqa: BLE001 - scoring in-process is the fallback
-        logger.warning("Cached scores unavailable (%s); scoring in-process.", exc)
+    if outage.failed:
         return None
     if not entry or entry.get("context") != context_signature(context):
         return None  # scored for another device, campaign, hour or visit: score this request in-process
@@ -109,12 +106,12 @@ def visitors_score(
                 }
                 for v, signature, row in zip(visitors, signatures, scores, strict=True)
             }
-            try:
+            with outage_guard("cache", "scores not cached; serving scores in-process meanwhile") as outage:
                 cache.set_many(entries, timeout=SCORES_TTL_SECONDS)
-            except Exception as exc:  # noqa: BLE001 - the cache client's errors have no common base
+            if outage.failed:
                 raise ScoringError(
-                    f"The cache refused the scores ({exc}); serving scores in-process meanwhile."
-                ) from exc
+                    f"The cache refused the scores ({outage.error}); serving scores in-process meanwhile."
+                ) from outage.error
             cached += len(entries)
         if progress:
             progress(start + len(batch), len(visitor_ids))

@@ -25,6 +25,7 @@ from django.utils.safestring import SafeString
 from content.rendering import params_personalize, variant_render
 from content.selectors import VariantDefinition
 from tracking.ingest import visitor_features_get
+from tracking.metrics import FALLBACKS
 from tracking.services import decision_log
 from tracking.visitors import VisitorState
 
@@ -35,7 +36,6 @@ from .scoring import cached_scores_get
 logger = logging.getLogger(__name__)
 
 _rng = random.Random()  # noqa: S311 - exploration randomness, not security
-fallback_count = 0  # policies that raised and were replaced by the default; read by tests and metrics
 
 
 class UnknownSlotError(LookupError):
@@ -78,9 +78,8 @@ def _choose(slot: CompiledSlot, context: Context, rng: random.Random) -> tuple[C
         return policy.choose(slot.candidates, context, rng), policy.name, version
     except NoCandidatesError:
         raise
-    except Exception:
-        global fallback_count
-        fallback_count += 1
+    except Exception:  # a page is never broken by personalization
+        FALLBACKS.labels(slot=slot.key, policy=policy.name).inc()
         logger.exception("Policy %r failed for slot %r; serving the default variant.", policy.name, slot.key)
         return _default(slot, context, rng, "fallback")
 

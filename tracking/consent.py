@@ -9,7 +9,6 @@ until they opt in.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,8 +16,7 @@ from django.core.cache import cache
 
 from .conf import setting
 from .models import Consent
-
-logger = logging.getLogger(__name__)
+from .outages import outage_guard
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,11 +50,9 @@ def consent_for(visitor_id: str, cookie: str | None, *, headless: bool) -> Conse
     if from_cookie is not None:
         return from_cookie
     if headless:
-        try:
+        cached = None
+        with outage_guard("cache", "consent not read from the cache; using the site's default"):
             cached = consent_from_cookie(cache.get(_cache_key(visitor_id)))
-        except Exception as exc:  # noqa: BLE001
-            logger.warning("Consent cache unavailable (%s); using the site's default.", exc)
-            cached = None
         if cached is not None:
             return cached
     return consent_default()
@@ -67,10 +63,8 @@ def consent_set(visitor_id: str, *, analytics: bool, personalization: bool) -> C
     Consent.objects.update_or_create(
         visitor_id=visitor_id, defaults={"analytics": analytics, "personalization": personalization}
     )
-    try:
+    with outage_guard("cache", "consent not cached; the database record holds the choice"):
         cache.set(_cache_key(visitor_id), state.cookie_value(), timeout=setting("VISITOR_COOKIE_MAX_AGE"))
-    except Exception as exc:  # noqa: BLE001 - the database record still holds the choice
-        logger.warning("Consent not cached (%s).", exc)
     return state
 
 

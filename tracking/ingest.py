@@ -13,7 +13,6 @@ answer 503 so the tracker retries.
 from __future__ import annotations
 
 import json
-import logging
 import math
 import time
 import uuid
@@ -22,15 +21,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import redis.exceptions
 from django.core.cache import cache
 from django.db import DatabaseError, transaction
 
 from . import features as feature_logic
 from .conf import setting
 from .models import DecisionLog, Event
+from .outages import outage_guard
 from .privacy import looks_personal
-
-logger = logging.getLogger(__name__)
 
 EVENT_TYPES = frozenset(Event.Type.values)
 EVENT_FIELDS = frozenset({"id", "type", "decision_id", "ts", "value", "props"})
@@ -48,10 +47,8 @@ class IngestResult:
 
 
 def decision_owners_forget(decision_ids: Sequence[str]) -> None:
-    try:
+    with outage_guard("cache", "decision owners not forgotten from the cache"):
         cache.delete_many([_decision_key(d) for d in decision_ids])
-    except Exception as exc:  # noqa: BLE001
-        logger.warning("Decision owners not forgotten from the cache (%s).", exc)
 
 
 def _decision_key(decision_id: str) -> str:
@@ -62,21 +59,17 @@ def decision_owners_remember(owners: Mapping[str, str]) -> None:
     """Remember who each decision was shown to, so ingest can attribute without a query."""
     if not owners:
         return
-    try:
+    with outage_guard("cache", "decision owners not cached; ingest looks them up in the database"):
         cache.set_many({_decision_key(d): v for d, v in owners.items()}, timeout=setting("MAX_EVENT_AGE_SECONDS"))
-    except Exception as exc:  # noqa: BLE001 - ingest falls back to the database
-        logger.warning("Decision owners not cached (%s); ingest will look them up in the database.", exc)
 
 
 def decision_owners(decision_ids: set[str]) -> dict[str, str]:
     if not decision_ids:
         return {}
     owners: dict[str, str] = {}
-    try:
+    with outage_guard("cache", "decision owners not read from the cache; using the database"):
         cached = cache.get_many([_decision_key(d) for d in decision_ids])
         owners = {key.rsplit(":", 1)[1]: value for key, value in cached.items()}
-    except Exception as exc:  # noqa: BLE001
-        logger.warning("Decision owner cache unavailable (%s); using the database.", exc)
     missing = decision_ids - owners.keys()
     if missing:
         for decision_id, visitor_id in DecisionLog.objects.filter(id__in=[uuid.UUID(d) for d in missing]).values_list(
@@ -236,7 +229,7 @@ def _dedupe_and_stream(records: list[dict[str, Any]]) -> list[Mapping[str, Any]]
     if fresh:
         try:
             client.xadd(setting("EVENT_STREAM_KEY"), {"events": json.dumps(fresh, separators=(",", ":"))})
-        except Exception:
+        except BaseException:
             # Release the claims so the tracker's retry is not mistaken for a duplicate.
             client.delete(*[f"tailor:event-seen:{r['id']}" for r in fresh])
             raise
@@ -271,10 +264,10 @@ def events_ingest(
     unique = list({r["id"]: r for r in records}.values())
     fresh: list[Mapping[str, Any]]
     if setting("EVENT_INGEST_BACKEND") == "redis":
-        try:
+        # Never lose an accepted event: with the stream down, write the batch directly.
+        with outage_guard("redis", "event stream unavailable; writing events directly") as outage:
             fresh = _dedupe_and_stream(unique)
-        except Exception as exc:  # noqa: BLE001 - never lose an accepted event: write it directly
-            logger.warning("Event stream unavailable (%s); writing %d events directly.", exc, len(unique))
+        if outage.failed:
             fresh = _persist_direct(unique)
     else:
         fresh = _persist_direct(unique)
@@ -291,7 +284,7 @@ def _features_key(visitor_id: str) -> str:
 
 def visitor_features_apply(visitor_id: str, events: Sequence[Mapping[str, Any]]) -> None:
     key = _features_key(visitor_id)
-    try:
+    with outage_guard("cache", "visitor features not updated; the roll-up repairs them"):
         state = cache.get(key)
         if state is None:
             # Rebuild from what the database holds, minus this batch (it may or may not be
@@ -300,8 +293,6 @@ def visitor_features_apply(visitor_id: str, events: Sequence[Mapping[str, Any]])
         for event in events:
             feature_logic.state_apply(state, event)
         cache.set(key, state, timeout=setting("FEATURES_TTL_SECONDS"))
-    except Exception as exc:  # noqa: BLE001 - features catch up on the next rebuild
-        logger.warning("Features of visitor %s not updated (%s).", visitor_id, exc)
 
 
 def _features_state_from_db(visitor_id: str, exclude: Sequence[str] = ()) -> dict[str, Any]:
@@ -370,20 +361,17 @@ def visitor_features_get(visitor_id: str, now: float | None = None, *, known: bo
     now = time.time() if now is None else now
     if not known:
         return feature_logic.features_compute(None, now)
-    try:
+    with outage_guard("cache", "visitor features not read; deciding without them") as outage:
         state = cache.get(_features_key(visitor_id))
-    except Exception as exc:  # noqa: BLE001
-        logger.warning("Features unavailable (%s); deciding without them.", exc)
+    if outage.failed:
         return feature_logic.features_compute(None, now)
     if state is None:
         from .tasks import visitor_features_rebuild as rebuild_task
 
-        try:
+        with outage_guard("cache", "feature rebuild not scheduled"):
             if cache.add(f"tailor:features-rebuilding:{visitor_id}", 1, timeout=60):
                 rebuild_task.delay(visitor_id)
-        except Exception as exc:  # noqa: BLE001
-            logger.warning("Feature rebuild not scheduled (%s).", exc)
-        state = cache.get(_features_key(visitor_id))  # an eager rebuild has already filled it
+            state = cache.get(_features_key(visitor_id))  # an eager rebuild has already filled it
     return feature_logic.features_compute(state, now)
 
 
@@ -396,18 +384,15 @@ def visitors_features_get(visitor_ids: Sequence[str], now: float | None = None) 
     """
     now = time.time() if now is None else now
     keys = {_features_key(v): v for v in visitor_ids}
-    try:
+    states: dict[str, Any] = {}
+    # The database has every event the cache had: on an outage, rebuild every visitor from it.
+    with outage_guard("cache", "features not read; rebuilding visitors from their events"):
         states = {keys[key]: state for key, state in cache.get_many(list(keys)).items()}
-    except Exception as exc:  # noqa: BLE001 - the database has every event the cache had
-        logger.warning("Features cache unavailable (%s); rebuilding %d visitors from events.", exc, len(keys))
-        states = {}
     missing = [v for v in visitor_ids if v not in states]
     if missing:
         rebuilt = _feature_states_from_db(missing)
-        try:
+        with outage_guard("cache", "rebuilt features not cached; serving rebuilds on its own miss"):
             cache.set_many({_features_key(v): s for v, s in rebuilt.items()}, timeout=setting("FEATURES_TTL_SECONDS"))
-        except Exception as exc:  # noqa: BLE001 - serving rebuilds on its own miss
-            logger.warning("Rebuilt features not cached (%s).", exc)
         states.update(rebuilt)
     return {v: feature_logic.features_compute(states[v], now) for v in visitor_ids}
 
@@ -440,7 +425,7 @@ def events_stream_consume(consumer: str, *, budget_seconds: float = 5.0, block_m
     batch = setting("EVENT_WRITE_BATCH")
     try:
         client.xgroup_create(key, group, id="0", mkstream=True)
-    except Exception as exc:  # noqa: BLE001 - the group usually exists already
+    except redis.exceptions.ResponseError as exc:  # the group usually exists already
         if "BUSYGROUP" not in str(exc):
             raise
     written = 0

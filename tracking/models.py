@@ -38,6 +38,8 @@ class DecisionLog(models.Model):
     propensity = models.FloatField()
     reason = models.CharField(max_length=100, blank=True)
     context = models.JSONField(default=dict, blank=True)
+    # Shown to a crawler: kept for the record, never a training row or a result.
+    is_bot = models.BooleanField(default=False)
 
     class Meta:
         indexes = [models.Index(fields=["slot_key", "created_at"])]
@@ -88,3 +90,25 @@ class Consent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.visitor_id}: analytics={self.analytics} personalization={self.personalization}"
+
+
+class DeadLetter(models.Model):
+    """A record the database refused, set aside so that the rest of its batch could be written.
+
+    ``payload`` is the record as ASCII-escaped JSON, so that it is storable whatever it
+    holds (a NUL, a lone surrogate); ``reason`` is the database's error. An operator
+    inspects them in the admin or with ``dead_letters``, and replays them once the cause is fixed.
+    """
+
+    class Kind(models.TextChoices):
+        EVENT = "event"
+        DECISION = "decision"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    reason = models.TextField()
+    payload = models.TextField()
+    replayed_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.pk}: {self.reason[:60]}"

@@ -12,7 +12,6 @@ directly rather than lost.
 from __future__ import annotations
 
 import json
-import logging
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
@@ -22,8 +21,7 @@ from django.db import transaction
 
 from .conf import setting
 from .models import DecisionLog, Visitor
-
-logger = logging.getLogger(__name__)
+from .outages import outage_guard
 
 DecisionRecord = dict[str, Any]
 
@@ -44,11 +42,10 @@ def decision_records_write(records: Sequence[DecisionRecord]) -> None:
 
     decision_owners_remember({r["id"]: r["visitor_id"] for r in records if r.get("visitor_id")})
     if setting("DECISION_LOG_BACKEND") == "redis":
-        try:
+        with outage_guard("redis", "decision buffer unavailable; writing decisions directly") as outage:
             _redis().rpush(setting("DECISION_BUFFER_KEY"), *[json.dumps(r, separators=(",", ":")) for r in records])
+        if not outage.failed:
             return
-        except Exception as exc:  # noqa: BLE001 - fall back rather than lose the record
-            logger.warning("Decision buffer unavailable (%s); writing %d decisions directly.", exc, len(records))
     decision_records_persist(records)
 
 
@@ -159,10 +156,8 @@ def visitor_erase(visitor_id: str) -> dict[str, int]:
         visitors = Visitor.objects.filter(id=vid).delete()[0]
     decision_owners_forget(decision_ids)  # else new events could link the anonymised decisions back
     for key in (f"tailor:features:{vid}", f"tailor:visit:{vid}", f"tailor:consent:{vid}"):
-        try:
+        with outage_guard("cache", "an erased visitor's cache entry not deleted; it expires on its own"):
             cache.delete(key)
-        except Exception as exc:  # noqa: BLE001 - the database is erased; the cache expires on its own
-            logger.warning("Cache entry %s not deleted (%s).", key, exc)
     return {"events": events, "decisions_anonymised": decisions, "consent": consent, "visitors": visitors}
 
 

@@ -8,7 +8,6 @@ query; the database row is written off the request path with the decision log.
 
 from __future__ import annotations
 
-import logging
 import time
 import uuid
 from dataclasses import dataclass
@@ -16,8 +15,7 @@ from dataclasses import dataclass
 from django.core.cache import cache
 
 from .conf import setting
-
-logger = logging.getLogger(__name__)
+from .outages import outage_guard
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,10 +53,9 @@ def visit_count_touch(visitor_id: str, *, now: float | None = None) -> int:
     """Count a new visit when the last request is older than the visit timeout; return the count."""
     now = time.time() if now is None else now
     key = _visit_key(visitor_id)
-    try:
+    with outage_guard("cache", "visit count not read; counting a first visit") as outage:
         state = cache.get(key)
-    except Exception as exc:  # noqa: BLE001 - the cache being down must not take pages down
-        logger.warning("Visit count unavailable, cache read failed: %s", exc)
+    if outage.failed:
         return 1
     if state is None:
         count = 1
@@ -68,8 +65,6 @@ def visit_count_touch(visitor_id: str, *, now: float | None = None) -> int:
             count += 1
         elif now - last < 60:
             return count  # refreshed within the minute: skip the write
-    try:
+    with outage_guard("cache", "visit count not saved"):
         cache.set(key, (count, now), timeout=setting("VISITOR_COOKIE_MAX_AGE"))
-    except Exception as exc:  # noqa: BLE001
-        logger.warning("Visit count not saved, cache write failed: %s", exc)
     return count

@@ -6,6 +6,7 @@ import random
 import uuid
 
 import pytest
+from prometheus_client import REGISTRY
 
 from personalization import services
 from personalization.services import EmptySlotError, UnknownSlotError, decide
@@ -76,12 +77,16 @@ def test_a_failing_policy_falls_back_to_the_default_and_is_counted(db, caplog):
         def choose(self, *args):
             raise RuntimeError("boom")
 
-    before = services.fallback_count
+    def fallbacks() -> float:
+        labels = {"slot": "broken", "policy": "split"}
+        return REGISTRY.get_sample_value("tailor_decision_fallbacks_total", labels) or 0.0
+
+    before = fallbacks()
     object.__setattr__(compiled, "policy", Exploding())
     decision = decide(compiled, visitor(), {}, rng=random.Random(1))
     assert decision.variant.key == "b"
     assert decision.policy == "fallback"
-    assert services.fallback_count == before + 1
+    assert fallbacks() == before + 1
     assert "boom" in caplog.text
 
 

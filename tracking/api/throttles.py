@@ -2,26 +2,22 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from rest_framework.throttling import SimpleRateThrottle
 
 from ..conf import setting
 from ..middleware import request_tailor
-
-logger = logging.getLogger(__name__)
+from ..outages import outage_guard
 
 
 class FailOpenThrottle(SimpleRateThrottle):
     """A rate limit that lets requests through when the cache is down: losing events is worse than a burst."""
 
     def allow_request(self, request: Any, view: Any) -> bool:
-        try:
+        with outage_guard("cache", "rate limit not checked; letting the request through"):
             return super().allow_request(request, view)
-        except Exception as exc:  # noqa: BLE001
-            logger.warning("Rate limit not checked, cache unavailable (%s).", exc)
-            return True
+        return True
 
 
 class VisitorRateThrottle(FailOpenThrottle):

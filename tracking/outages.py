@@ -1,0 +1,93 @@
+"""Infrastructure that may be down: one guard for every cache, Redis and broker call.
+
+``outage_guard`` swallows only the errors that mean "the service is unreachable"
+(a refused or timed-out connection, a Redis that is loading or read-only, a file
+cache whose folder is gone), so a programming error still raises. It logs an
+outage at most once per interval per (service, what) and counts every one in
+``tailor_outages_total``, so a Redis outage neither floods the log nor hides.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import redis.exceptions
+from django_redis.exceptions import ConnectionInterrupted
+
+from .metrics import OUTAGES
+
+logger = logging.getLogger(__name__)
+
+LOG_INTERVAL_SECONDS = 60.0
+
+# ConnectionInterrupted is how django-redis wraps a lost connection; OSError covers a
+# refused socket and a file-based cache whose folder went away.
+OUTAGE_ERRORS: tuple[type[BaseException], ...] = (
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    redis.exceptions.BusyLoadingError,
+    redis.exceptions.ReadOnlyError,
+    ConnectionInterrupted,
+    OSError,
+)
+
+_last_logged: dict[tuple[str, str], float] = {}
+_lock = threading.Lock()
+
+
+@dataclass
+class Outage:
+    """What the guarded block learnt: ``failed`` is set when the service was unreachable."""
+
+    failed: bool = False
+    error: BaseException | None = None
+
+
+def _should_log(service: str, what: str, now: float) -> bool:
+    with _lock:
+        last = _last_logged.get((service, what))
+        if last is not None and now - last < LOG_INTERVAL_SECONDS:
+            return False
+        _last_logged[(service, what)] = now
+        return True
+
+
+def outage_record(service: str, what: str, error: BaseException) -> None:
+    """Count an outage and log it unless the same one was logged within the interval."""
+    OUTAGES.labels(service=service).inc()
+    if _should_log(service, what, time.monotonic()):
+        logger.warning(
+            "%s unavailable: %s (%s: %s). Further failures of this kind are counted in tailor_outages_total "
+            "and logged at most once per %d s.",
+            service,
+            what,
+            type(error).__name__,
+            error,
+            LOG_INTERVAL_SECONDS,
+        )
+
+
+@contextmanager
+def outage_guard(service: str, what: str) -> Iterator[Outage]:
+    """Run the block; if ``service`` is unreachable, record the outage and carry on.
+
+    ``what`` says what the caller does instead ("visit count not read; counting 1").
+    Check ``.failed`` on the yielded object to take the fallback path.
+    """
+    outage = Outage()
+    try:
+        yield outage
+    except OUTAGE_ERRORS as exc:
+        outage.failed, outage.error = True, exc
+        outage_record(service, what, exc)
+
+
+def outage_log_reset() -> None:
+    """Forget when each outage was last logged (tests)."""
+    with _lock:
+        _last_logged.clear()
