@@ -7,6 +7,8 @@ import logging
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 
+from tracking.metrics import TRAINING_OUTCOMES
+
 logger = logging.getLogger(__name__)
 
 
@@ -45,6 +47,8 @@ def models_train(slot_key: str | None = None) -> dict[str, str]:
         except Exception as exc:  # noqa: BLE001 - logged with its traceback; the next slot still trains
             logger.exception("Training slot %r failed.", key)
             outcomes[key] = f"failed: {type(exc).__name__}: {exc}"
+    for outcome in outcomes.values():
+        TRAINING_OUTCOMES.labels(outcome=outcome.split(":", 1)[0].replace(" ", "-")).inc()
     if any(outcome.startswith("failed: ") for outcome in outcomes.values()):
         raise ModelsTrainingFailed(outcomes)
     return outcomes

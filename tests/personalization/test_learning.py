@@ -9,6 +9,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from prometheus_client import REGISTRY
 
 from personalization.models import ModelVersion
 from personalization.registry import model_activate
@@ -302,6 +303,10 @@ def test_simulate_traffic_refuses_a_hero_moved_to_rules(demo):
         call_command("simulate_traffic", "--visitors", "10", stdout=StringIO())
 
 
+def training_outcomes(outcome: str) -> float:
+    return REGISTRY.get_sample_value("tailor_training_outcomes_total", {"outcome": outcome}) or 0.0
+
+
 @pytest.mark.simulation
 def test_a_slot_without_rewards_is_a_clear_error_and_the_task_trains_the_others():
     from personalization.tasks import models_train
@@ -314,10 +319,16 @@ def test_a_slot_without_rewards_is_a_clear_error_and_the_task_trains_the_others(
         model_train("quiet")
     simulation_slot_ensure()
     traffic_run(1500, random.Random(31))
+    before = {name: training_outcomes(name) for name in ("promoted", "not-trained")}
     outcome = models_train.delay().get()
     assert outcome["home-hero"] == "promoted"
     assert outcome["quiet"].startswith("not trained: ")  # not fatal
     assert "no rewarded decision" in outcome["quiet"]
+    # Operators see both outcomes on /metrics.
+    assert {name: training_outcomes(name) - count for name, count in before.items()} == {
+        "promoted": 1,
+        "not-trained": 1,
+    }
 
 
 def test_commands_name_an_unknown_or_unready_slot_instead_of_failing_silently():
@@ -382,8 +393,10 @@ def test_an_unexpected_error_in_one_slot_fails_the_task_after_the_others_trained
         return real(key, **kwargs)
 
     monkeypatch.setattr(training, "model_train", flaky)
+    failed_before = training_outcomes("failed")
     with pytest.raises(ModelsTrainingFailed) as failure:
         models_train.delay()
+    assert training_outcomes("failed") == failed_before + 1
     assert failure.value.outcomes == {
         "broken": "failed: ZeroDivisionError: a bug, not a data problem",
         SLOT_KEY: "promoted",  # trained after the broken slot all the same
