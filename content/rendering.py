@@ -20,7 +20,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 from . import micro_templates
 from .links import link_allowed
-from .placeholders import substitute
+from .placeholders import fallbacks_fill, substitute
 from .richtext import richtext_render
 
 IMAGE_RENDITION = "max-1200x800"
@@ -56,7 +56,8 @@ def params_personalize(params: Mapping[str, Any], values: Mapping[str, object]) 
     """Parameters as the visitor gets them (in HTML or from the API): placeholders filled, URLs checked.
 
     Text fields stay plain text (the template or the client escapes them); the
-    body is rebuilt as safe HTML with placeholders filled in its text only. A
+    body is rebuilt as safe HTML with placeholders filled in its text only. The
+    ``cta_url`` is an attribute, so a placeholder there takes its fallback; a
     disallowed ``cta_url`` becomes "" (the templates then show no button) and an
     image with a disallowed source is dropped.
     """
@@ -66,8 +67,9 @@ def params_personalize(params: Mapping[str, Any], values: Mapping[str, object]) 
             out[name] = substitute(out[name], values)
     if "body" in out:
         out["body"] = richtext_render(out["body"], values) if isinstance(out["body"], str) else ""
-    if "cta_url" in out and not (isinstance(out["cta_url"], str) and link_allowed(out["cta_url"])):
-        out["cta_url"] = ""
+    if "cta_url" in out:
+        url = fallbacks_fill(out["cta_url"]) if isinstance(out["cta_url"], str) else ""
+        out["cta_url"] = url if link_allowed(url) else ""
     image = out.get("image")
     if image is not None and not (isinstance(image, Mapping) and link_allowed(str(image.get("url") or ""))):
         out["image"] = None

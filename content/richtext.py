@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from functools import lru_cache
+from html import escape as html_escape  # Django's escape without its lazy-string wrapper: this runs per request
 from html.parser import HTMLParser
 
 from django.utils.html import escape, format_html, format_html_join
@@ -112,7 +113,17 @@ class _Rebuilder(HTMLParser):
         for tag in reversed(self.open):
             self._markup(format_html("</{}>", tag))
         self.open = []
-        return tuple(self.pieces)
+        # Text without a placeholder is escaped now and joined to the markup around it,
+        # so a request only fills and escapes the few pieces that can change.
+        pieces: list[Piece] = []
+        for is_text, text in self.pieces:
+            if is_text and "{" not in text:
+                is_text, text = False, escape(text)
+            if pieces and not is_text and not pieces[-1][0]:
+                pieces[-1] = (False, pieces[-1][1] + text)
+            else:
+                pieces.append((is_text, text))
+        return tuple(pieces)
 
 
 @lru_cache(maxsize=1024)
@@ -127,4 +138,6 @@ def richtext_render(html: str, values: Mapping[str, object]) -> str:
     """Safe HTML for ``html`` with placeholders filled (and escaped) in its text."""
     if not html:
         return ""
-    return "".join(escape(substitute(text, values)) if is_text else text for is_text, text in richtext_pieces(html))
+    return "".join(
+        html_escape(substitute(text, values)) if is_text else text for is_text, text in richtext_pieces(html)
+    )

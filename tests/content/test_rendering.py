@@ -200,6 +200,13 @@ def test_unsafe_cta_and_image_urls_are_dropped():
     assert "<img" not in html
 
 
+def test_a_placeholder_in_the_cta_url_takes_its_fallback():
+    html = render_body("", {"context.utm_source": ATTACK}, cta_url="{context.utm_source|/offers/}")
+    assert anchors(html) == [{"class": ["button"], "href": "/offers/"}]
+    html = render_body("", {"context.utm_source": "/x/"}, cta_url="{context.utm_source}")
+    assert anchors(html) == []
+
+
 def test_api_params_carry_the_same_checked_values():
     from content.rendering import params_personalize
 
