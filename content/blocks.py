@@ -19,6 +19,7 @@ from wagtail.images.blocks import ImageChooserBlock
 from wagtail.snippets.blocks import SnippetChooserBlock
 
 from . import micro_templates, slot_renderer
+from .links import link_allowed, link_scheme
 
 POSITION_CHOICES = [
     ("default", "Default"),
@@ -28,21 +29,29 @@ POSITION_CHOICES = [
     ("center", "Centred"),
 ]
 
-_SAFE_SCHEMES = ("http", "https", "mailto", "tel")
-
 
 def validate_link(value: str) -> None:
-    """Absolute http(s)/mailto/tel links or site-relative paths only: never ``javascript:``."""
+    """Absolute http(s)/mailto/tel links or site-relative paths only: never ``javascript:``.
+
+    The same allow-list is applied again at render time (``content.links``); the
+    form is stricter about shape, so an editor's typo is caught here.
+    """
     if not value:
         return
-    if value.startswith(("/", "#", "?")) and not value.startswith("//"):
+    message = "Enter a site path such as /offers/ or a full http(s), mailto: or tel: link."
+    scheme = link_scheme(value)
+    if not link_allowed(value) or value != value.strip():
+        raise ValidationError(message)
+    if scheme is None:
+        if not value.startswith(("/", "#", "?")):
+            raise ValidationError(message)
         return
-    if value.split(":", 1)[0].lower() in ("mailto", "tel"):
+    if scheme in ("mailto", "tel"):
         return
     try:
         URLValidator(schemes=["http", "https"])(value)
     except ValidationError:
-        raise ValidationError("Enter a site path such as /offers/ or a full http(s), mailto: or tel: link.") from None
+        raise ValidationError(message) from None
 
 
 class LinkBlock(blocks.CharBlock):

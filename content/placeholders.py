@@ -2,17 +2,16 @@
 
 Editors may write ``{visitor.first_name|there}`` or ``{context.city|your area}``
 in a variant's text. Only fields on an allow-list are substituted, values are
-shortened and (for HTML) escaped, and the text after ``|`` is the fallback.
-Editor text is never run as a template: this is a single regular-expression
-replacement, nothing more.
+shortened, and the text after ``|`` is the fallback. Editor text is never run
+as a template: this is a single regular-expression replacement, nothing more.
+The result is plain text, escaped by whoever writes it into HTML; in rich text
+only text nodes are filled (``content.richtext``), never an attribute.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-
-from django.utils.html import escape
 
 PLACEHOLDER = re.compile(r"\{(visitor|context)\.([a-z][a-z0-9_]{0,40})(?:\|([^{}|]{0,100}))?\}")
 MAX_VALUE_LENGTH = 100
@@ -34,13 +33,12 @@ ALLOWED_FIELDS = frozenset(
 )
 
 
-def substitute(text: str, values: Mapping[str, object], *, html: bool = False) -> str:
+def substitute(text: str, values: Mapping[str, object]) -> str:
     """Replace allowed placeholders in ``text`` with ``values`` (keyed ``"visitor.first_name"``).
 
-    With ``html=True`` the text is trusted editor HTML and only the inserted
-    values are escaped; otherwise the result is plain text that the template
-    escapes as a whole. Unknown fields are left as written, so a typo is visible
-    in preview rather than silently blank.
+    The result is plain text: escape it where it goes into HTML. Unknown fields
+    are left as written, so a typo is visible in preview rather than silently
+    blank.
     """
     if "{" not in text:
         return text
@@ -50,7 +48,20 @@ def substitute(text: str, values: Mapping[str, object], *, html: bool = False) -
         if name not in ALLOWED_FIELDS:
             return match.group(0)
         value = values.get(name)
-        text_value = str(value).strip()[:MAX_VALUE_LENGTH] if value not in (None, "") else (match.group(3) or "")
-        return escape(text_value) if html else text_value
+        return str(value).strip()[:MAX_VALUE_LENGTH] if value not in (None, "") else (match.group(3) or "")
 
     return PLACEHOLDER.sub(replace, text)
+
+
+def fallbacks_fill(text: str) -> str:
+    """Allowed placeholders in ``text`` replaced by their fallbacks (or removed), whatever the visitor sent.
+
+    For attributes: a link target or image source chosen by a visitor's
+    ``utm_source`` is a ``javascript:`` link away from running script, so there
+    the editor's fallback is all that is ever written.
+    """
+    if "{" not in text:
+        return text
+    return PLACEHOLDER.sub(
+        lambda m: (m.group(3) or "") if f"{m.group(1)}.{m.group(2)}" in ALLOWED_FIELDS else m.group(0), text
+    )

@@ -5,6 +5,8 @@ JSON-ready primitives (rich text expanded to HTML, images resolved to a
 rendition URL), so rendering per request touches no database. Rendering fills
 placeholders safely and hands the values to the micro-template as context:
 Django's autoescaping applies, and editor text is never compiled as a template.
+Every link and image URL is checked against the allow-list again here, whatever
+the parameters' origin (the admin form, code, an import).
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
 from . import micro_templates
-from .placeholders import substitute
+from .links import link_allowed
+from .placeholders import fallbacks_fill, substitute
+from .richtext import richtext_render
 
 IMAGE_RENDITION = "max-1200x800"
 TEXT_FIELDS = ("headline", "cta_label", "badge")
@@ -49,13 +53,26 @@ def params_from_block_value(value: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def params_personalize(params: Mapping[str, Any], values: Mapping[str, object]) -> dict[str, Any]:
-    """Fill placeholders in text parameters; the body is HTML, so only inserted values are escaped there."""
+    """Parameters as the visitor gets them (in HTML or from the API): placeholders filled, URLs checked.
+
+    Text fields stay plain text (the template or the client escapes them); the
+    body is rebuilt as safe HTML with placeholders filled in its text only. The
+    ``cta_url`` is an attribute, so a placeholder there takes its fallback; a
+    disallowed ``cta_url`` becomes "" (the templates then show no button) and an
+    image with a disallowed source is dropped.
+    """
     out = dict(params)
     for name in TEXT_FIELDS:
         if isinstance(out.get(name), str):
             out[name] = substitute(out[name], values)
-    if isinstance(out.get("body"), str):
-        out["body"] = substitute(out["body"], values, html=True)
+    if "body" in out:
+        out["body"] = richtext_render(out["body"], values) if isinstance(out["body"], str) else ""
+    if "cta_url" in out:
+        url = fallbacks_fill(out["cta_url"]) if isinstance(out["cta_url"], str) else ""
+        out["cta_url"] = url if link_allowed(url) else ""
+    image = out.get("image")
+    if image is not None and not (isinstance(image, Mapping) and link_allowed(str(image.get("url") or ""))):
+        out["image"] = None
     return out
 
 
@@ -63,7 +80,7 @@ def template_render(
     template_key: str, params: Mapping[str, Any], values: Mapping[str, object] | None = None
 ) -> SafeString:
     params = params_personalize(params, values or {})
-    # Rich text comes from Wagtail's editor, which only stores its own whitelisted HTML.
+    # params_personalize rebuilt the body from the tag, attribute and link allow-lists.
     body = mark_safe(params.get("body") or "")  # noqa: S308
     template = get_template(micro_templates.get(template_key).template)
     return mark_safe(template.render({"params": params, "body": body, "template_key": template_key}))  # noqa: S308

@@ -12,6 +12,8 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Any
 
+from django.utils.cache import patch_cache_control
+
 from .conf import setting
 from .consent import consent_for
 from .context import request_context
@@ -81,6 +83,8 @@ class VisitorMiddleware:
         # Re-read: a view may have switched the visitor (the decisions API's body visitor_id).
         tailor = request.tailor
         if tailor.pending_decisions:
+            # The response holds this visitor's decisions: a shared cache must not hand it to anyone else.
+            patch_cache_control(response, private=True)
             decision_records_write(tailor.pending_decisions)
             tailor.pending_decisions = []
         if tailor.issued and not request.META.get(setting("VISITOR_HEADER")):

@@ -47,7 +47,12 @@ def decision_rewards(decision_ids: list[str]) -> dict[str, Reward]:
 
 
 def visitor_export(visitor_id: str) -> dict[str, Any]:
-    """Everything stored about one visitor, JSON-ready."""
+    """Everything stored about one visitor, JSON-ready.
+
+    Decision ids are written as everywhere else (32 hex digits, as in the page's
+    ``data-tailor-decision`` and both APIs), so a visitor can match them; event
+    ids stay in the form the client sent.
+    """
     vid = uuid.UUID(visitor_id)
     visitor = (
         Visitor.objects.filter(id=vid).values("id", "created_at", "last_seen_at", "visit_count", "user_id").first()
@@ -67,7 +72,7 @@ def visitor_export(visitor_id: str) -> dict[str, Any]:
         "visitor_id": str(vid),
         "visitor": visitor,
         "consent": consent,
-        "events": list(events),
-        "decisions": list(decisions),
+        "events": [{**e, "decision_id": e["decision_id"].hex if e["decision_id"] else None} for e in events],
+        "decisions": [{**d, "id": d["id"].hex} for d in decisions],
         "features": visitor_features_get(str(vid), time.time()),
     }
