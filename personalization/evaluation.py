@@ -35,13 +35,20 @@ FOLDS = 5
 MIN_ROWS = 200  # as for training: below this a reward model says more about noise than about visitors
 
 
-def _row(result: PolicyEstimates) -> dict[str, Any]:
+def _row(result: PolicyEstimates, keys: list[str]) -> dict[str, Any]:
     estimates = result.estimates
     out: dict[str, Any] = {name: e.value if e is not None else None for name, e in estimates.items()}
     best = estimates["dr"] or estimates["ips"]
     out["ci95"] = list(best.ci95) if best is not None else None
-    if result.note:
-        out["note"] = result.note
+    note = result.note
+    if not note and result.unlogged_actions:
+        unlogged = ", ".join(keys[a] for a in result.unlogged_actions)
+        note = (
+            f"{result.unlogged_share:.1%} of its choices are variants the log never shows ({unlogged}): IPS counts "
+            "them as earning nothing, SNIPS as earning what the logged ones do, DR as the model predicts."
+        )
+    if note:
+        out["note"] = note
     return out
 
 
@@ -111,7 +118,7 @@ def policy_evaluate(slot_key: str, *, folds: int = FOLDS, seed: int = 0) -> dict
     n, k = len(rows), len(keys)
 
     def estimated(target: np.ndarray, logged_propensities: np.ndarray = propensities) -> dict[str, Any]:
-        return _row(policy_estimates(actions, rewards, logged_propensities, target, predicted))
+        return _row(policy_estimates(actions, rewards, logged_propensities, target, predicted), keys)
 
     # The logging policy is evaluated on-policy: its own choices, weighted 1 (the propensity of its own action).
     own = np.zeros((n, k))

@@ -329,11 +329,18 @@ class PolicyEstimates:
     """One policy's value by each estimator (``ESTIMATOR_NAMES``), None where the log cannot give it.
 
     DM and DR are None without a reward model. ``note`` says why an estimate the
-    log should give is missing, and is empty when none is.
+    log should give is missing, and is empty when none is. ``unlogged_actions``
+    are the actions no logged row shows that the policy still chooses, with
+    ``unlogged_share`` of its probability: IPS counts them as earning nothing,
+    SNIPS as earning what the logged ones do, DR as the model predicts. Support
+    cannot be checked beyond that, since the log holds only the propensities of
+    what was shown.
     """
 
     estimates: Mapping[str, Estimate | None]
     note: str = ""
+    unlogged_actions: tuple[int, ...] = ()
+    unlogged_share: float = 0.0
 
 
 def policy_estimates(
@@ -362,7 +369,10 @@ def policy_estimates(
         note = UNSUPPORTED + ("; DM is the reward model's extrapolation alone." if data.predicted is not None else ".")
     if data.predicted is not None:
         estimates["dm"] = _dm(data)
-    return PolicyEstimates(estimates, note)
+    never_logged = np.setdiff1d(np.arange(data.target.shape[1]), data.actions)
+    chosen = never_logged[data.target[:, never_logged].sum(axis=0) > 0]
+    share = float(data.target[:, chosen].sum(axis=1).mean()) if chosen.size else 0.0
+    return PolicyEstimates(estimates, note, tuple(int(a) for a in chosen), share)
 
 
 def evaluate_all(

@@ -78,6 +78,7 @@ def test_the_open_bandit_thompson_sampling_log_is_evaluated_on_every_row_without
     assert unseen["ci95"] is None
     assert math.isfinite(unseen["dm"])
     assert "zero probability to every logged" in unseen["note"]
+    assert f"of its choices are variants the log never shows (item-{OBD_ITEMS})" in policies["uniform"]["note"]
     # On-policy, the logged policy's value is the observed click rate: 42 clicks in 10,000.
     assert policies["logged"]["ips"] == pytest.approx(42 / OBD_ROWS)
     assert not ModelVersion.objects.exists()
@@ -93,7 +94,10 @@ def test_a_variant_never_logged_gets_nulls_and_a_note_not_a_crash(tmp_path):
     assert [never[name] for name in ("ips", "snips", "dm", "dr")] == [None, None, None, None]
     assert never["ci95"] is None
     assert "zero probability to every logged action" in never["note"]
+    # Uniform gives c a third of its choices: estimated on a and b, with a warning of what is missing.
+    assert "33.3% of its choices are variants the log never shows (c)" in result["policies"]["uniform"]["note"]
     shown = result["policies"]["fixed:a"]
+    assert "note" not in shown
     assert 0 < shown["snips"] < 1
     assert shown["ci95"][0] <= shown["ips"] <= shown["ci95"][1]
     text = StringIO()

@@ -473,6 +473,8 @@ def test_a_policy_with_no_logged_support_gets_no_importance_estimate_and_a_note(
     assert result.estimates["dm"] == DirectMethod().estimate(**data)
     assert "zero probability to every logged action" in result.note
     assert "DM is the reward model's extrapolation alone" in result.note
+    assert result.unlogged_actions == (2,)
+    assert result.unlogged_share == 1.0
     del data["predicted"]
     assert policy_estimates(**data).estimates == dict.fromkeys(("ips", "snips", "dm", "dr"))
 
@@ -484,6 +486,22 @@ def test_a_policy_with_some_support_is_estimated_as_by_evaluate_all(log):
 
     assert result.estimates == evaluate_all(*args)
     assert result.note == ""
+    assert result.unlogged_actions == ()
+    assert result.unlogged_share == 0.0
+
+
+def test_the_share_of_choices_the_log_never_shows_is_reported():
+    # Half the rows put 0.6 on variant 2, which no row shows: 30 % of the policy's choices are unseen.
+    data = _valid() | {"actions": np.array([0, 1, 0, 1]), "rewards": np.array([1.0, 0.0, 1.0, 0.0])}
+    data |= {"propensities": np.full(4, 0.5), "predicted": np.full((4, 3), 0.5)}
+    target = np.array([[0.2, 0.2, 0.6], [0.5, 0.5, 0.0], [0.2, 0.2, 0.6], [0.5, 0.5, 0.0]])
+
+    result = policy_estimates(**data | {"target": target})
+
+    assert result.unlogged_actions == (2,)
+    assert result.unlogged_share == pytest.approx(0.3)
+    assert result.note == ""  # partly judged: the estimates are given, the caller says what they miss
+    assert result.estimates["ips"] is not None
 
 
 # --- cross-fitting --------------------------------------------------------------------------
