@@ -254,6 +254,37 @@ def model_train(
     )
 
 
+def model_fit(
+    definition: SlotDefinition,
+    rows: list[LoggedRow],
+    features: list[dict[str, Any]],
+    *,
+    seed: int = 0,
+    threads: int | None = None,
+) -> RewardModel:
+    """A reward model trained on these rows as ``model_train`` trains one, kept in memory: nothing is stored.
+
+    ``features`` are the rows' ``row_features`` (of the logged variant), built once by a caller that fits
+    several models on overlapping rows. ``threads`` caps LightGBM's threads when training locally.
+    """
+    params: dict[str, Any] = {"objective": "cross_entropy"} if definition.reward == "weighted" else {}
+    if threads is not None and setting("TRAINING_BACKEND") == "local":
+        params["num_threads"] = threads
+    try:
+        model, _ = _train(
+            features,
+            [r.reward for r in rows],
+            [min(1.0 / max(r.propensity, 1e-6), WEIGHT_CLIP) for r in rows],
+            params=params,
+            seed=seed,
+        )
+    except TrainingError:
+        raise
+    except ValueError as exc:  # one class, no usable feature, ...
+        raise TrainingError(f"Slot {definition.key!r} cannot be trained: {exc}") from exc
+    return model
+
+
 def _train(
     rows: list[dict[str, Any]], labels: list[float], weights: list[float], **options: Any
 ) -> tuple[RewardModel, TrainingMetrics]:

@@ -9,12 +9,22 @@ earns promotion over the live one.
 
 All estimators assume the logging policy gave every variant the candidate might show
 a non-zero probability (support); rows outside it are invisible to the log, and no
-estimator here can detect that from the logged propensities alone.
+estimator here can detect that from the logged propensities alone. The one failure
+that can be seen is total: a policy that gives zero probability to every logged
+action (a variant added after the log was recorded, served to everyone). No logged
+row says anything about it, so ``policy_estimates`` leaves IPS, SNIPS and DR out
+(None) and says why, rather than report IPS's 0 ± 0 as if it were measured.
+
+A reward model scored on the rows it was trained on flatters DM and DR, so their
+model is cross-fitted: ``folds_assign`` splits the log into k folds, and ``crossfit``
+fits once per fold on the other folds and predicts that fold's rows. Every row is
+then scored by a model that never saw it, and every row is used.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
@@ -307,6 +317,64 @@ class DoublyRobust:
         return _dr(_validated(actions, rewards, propensities, target, predicted), self.clip)
 
 
+ESTIMATOR_NAMES = ("ips", "snips", "dm", "dr")
+UNSUPPORTED = (
+    "IPS, SNIPS and DR are undefined: the policy gives zero probability to every logged action, "
+    "so no logged row shows what it would earn"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyEstimates:
+    """One policy's value by each estimator (``ESTIMATOR_NAMES``), None where the log cannot give it.
+
+    DM and DR are None without a reward model. ``note`` says why an estimate the
+    log should give is missing, and is empty when none is. ``unlogged_actions``
+    are the actions no logged row shows that the policy still chooses, with
+    ``unlogged_share`` of its probability: IPS counts them as earning nothing,
+    SNIPS as earning what the logged ones do, DR as the model predicts. Support
+    cannot be checked beyond that, since the log holds only the propensities of
+    what was shown.
+    """
+
+    estimates: Mapping[str, Estimate | None]
+    note: str = ""
+    unlogged_actions: tuple[int, ...] = ()
+    unlogged_share: float = 0.0
+
+
+def policy_estimates(
+    actions: npt.ArrayLike,
+    rewards: npt.ArrayLike,
+    propensities: npt.ArrayLike,
+    target: npt.ArrayLike,
+    predicted: npt.ArrayLike | None = None,
+) -> PolicyEstimates:
+    """Every estimator on one log, for a policy the log may not be able to judge.
+
+    When the policy gives zero probability to every logged action, IPS would be
+    0 with a zero-width interval, SNIPS 0/0 and DR the model's guess with the
+    model's confidence: IPS, SNIPS and DR are None and the note says why. DM,
+    the model's extrapolation, is still given when there is a model.
+    """
+    data = _validated(actions, rewards, propensities, target, predicted)
+    estimates: dict[str, Estimate | None] = dict.fromkeys(ESTIMATOR_NAMES)
+    note = ""
+    if float(_weights(data, None).sum()) > 0:
+        estimates["ips"] = _ips(data, None)
+        estimates["snips"] = _snips(data)
+        if data.predicted is not None:
+            estimates["dr"] = _dr(data, None)
+    else:
+        note = UNSUPPORTED + ("; DM is the reward model's extrapolation alone." if data.predicted is not None else ".")
+    if data.predicted is not None:
+        estimates["dm"] = _dm(data)
+    never_logged = np.setdiff1d(np.arange(data.target.shape[1]), data.actions)
+    chosen = never_logged[data.target[:, never_logged].sum(axis=0) > 0]
+    share = float(data.target[:, chosen].sum(axis=1).mean()) if chosen.size else 0.0
+    return PolicyEstimates(estimates, note, tuple(int(a) for a in chosen), share)
+
+
 def evaluate_all(
     actions: npt.ArrayLike,
     rewards: npt.ArrayLike,
@@ -314,13 +382,83 @@ def evaluate_all(
     target: npt.ArrayLike,
     predicted: npt.ArrayLike | None = None,
 ) -> dict[str, Estimate]:
-    """Every estimator on one log: ``ips`` and ``snips``, plus ``dm`` and ``dr`` given a reward model."""
+    """Every estimator on one log: ``ips`` and ``snips``, plus ``dm`` and ``dr`` given a reward model.
+
+    Raises ValueError for a policy the log cannot judge (see ``policy_estimates``,
+    which reports it instead).
+    """
     data = _validated(actions, rewards, propensities, target, predicted)
     estimates = {"ips": _ips(data, None), "snips": _snips(data)}
     if data.predicted is not None:
         estimates["dm"] = _dm(data)
         estimates["dr"] = _dr(data, None)
     return estimates
+
+
+def folds_assign(rewards: npt.ArrayLike, k: int = 5, seed: int = 0) -> IntArray:
+    """Each row's fold (0 to k-1) for cross-fitting: random, sizes within one row of each other.
+
+    Rewarded rows are dealt out first, so they too differ by at most one between
+    folds: rewards are rare, and a fold whose complement held none could not
+    train a model.
+    """
+    rewards_array = np.asarray(rewards, dtype=np.float64)
+    if rewards_array.ndim != 1:
+        raise ValueError(f"rewards must be one-dimensional, got shape {rewards_array.shape}.")
+    if not isinstance(k, int | np.integer) or isinstance(k, bool) or k < 2:
+        raise ValueError(f"k must be a whole number of folds, at least 2, got {k!r}.")
+    n = int(rewards_array.shape[0])
+    if n < k:
+        raise ValueError(f"{n} rows cannot fill {k} folds.")
+    rng = np.random.default_rng(seed)
+    rewarded = rewards_array > 0
+    order = np.concatenate([rng.permutation(np.flatnonzero(rewarded)), rng.permutation(np.flatnonzero(~rewarded))])
+    folds = np.empty(n, dtype=np.intp)
+    folds[order] = np.arange(n) % k
+    return folds
+
+
+# Called with (training rows, rows to predict), both as indices into the log; returns one or
+# more arrays with a leading axis of len(rows to predict).
+FitPredict = Callable[[IntArray, IntArray], Sequence[npt.ArrayLike]]
+
+
+def crossfit(folds: npt.ArrayLike, fit_predict: FitPredict) -> tuple[FloatArray, ...]:
+    """Out-of-fold predictions: each fold's rows get what ``fit_predict`` returns when fitted on the other folds.
+
+    ``fit_predict`` may return several arrays (say, predicted rewards and the
+    fitted policy's probabilities); each comes back as one array over all rows,
+    in log order. Nothing here knows what a model is, so any learner plugs in.
+    """
+    fold_array = np.asarray(folds)
+    if fold_array.ndim != 1 or not np.issubdtype(fold_array.dtype, np.integer):
+        raise ValueError(
+            f"folds must be a one-dimensional array of fold numbers, got {fold_array.dtype} {fold_array.shape}."
+        )
+    labels = np.unique(fold_array)
+    if labels.size < 2:
+        raise ValueError("Cross-fitting needs at least two folds: with one, every row would train its own model.")
+    n = int(fold_array.shape[0])
+    outputs: list[FloatArray] = []
+    for label in labels:
+        held_out = np.flatnonzero(fold_array == label)
+        parts = [
+            np.asarray(part, dtype=np.float64) for part in fit_predict(np.flatnonzero(fold_array != label), held_out)
+        ]
+        if not parts:
+            raise ValueError("fit_predict returned nothing: it must return at least one array of predictions.")
+        if not outputs:
+            outputs = [np.empty((n, *part.shape[1:]), dtype=np.float64) for part in parts]
+        if len(parts) != len(outputs) or any(
+            part.shape != (held_out.size, *out.shape[1:]) for part, out in zip(parts, outputs, strict=False)
+        ):
+            raise ValueError(
+                f"fit_predict must return the same {len(outputs)} array(s) for every fold, each with one entry per row "
+                f"to predict; fold {label} returned shapes {[part.shape for part in parts]}."
+            )
+        for part, out in zip(parts, outputs, strict=True):
+            out[held_out] = part
+    return tuple(outputs)
 
 
 def paired_difference(
