@@ -28,6 +28,7 @@ class DecisionsCreateApi(APIView):
             200: DecisionsOutputSerializer,
             400: OpenApiResponse(description="The body is not strict JSON or a field is invalid; the body names it."),
             403: OpenApiResponse(description="Refused: a cross-site request from an origin that is not allowed."),
+            413: OpenApiResponse(description="The body is larger than DATA_UPLOAD_MAX_MEMORY_SIZE."),
             415: OpenApiResponse(description="The body is not application/json."),
             429: OpenApiResponse(description="Too many decisions for this visitor or IP; retry after Retry-After."),
         },

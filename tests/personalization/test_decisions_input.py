@@ -104,6 +104,13 @@ def test_the_api_takes_json_only(client):
     assert response.status_code == 415
 
 
+def test_a_body_over_the_upload_limit_is_a_413(client, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    response = post(client, {"slots": ["home-hero"], "context": {"attributes": {"pad": "x" * 2000}}})
+    assert response.status_code == 413
+    assert "1000 bytes" in messages(response)
+
+
 @pytest.mark.parametrize(
     ("context", "field"),
     [
@@ -183,4 +190,4 @@ def test_decisions_are_throttled_per_ip_whatever_visitor_id_is_sent(client, demo
 def test_the_schema_documents_every_status_of_the_decisions_operation(client):
     schema = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
     responses = schema["paths"]["/api/v1/decisions/"]["post"]["responses"]
-    assert {"200", "400", "403", "415", "429"} <= set(responses)
+    assert {"200", "400", "403", "413", "415", "429"} <= set(responses)

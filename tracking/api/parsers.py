@@ -18,6 +18,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import msgspec
+from django.conf import settings
+from rest_framework import status
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import BaseParser
 
@@ -132,10 +134,19 @@ def _decode_error_explain(raw: bytes) -> Any:
     return "The body is not valid JSON."
 
 
+class BodyTooLarge(ParseError):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+
+
 class StrictJSONParser(BaseParser):
-    """``application/json`` only, UTF-8, decoded by msgspec and checked by ``json_clean``."""
+    """``application/json`` only, UTF-8, at most ``DATA_UPLOAD_MAX_MEMORY_SIZE`` bytes, decoded by msgspec
+    and checked by ``json_clean``."""
 
     media_type = "application/json"
 
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
-        return json_parse(stream.read() if stream is not None else b"")
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        raw = stream.read(limit + 1 if limit is not None else -1) if stream is not None else b""
+        if limit is not None and len(raw) > limit:
+            raise BodyTooLarge(f"The body is larger than {limit} bytes.")
+        return json_parse(raw)
