@@ -20,12 +20,13 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from tracking.ingest import visitor_features_get
+from tracking.metrics import ROWS_SKIPPED
 from tracking.models import DecisionLog, Visitor
 from tracking.outages import outage_guard
 
 from .catalog import catalog_get
 from .engine import Context
-from .engine.featurize import VariantFeatures, context_signature
+from .engine.featurize import VariantFeatures, context_features, context_signature
 
 SCORES_TTL_SECONDS = 15 * 60
 
@@ -47,6 +48,20 @@ def cached_scores_get(slot_key: str, model_version: str, context: Context) -> di
     if not entry or entry.get("context") != context_signature(context):
         return None  # scored for another device, campaign, hour or visit: score this request in-process
     return entry["scores"]
+
+
+def logged_context_read(mapping: Any) -> Context | None:
+    """The logged context as the model sees it, or None when it cannot be featurized.
+
+    Such a row was written by hand, by an old import or before the API bounded its numbers
+    (``visit_count`` 10**400 overflows a float): the job leaves it out instead of failing.
+    """
+    try:
+        context = Context.from_mapping(mapping or {})
+        context_features(context)
+    except (TypeError, ValueError, AttributeError, OverflowError):
+        return None
+    return context
 
 
 def _latest_contexts(visitor_ids: list[Any]) -> dict[str, dict[str, Any]]:
@@ -88,11 +103,18 @@ def visitors_score(
     for start in range(0, len(visitor_ids), batch_size):
         batch = visitor_ids[start : start + batch_size]
         contexts = _latest_contexts(batch)
-        visitors = list(contexts)
-        built = [
-            Context.from_mapping({**contexts[v], "visitor_id": v, "features": visitor_features_get(v)})
-            for v in visitors
-        ]
+        visitors, built = [], []
+        for v, logged in contexts.items():
+            context = (
+                logged_context_read({**logged, "visitor_id": v, "features": visitor_features_get(v)})
+                if isinstance(logged, dict)
+                else None
+            )
+            if context is None:
+                ROWS_SKIPPED.labels(job="scoring").inc()  # this visitor is scored in-process when next served
+                continue
+            visitors.append(v)
+            built.append(context)
         signatures = [context_signature(context) for context in built]
         for slot in slots:
             policy = slot.policy

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from content.selectors import SlotDefinition
+from tracking.metrics import ROWS_SKIPPED
 from tracking.models import DecisionLog
 from tracking.rewards import Reward
 from tracking.selectors import decision_rewards
@@ -38,6 +39,7 @@ from .engine.model_policy import ModelPolicy
 from .engine.reward_model import RewardModel, TrainingMetrics, reward_model_train
 from .models import ModelVersion
 from .registry import model_activate
+from .scoring import logged_context_read
 
 logger = logging.getLogger(__name__)
 
@@ -121,14 +123,14 @@ def _with_rewards(chunk: list[tuple[Any, ...]], definition: SlotDefinition) -> I
     rewards = decision_rewards([decision_id.hex for decision_id, *_ in chunk])
     unreadable = 0
     for decision_id, variant_key, propensity, context, at in chunk:
-        try:
-            row_context = Context.from_mapping(context or {})
-        except (TypeError, ValueError, AttributeError):
-            unreadable += 1  # written by hand or by an old import: not something to train or evaluate on
+        row_context = logged_context_read(context)
+        if row_context is None:
+            unreadable += 1  # not something to train or evaluate on
             continue
         value = reward_value(definition, rewards.get(decision_id.hex))
         yield LoggedRow(row_context, variant_key, value, float(propensity), at)
     if unreadable:
+        ROWS_SKIPPED.labels(job="training").inc(unreadable)
         logger.warning("Slot %r: %d logged decisions have an unreadable context; left out.", definition.key, unreadable)
 
 

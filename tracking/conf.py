@@ -33,6 +33,9 @@ DEFAULTS: dict[str, Any] = {
     "IP_STORAGE": "truncate",  # "truncate" (IPv4 /24, IPv6 /48) or "drop"
     "EVENTS_RATE_VISITOR": "240/min",
     "EVENTS_RATE_IP": "2400/min",
+    # A page view asks for its slots once; a client asking faster than this is a script.
+    "DECISIONS_RATE_VISITOR": "120/min",
+    "DECISIONS_RATE_IP": "1200/min",
     # Rewards and features
     "ATTRIBUTION_WINDOW_SECONDS": 30 * 60,
     "FEATURES_TTL_SECONDS": 30 * 24 * 3600,

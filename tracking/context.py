@@ -3,12 +3,14 @@
 Turns a request into the flat mapping that the engine's ``Context`` is built
 from: device, browser and OS from the user agent, country from a configurable
 CDN header, referrer, UTM and query parameters, the local hour and weekday,
-login state and visit count. Everything is bounded in size because all of it
-comes from the visitor.
+login state and visit count. Everything is bounded in size and cleaned (NUL and
+lone surrogates removed, which PostgreSQL's text and JSON columns refuse) because
+all of it comes from the visitor; a header that does not parse counts as absent.
 """
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
@@ -22,6 +24,7 @@ from .visitors import VisitorState
 MAX_QUERY_PARAMS = 20
 MAX_VALUE_LENGTH = 200
 UTM_PARAMS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 @lru_cache(maxsize=4096)
@@ -39,17 +42,34 @@ def user_agent_parse(user_agent: str) -> tuple[str, str, str]:
     return device, parsed.browser.family, parsed.os.family
 
 
+def text_clean(value: str) -> str:
+    """``value`` without NUL and lone surrogates: the characters no text or JSON column stores."""
+    return _UNSTORABLE.sub("", value)
+
+
 def _clip(value: str) -> str:
-    return value[:MAX_VALUE_LENGTH]
+    return text_clean(value)[:MAX_VALUE_LENGTH]
+
+
+def url_host(url: str) -> str | None:
+    """The URL's host, or None when it does not parse (``http://[::1``): then it counts as absent."""
+    try:
+        return urlsplit(url).hostname or ""
+    except ValueError:
+        return None
 
 
 def request_context(request: Any, visitor: VisitorState) -> dict[str, Any]:
-    device, browser, os_family = user_agent_parse(request.META.get("HTTP_USER_AGENT", ""))
+    device, browser, os_family = user_agent_parse(text_clean(request.META.get("HTTP_USER_AGENT", "")))
     referrer = _clip(request.META.get("HTTP_REFERER", ""))
+    referrer_host = url_host(referrer) if referrer else ""
+    if referrer_host is None:
+        referrer, referrer_host = "", ""
     now = timezone.localtime()
     query = {}
     for name in list(request.GET.keys())[:MAX_QUERY_PARAMS]:
-        query[_clip(name)] = _clip(request.GET.get(name, ""))
+        if clean_name := _clip(name):
+            query[clean_name] = _clip(request.GET.get(name, ""))
     context: dict[str, Any] = {
         "visitor_id": visitor.id,
         "device": device,
@@ -57,7 +77,7 @@ def request_context(request: Any, visitor: VisitorState) -> dict[str, Any]:
         "os": os_family,
         "country": _clip(request.META.get(setting("COUNTRY_HEADER"), "")).upper()[:2],
         "referrer": referrer,
-        "referrer_host": (urlsplit(referrer).hostname or "") if referrer else "",
+        "referrer_host": referrer_host,
         "query": query,
         "hour": now.hour,
         "weekday": now.weekday(),
@@ -69,6 +89,7 @@ def request_context(request: Any, visitor: VisitorState) -> dict[str, Any]:
         if name in query:
             context[name] = query[name]
     city_header = setting("CITY_HEADER")
-    if city_header and request.META.get(city_header):
-        context["attributes"] = {"city": _clip(request.META[city_header])}
+    city = _clip(request.META.get(city_header, "")) if city_header else ""
+    if city:
+        context["attributes"] = {"city": city}
     return context

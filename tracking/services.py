@@ -6,7 +6,8 @@ response is built. With the ``redis`` backend (production) the batch is one
 RPUSH to a buffer that ``decisions_flush`` bulk-writes from a worker, so
 serving a page adds no database write; the ``direct`` backend (embedded
 default) writes the batch straight away. If Redis is down, records are written
-directly rather than lost.
+directly rather than lost. Either way a record the database refuses never blocks
+the others: it is set aside in the dead-letter table with the reason, and counted.
 """
 
 from __future__ import annotations
@@ -17,13 +18,30 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from django.db import transaction
+from django.core.exceptions import ValidationError
+from django.db import DataError, IntegrityError, transaction
 
 from .conf import setting
+from .dead_letters import dead_letters_put
 from .models import DecisionLog, Visitor
 from .outages import outage_guard
 
 DecisionRecord = dict[str, Any]
+
+# What one bad record raises: values the database refuses (DataError: NUL in text or JSON, a
+# lone surrogate, a number out of range), a broken reference (IntegrityError), or a record that
+# cannot even be built (a missing key, an id that is no UUID: ValidationError). A lost connection
+# (OperationalError) is not the record's fault: it still raises, and the batch is retried.
+RECORD_ERRORS: tuple[type[BaseException], ...] = (
+    DataError,
+    IntegrityError,
+    ValidationError,
+    KeyError,
+    TypeError,
+    ValueError,
+    OverflowError,
+    AttributeError,
+)
 
 
 def decision_log(record: DecisionRecord, *, request: Any = None) -> None:
@@ -60,7 +78,38 @@ def _timestamp(value: Any) -> datetime:
 
 
 def decision_records_persist(records: Iterable[DecisionRecord]) -> int:
-    """Bulk-write decisions and upsert their visitors; idempotent on decision id."""
+    """Bulk-write decisions and upsert their visitors; idempotent on decision id.
+
+    A record the database refuses is dead-lettered (kind "decision") with the reason and the
+    rest are written: a failing batch is split in halves and each half retried, so one poison
+    record among n costs about 2·log2(n) extra statements. Returns how many were written.
+    """
+    refused: list[tuple[Any, str]] = []
+    written = _persist_isolating(list(records), refused)
+    dead_letters_put("decision", refused)
+    return written
+
+
+def _persist_isolating(batch: list[DecisionRecord], refused: list[tuple[Any, str]]) -> int:
+    if not batch:
+        return 0
+    try:
+        return _records_write(batch)
+    except RECORD_ERRORS as exc:
+        if len(batch) == 1:
+            refused.append((batch[0], _reason(exc)))
+            return 0
+    middle = len(batch) // 2
+    return _persist_isolating(batch[:middle], refused) + _persist_isolating(batch[middle:], refused)
+
+
+def _reason(exc: BaseException) -> str:
+    # The database's message may quote the refused text: escape what the reason column would refuse in turn.
+    text = f"{type(exc).__name__}: {exc}"
+    return text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
+
+
+def _records_write(records: list[DecisionRecord]) -> int:
     rows = []
     visitors: dict[str, dict[str, Any]] = {}
     for r in records:
@@ -128,9 +177,15 @@ def decisions_flush(*, max_batches: int = 50) -> int:
             raw = client.lrange(key, 0, batch - 1)
             if not raw:
                 break
-            decision_records_persist(json.loads(item) for item in raw)
+            records, unreadable = [], []
+            for item in raw:
+                try:
+                    records.append(json.loads(item))
+                except ValueError as exc:
+                    unreadable.append(({"raw": item.decode("utf-8", "backslashreplace")}, _reason(exc)))
+            dead_letters_put("decision", unreadable)
+            written += decision_records_persist(records)
             client.ltrim(key, len(raw), -1)
-            written += len(raw)
     finally:
         lock.release()
     return written

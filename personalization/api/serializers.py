@@ -1,16 +1,36 @@
-"""Request and response shapes of the decisions API, validated field by field."""
+"""Request and response shapes of the decisions API, validated field by field.
+
+Every value is checked before the fields see it (``json_clean``): NUL stripped, and
+nesting, integers beyond 64 bits, non-finite numbers and lone surrogates refused with
+the field named, so whatever is accepted can be logged, stored and featurized later.
+"""
 
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from rest_framework import serializers
+
+from tracking.api.parsers import JsonValueError, json_clean
+from tracking.context import url_host
 
 from ..conf import setting
 from ..engine.context import DEVICES
 
 SCALAR_TYPES = (str, int, float, bool, type(None))
+MAX_VISIT_COUNT = 1_000_000
+# Attributes become model features (floats): beyond this a number is not a measurement but an attack.
+MAX_ATTRIBUTE_NUMBER = 1e12
+MAX_ATTRIBUTE_TEXT = 200
+
+
+def _cleaned(data: Any) -> Any:
+    try:
+        return json_clean(data)
+    except JsonValueError as exc:
+        raise serializers.ValidationError(exc.detail()) from None
 
 
 class ContextInputSerializer(serializers.Serializer):
@@ -29,11 +49,12 @@ class ContextInputSerializer(serializers.Serializer):
     query = serializers.DictField(child=serializers.CharField(max_length=200, allow_blank=True), required=False)
     hour = serializers.IntegerField(min_value=0, max_value=23, required=False)
     weekday = serializers.IntegerField(min_value=0, max_value=6, required=False, help_text="Monday is 0.")
-    visit_count = serializers.IntegerField(min_value=1, required=False)
+    visit_count = serializers.IntegerField(min_value=1, max_value=MAX_VISIT_COUNT, required=False)
     is_returning = serializers.BooleanField(required=False)
     attributes = serializers.DictField(required=False, help_text="Flat object of strings, numbers or booleans.")
 
     def to_internal_value(self, data: Any) -> Any:
+        data = _cleaned(data)
         if isinstance(data, dict):
             unknown = sorted(set(data) - set(self.fields))
             if unknown:
@@ -46,12 +67,27 @@ class ContextInputSerializer(serializers.Serializer):
                 raise serializers.ValidationError(f"Context is {size} bytes; the limit is {limit}.")
         return super().to_internal_value(data)
 
+    def validate_referrer(self, value: str) -> str:
+        return value if url_host(value) is not None else ""  # a referrer that does not parse is absent
+
     def validate_attributes(self, value: dict[str, Any]) -> dict[str, Any]:
         for name, item in value.items():
             if not isinstance(item, SCALAR_TYPES):
                 raise serializers.ValidationError(f"Attribute {name!r} must be a string, number or boolean.")
             if len(name) > 64:
                 raise serializers.ValidationError("Attribute names are at most 64 characters.")
+            if isinstance(item, str) and len(item) > MAX_ATTRIBUTE_TEXT:
+                raise serializers.ValidationError(
+                    f"Attribute {name!r} is {len(item)} characters; the limit is {MAX_ATTRIBUTE_TEXT}."
+                )
+            if (
+                isinstance(item, int | float)
+                and not isinstance(item, bool)
+                and not (math.isfinite(item) and abs(item) <= MAX_ATTRIBUTE_NUMBER)
+            ):
+                raise serializers.ValidationError(
+                    f"Attribute {name!r} must be a finite number within ±{MAX_ATTRIBUTE_NUMBER:.0e}."
+                )
         return value
 
 
@@ -61,6 +97,9 @@ class DecisionsInputSerializer(serializers.Serializer):
     visitor_id = serializers.UUIDField(
         required=False, help_text="Defaults to the tailor_vid cookie or X-Tailor-Visitor header."
     )
+
+    def to_internal_value(self, data: Any) -> Any:
+        return super().to_internal_value(_cleaned(data))
 
     def validate_slots(self, value: list[str]) -> list[str]:
         limit = setting("API_MAX_SLOTS")

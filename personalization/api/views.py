@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiExample, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from tracking.api.throttles import DecisionsIPRateThrottle, DecisionsVisitorRateThrottle
 from tracking.middleware import RequestTailor, request_tailor
 
 from ..renderer import decision_represent
@@ -19,10 +20,18 @@ class DecisionsCreateApi(APIView):
     """Choose variants of one or more slots for the visitor, with their HTML and decision ids."""
 
     authentication_classes: list = []  # visitors are anonymous; no CSRF for a read-like decision call
+    throttle_classes = [DecisionsVisitorRateThrottle, DecisionsIPRateThrottle]
 
     @extend_schema(
         request=DecisionsInputSerializer,
-        responses={200: DecisionsOutputSerializer},
+        responses={
+            200: DecisionsOutputSerializer,
+            400: OpenApiResponse(description="The body is not strict JSON or a field is invalid; the body names it."),
+            403: OpenApiResponse(description="Refused: a cross-site request from an origin that is not allowed."),
+            413: OpenApiResponse(description="The body is larger than DATA_UPLOAD_MAX_MEMORY_SIZE."),
+            415: OpenApiResponse(description="The body is not application/json."),
+            429: OpenApiResponse(description="Too many decisions for this visitor or IP; retry after Retry-After."),
+        },
         examples=[
             OpenApiExample(
                 "Hero for a newsletter reader on mobile",

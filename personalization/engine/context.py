@@ -19,7 +19,10 @@ DEVICES = ("desktop", "mobile", "tablet", "bot")
 
 
 def _host(url: Any) -> str:
-    return (urlsplit(str(url)).hostname or "") if url else ""
+    try:
+        return (urlsplit(str(url)).hostname or "") if url else ""
+    except ValueError:  # a referrer that does not parse (http://[::1) has no host: treated as absent
+        return ""
 
 
 def _frozen(mapping: Mapping[str, Any] | None) -> Mapping[str, Any]:

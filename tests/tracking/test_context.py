@@ -70,3 +70,33 @@ def test_everything_from_the_visitor_is_bounded():
     assert len(context["query"]) == 20
     assert all(len(v) == 200 for v in context["query"].values())
     assert len(context["referrer"]) == 200
+
+
+@pytest.mark.parametrize("referer", ["http://[::1", "https://[example.org/", "http://exa\uff03mple.com/"])
+def test_a_referer_that_does_not_parse_is_absent(referer):
+    context = ctx(HTTP_REFERER=referer)
+    assert (context["referrer"], context["referrer_host"]) == ("", "")
+
+
+def test_a_malformed_referrer_in_the_engine_context_has_no_host():
+    from personalization.engine import Context
+
+    assert Context.from_mapping({"referrer": "http://[::1"}).referrer_host == ""
+
+
+def test_nul_is_stripped_from_query_names_values_and_headers(settings):
+    settings.TAILOR = {**settings.TAILOR, "CITY_HEADER": "HTTP_X_CITY"}
+    context = ctx(
+        "/?q=%00&utm_source=mail%00box&%00=x&na%00me=v",
+        HTTP_USER_AGENT="\x00" + DESKTOP,
+        HTTP_REFERER="https://ref.example/\x00path",
+        HTTP_CF_IPCOUNTRY="\x00nl",
+        HTTP_X_CITY="Lyo\x00n",
+    )
+    assert context["query"] == {"q": "", "utm_source": "mailbox", "name": "v"}
+    assert context["utm_source"] == "mailbox"
+    assert (context["device"], context["browser"]) == ("desktop", "Chrome")
+    assert context["referrer"] == "https://ref.example/path"
+    assert context["country"] == "NL"
+    assert context["attributes"] == {"city": "Lyon"}
+    assert "\x00" not in repr(context)

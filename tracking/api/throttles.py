@@ -1,4 +1,4 @@
-"""Rate limits for the tracking API, per visitor and per IP, kept in the shared cache."""
+"""Rate limits for the tracking and decisions APIs, per visitor and per IP, kept in the shared cache."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from rest_framework.throttling import SimpleRateThrottle
 from ..conf import setting
 from ..middleware import request_tailor
 from ..outages import outage_guard
+from ..visitors import visitor_id_parse
 
 
 class FailOpenThrottle(SimpleRateThrottle):
@@ -35,6 +36,33 @@ class IPRateThrottle(FailOpenThrottle):
 
     def get_rate(self) -> str:
         return setting("EVENTS_RATE_IP")
+
+    def get_cache_key(self, request: Any, view: Any) -> str:
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
+class DecisionsVisitorRateThrottle(FailOpenThrottle):
+    """Per visitor: the id in the body when it parses (headless clients send it there), else the request's."""
+
+    scope = "tailor_decisions_visitor"
+
+    def get_rate(self) -> str:
+        return setting("DECISIONS_RATE_VISITOR")
+
+    def get_cache_key(self, request: Any, view: Any) -> str:
+        body = request.data
+        claimed = body.get("visitor_id") if isinstance(body, dict) else None
+        ident = (visitor_id_parse(claimed) if isinstance(claimed, str) else None) or request_tailor(
+            request._request
+        ).visitor_id
+        return self.cache_format % {"scope": self.scope, "ident": ident}
+
+
+class DecisionsIPRateThrottle(FailOpenThrottle):
+    scope = "tailor_decisions_ip"
+
+    def get_rate(self) -> str:
+        return setting("DECISIONS_RATE_IP")
 
     def get_cache_key(self, request: Any, view: Any) -> str:
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
