@@ -25,9 +25,13 @@ EMBEDDED = not DATABASE_URL
 DEBUG = env.bool("DEBUG", default=EMBEDDED)
 
 _DEV_SECRET = "tailor-embedded-development-key-not-for-production-use-0123456789"  # noqa: S105 - embedded development only; production must set SECRET_KEY
-SECRET_KEY = env.str("SECRET_KEY", default=_DEV_SECRET if DEBUG or EMBEDDED else "")
+# The development key is public: with DEBUG off (a server someone can reach), even on the embedded
+# database, it would let anyone forge sessions and signed cookies, so refuse to start instead.
+SECRET_KEY = env.str("SECRET_KEY", default=_DEV_SECRET if DEBUG else "")
 if not SECRET_KEY:
-    raise environ.ImproperlyConfigured("Set SECRET_KEY when DEBUG is off and DATABASE_URL is set.")
+    raise environ.ImproperlyConfigured(
+        "Set SECRET_KEY: DEBUG is off, and the built-in development key is public (it is used only when DEBUG is on)."
+    )
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -175,8 +179,10 @@ if not DEBUG:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
-    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
-    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
+    # Subdomains and the browsers' preload list bind every other host of the domain to HTTPS for
+    # a year (preload is hard to undo): the operator opts in, Tailor cannot know the other hosts.
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
     SECURE_CONTENT_TYPE_NOSNIFF = True
 
 # Wagtail
