@@ -291,6 +291,9 @@ TAILOR = {
     # "local" trains in the worker process; "dask" sends training to the cluster at DASK_SCHEDULER_ADDRESS.
     "TRAINING_BACKEND": env.str("TAILOR_TRAINING_BACKEND", default="local"),
     "DASK_SCHEDULER_ADDRESS": env.str("DASK_SCHEDULER_ADDRESS", default=""),
+    # /metrics is refused unless a bearer token or an address allow-list is configured
+    "METRICS_TOKEN": env.str("TAILOR_METRICS_TOKEN", default=""),
+    "METRICS_ALLOWED_IPS": env.list("TAILOR_METRICS_ALLOWED_IPS", default=[]),
 }
 
 LOGGING = {

@@ -10,6 +10,8 @@ from wagtail.api.v2.views import PagesAPIViewSet
 from wagtail.documents import urls as wagtaildocs_urls
 from wagtail.images.api.v2.views import ImagesAPIViewSet
 
+from tracking.metrics_views import metrics_export
+
 pages_api = WagtailAPIRouter("wagtailapi")
 pages_api.register_endpoint("pages", PagesAPIViewSet)
 pages_api.register_endpoint("images", ImagesAPIViewSet)
@@ -22,6 +24,7 @@ urlpatterns = [
     path("api/v2/", pages_api.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("metrics", metrics_export, name="metrics"),
 ]
 
 if settings.DEBUG:
