@@ -67,3 +67,24 @@ def test_schema_covers_every_operation():
 @settings(max_examples=100, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 def test_api_conforms_to_its_schema(case, published_slot):
     case.call_and_validate(checks=CHECKS)
+
+
+# What each operation returns besides success; other statuses may be added, none of these may go.
+DOCUMENTED_ERRORS = {
+    ("post", "/api/v1/decisions/"): {"400", "415"},
+    ("post", "/api/v1/events/"): {"400", "403", "413", "415", "429", "503"},
+    ("post", "/api/v1/consent/"): {"400", "415"},
+    ("get", "/api/v1/visitors/me/"): {"404"},
+    ("delete", "/api/v1/visitors/me/"): {"404"},
+}
+
+
+def test_served_schema_documents_each_error_status(client, db):
+    response = client.get("/api/schema/", {"format": "json"})
+    assert response.status_code == 200
+    paths = response.json()["paths"]
+    for (method, path), statuses in DOCUMENTED_ERRORS.items():
+        operation = paths[path][method]
+        assert statuses <= set(operation["responses"]), (method, path)
+        assert "X-Tailor-Visitor" in {parameter["name"] for parameter in operation["parameters"]}
+    assert "Retry-After" in paths["/api/v1/events/"]["post"]["responses"]["429"]["headers"]
