@@ -48,7 +48,7 @@ schema = tailor_schema()
 
 
 @pytest.fixture
-def published_slot(db):
+def published_slot(wsgi_in_test_transaction):
     return slot_create("fuzz-hero", variants=[("a", 1), ("b", 1)])
 
 

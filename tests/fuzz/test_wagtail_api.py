@@ -71,7 +71,7 @@ schema = wagtail_schema()
 
 
 @pytest.fixture
-def published_page(db):
+def published_page(wsgi_in_test_transaction):
     slot_create("fuzz-hero")
     return page_with_slots("fuzz-hero", slug="fuzz-page")
 
