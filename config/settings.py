@@ -25,9 +25,13 @@ EMBEDDED = not DATABASE_URL
 DEBUG = env.bool("DEBUG", default=EMBEDDED)
 
 _DEV_SECRET = "tailor-embedded-development-key-not-for-production-use-0123456789"  # noqa: S105 - embedded development only; production must set SECRET_KEY
-SECRET_KEY = env.str("SECRET_KEY", default=_DEV_SECRET if DEBUG or EMBEDDED else "")
+# The development key is public: with DEBUG off (a server someone can reach), even on the embedded
+# database, it would let anyone forge sessions and signed cookies, so refuse to start instead.
+SECRET_KEY = env.str("SECRET_KEY", default=_DEV_SECRET if DEBUG else "")
 if not SECRET_KEY:
-    raise environ.ImproperlyConfigured("Set SECRET_KEY when DEBUG is off and DATABASE_URL is set.")
+    raise environ.ImproperlyConfigured(
+        "Set SECRET_KEY: DEBUG is off, and the built-in development key is public (it is used only when DEBUG is on)."
+    )
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -53,6 +57,7 @@ INSTALLED_APPS = [
     "taggit",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI served from our static files: /api/docs/ works offline
     "corsheaders",
     "django.contrib.admin",
     "django.contrib.auth",
@@ -175,8 +180,10 @@ if not DEBUG:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
-    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
-    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
+    # Subdomains and the browsers' preload list bind every other host of the domain to HTTPS for
+    # a year (preload is hard to undo): the operator opts in, Tailor cannot know the other hosts.
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
     SECURE_CONTENT_TYPE_NOSNIFF = True
 
 # Wagtail
@@ -187,7 +194,7 @@ WAGTAILAPI_BASE_URL = WAGTAILADMIN_BASE_URL
 
 # REST framework and OpenAPI
 REST_FRAMEWORK = {
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "personalization.api.schema.TailorAutoSchema",
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
@@ -202,6 +209,8 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "PREPROCESSING_HOOKS": ["personalization.api.schema.tailor_endpoints_only"],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
 }
 
 # Headless frontends on other origins call the API with the X-Tailor-Visitor header.
@@ -284,6 +293,9 @@ TAILOR = {
     # "local" trains in the worker process; "dask" sends training to the cluster at DASK_SCHEDULER_ADDRESS.
     "TRAINING_BACKEND": env.str("TAILOR_TRAINING_BACKEND", default="local"),
     "DASK_SCHEDULER_ADDRESS": env.str("DASK_SCHEDULER_ADDRESS", default=""),
+    # /metrics is refused unless a bearer token or an address allow-list is configured
+    "METRICS_TOKEN": env.str("TAILOR_METRICS_TOKEN", default=""),
+    "METRICS_ALLOWED_IPS": env.list("TAILOR_METRICS_ALLOWED_IPS", default=[]),
 }
 
 LOGGING = {

@@ -6,13 +6,14 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from wagtail import urls as wagtail_urls
 from wagtail.admin import urls as wagtailadmin_urls
 from wagtail.api.v2.router import WagtailAPIRouter
-from wagtail.api.v2.views import PagesAPIViewSet
 from wagtail.documents import urls as wagtaildocs_urls
-from wagtail.images.api.v2.views import ImagesAPIViewSet
+
+from content.api import TailorImagesAPIViewSet, TailorPagesAPIViewSet
+from tracking.metrics_views import metrics_export
 
 pages_api = WagtailAPIRouter("wagtailapi")
-pages_api.register_endpoint("pages", PagesAPIViewSet)
-pages_api.register_endpoint("images", ImagesAPIViewSet)
+pages_api.register_endpoint("pages", TailorPagesAPIViewSet)
+pages_api.register_endpoint("images", TailorImagesAPIViewSet)
 
 urlpatterns = [
     path("admin/", include(wagtailadmin_urls)),
@@ -22,6 +23,7 @@ urlpatterns = [
     path("api/v2/", pages_api.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("metrics", metrics_export, name="metrics"),
 ]
 
 if settings.DEBUG:

@@ -31,6 +31,10 @@ class SlotViewSet(SnippetViewSet):
     ]
     list_filter = ["strategy", "live"]
     search_fields = ["name", "key"]
+    # Plain icontains on name and key, not the Wagtail search index: the database backend's SQLite
+    # full-text autocomplete fails on explicit fields ("no such column: name"), and a site has a few
+    # dozen slots, so a substring match (part of a key such as "hero") is both enough and clearer.
+    search_backend_name = None
 
     def get_queryset(self, request):
         return Slot.objects.prefetch_related("variants")

@@ -28,7 +28,14 @@ def lift_over_uniform(version: ModelVersion) -> float | None:
     return candidate / uniform if uniform > 0 else None
 
 
+def can_view_models(user) -> bool:
+    # As in Django's admin, the change permission includes seeing what is changed.
+    return user.has_perm("personalization.view_modelversion") or user.has_perm("personalization.change_modelversion")
+
+
 def model_versions_index(request: HttpRequest) -> HttpResponse:
+    if not can_view_models(request.user):
+        raise PermissionDenied  # Wagtail answers 403 to scripts, redirects a browser to the dashboard
     by_slot: dict[str, list[ModelVersion]] = defaultdict(list)
     for version in ModelVersion.objects.defer("model_text"):
         lift = lift_over_uniform(version)

@@ -36,9 +36,14 @@ def register_model_urls():
     ]
 
 
+class ModelsMenuItem(MenuItem):
+    def is_shown(self, request):
+        return admin_views.can_view_models(request.user)
+
+
 @hooks.register("register_admin_menu_item")
 def register_models_menu_item():
-    return MenuItem("Models", reverse("tailor_model_versions"), icon_name="cogs", order=202)
+    return ModelsMenuItem("Models", reverse("tailor_model_versions"), icon_name="cogs", order=202)
 
 
 @hooks.register("register_log_actions")

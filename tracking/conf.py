@@ -47,6 +47,9 @@ DEFAULTS: dict[str, Any] = {
     "CONSENT_COOKIE": "tailor_consent",
     "TRACKER_OPTIONS": {},  # extra tracker.js options: flushInterval, impressionDelay, context
     "RETENTION_DAYS": 90,
+    # /metrics stays closed (404) until one of these is set
+    "METRICS_TOKEN": "",  # scrapers send "Authorization: Bearer <token>"
+    "METRICS_ALLOWED_IPS": [],  # addresses or networks, matched against REMOTE_ADDR
 }
 
 

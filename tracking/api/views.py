@@ -66,6 +66,7 @@ class EventsCreateApi(APIView):
         responses={
             202: EventsOutput,
             400: OpenApiResponse(description='The body is not {"events": [...]}.'),
+            403: OpenApiResponse(description="The visitor has not consented to analytics."),
             413: OpenApiResponse(description="More than 500 events or 256 KB."),
             503: OpenApiResponse(description="Storage unavailable; retry after Retry-After seconds."),
         },
@@ -130,6 +131,9 @@ class ConsentUpdateApi(APIView):
         return response
 
 
+NO_VISITOR = OpenApiResponse(description="The request carries no known visitor id (cookie or header).")
+
+
 class VisitorMeApi(APIView):
     """The requesting visitor's own data: GET exports it, DELETE erases it."""
 
@@ -139,14 +143,16 @@ class VisitorMeApi(APIView):
         tailor = request_tailor(request._request)
         return None if tailor.issued else tailor.visitor_id
 
-    @extend_schema(responses={200: OpenApiResponse(description="Everything stored about the visitor.")})
+    @extend_schema(
+        responses={200: OpenApiResponse(description="Everything stored about the visitor."), 404: NO_VISITOR}
+    )
     def get(self, request: Request) -> Response:
         visitor_id = self._visitor_id(request)
         if visitor_id is None:
             return Response({"detail": "No visitor: send the tailor_vid cookie or X-Tailor-Visitor."}, status=404)
         return Response(visitor_export(visitor_id))
 
-    @extend_schema(responses={200: OpenApiResponse(description="What was erased, by kind.")})
+    @extend_schema(responses={200: OpenApiResponse(description="What was erased, by kind."), 404: NO_VISITOR})
     def delete(self, request: Request) -> Response:
         visitor_id = self._visitor_id(request)
         if visitor_id is None:
