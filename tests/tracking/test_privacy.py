@@ -194,3 +194,67 @@ def test_erased_decisions_cannot_be_linked_back_to_the_visitor(client, demo):
     )
     assert answer["accepted"] == 0
     assert not Event.objects.filter(decision_id=decision_id).exists()
+
+
+# Consent survives a cache loss -------------------------------------------------------------------
+
+
+def headless_opt_out(visitor: str) -> None:
+    answer = Client().post(
+        "/api/v1/consent/",
+        data={"analytics": False, "personalization": False},
+        content_type="application/json",
+        HTTP_X_TAILOR_VISITOR=visitor,
+    )
+    assert answer.status_code == 200
+
+
+def test_headless_opt_out_survives_a_cache_loss(demo):
+    """With Redis as the cache (``make test``'s second run) ``cache.clear()`` is a FLUSHDB: the key is gone."""
+    visitor = str(uuid.uuid4())
+    headless_opt_out(visitor)
+    cache.clear()  # a restart, an eviction, Redis losing the key
+
+    decided = Client().post(
+        "/api/v1/decisions/",
+        data={"slots": ["home-hero"]},
+        content_type="application/json",
+        HTTP_X_TAILOR_VISITOR=visitor,
+    )
+    assert decided.json()["decisions"][0]["policy"] == "no-consent"
+    assert not DecisionLog.objects.filter(visitor_id=visitor).exists()
+    event = {"id": str(uuid.uuid4()), "type": "click", "ts": int(time.time() * 1000)}
+    tracked = Client().post(
+        "/api/v1/events/",
+        data=json.dumps({"events": [event]}),
+        content_type="application/json",
+        HTTP_X_TAILOR_VISITOR=visitor,
+    )
+    assert tracked.status_code == 403
+    assert not Event.objects.filter(visitor_id=visitor).exists()
+    # Re-warmed: the next request is answered from the cache again.
+    assert cache.get(f"tailor:consent:{visitor}") == "a0p0"
+
+
+def test_consent_read_from_the_database_costs_one_query_then_none(demo, django_assert_num_queries):
+    from tracking.consent import consent_for
+
+    opted_out, unknown = str(uuid.uuid4()), str(uuid.uuid4())
+    headless_opt_out(opted_out)
+    cache.clear()
+    for visitor, expected in ((opted_out, False), (unknown, True)):
+        with django_assert_num_queries(1):
+            assert consent_for(visitor, None, headless=True).analytics is expected
+        with django_assert_num_queries(0):  # a visitor without a record is cached too
+            assert consent_for(visitor, None, headless=True).analytics is expected
+
+
+def test_a_body_visitor_is_served_by_their_recorded_consent(client, demo):
+    """``visitor_id`` in the decisions body is a headless visitor: the browser's consent cookie is not theirs."""
+    visitor = str(uuid.uuid4())
+    headless_opt_out(visitor)
+    client.cookies["tailor_consent"] = "a1p1"
+    decided = client.post(
+        "/api/v1/decisions/", data={"slots": ["home-hero"], "visitor_id": visitor}, content_type="application/json"
+    ).json()
+    assert decided["decisions"][0]["policy"] == "no-consent"

@@ -26,8 +26,10 @@ class VisitorRateThrottle(FailOpenThrottle):
     def get_rate(self) -> str:
         return setting("EVENTS_RATE_VISITOR")
 
-    def get_cache_key(self, request: Any, view: Any) -> str:
-        return self.cache_format % {"scope": self.scope, "ident": request_tailor(request._request).visitor_id}
+    def get_cache_key(self, request: Any, view: Any) -> str | None:
+        visitor_id = request_tailor(request._request).visitor_id
+        # No id yet (the view issues one): the per-IP limit applies, not one bucket shared by every newcomer.
+        return self.cache_format % {"scope": self.scope, "ident": visitor_id} if visitor_id else None
 
 
 class IPRateThrottle(FailOpenThrottle):
