@@ -78,6 +78,7 @@ def decision_records_persist(records: Iterable[DecisionRecord]) -> int:
                 propensity=r["propensity"],
                 reason=r.get("reason", "")[:100],
                 context=r.get("context") or {},
+                is_bot=bool(r.get("is_bot")),
             )
         )
         if r.get("visitor_id"):
