@@ -350,3 +350,11 @@ def test_retention_purge_runs_in_bounded_batches():
     assert not DecisionLog.objects.exclude(visitor_id=None).exists()
     assert not Visitor.objects.exists()
     assert retention_purge(older_than_days=90, batch_size=3)["visitors"] == 0
+
+
+def test_an_operator_can_erase_a_visitor_stored_before_ids_had_to_be_random():
+    legacy = "00000000-0000-0000-0000-00000000007b"  # what "123" became as a body visitor_id
+    Visitor.objects.create(id=legacy, last_seen_at=timezone.now())
+    out = StringIO()
+    call_command("erase_visitor", legacy, stdout=out)
+    assert not Visitor.objects.filter(id=legacy).exists()
