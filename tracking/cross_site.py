@@ -25,18 +25,31 @@ def request_origin(request: Any) -> str:
 
 
 def origin_allowed(origin: str) -> bool:
-    """The origin is allow-listed for CORS (``CORS_ALLOWED_ORIGINS`` or ``CORS_ALLOWED_ORIGIN_REGEXES``).
+    """The origin is allow-listed for CORS, or trusted by Django's CSRF check.
 
-    ``CORS_ALLOW_ALL_ORIGINS`` is deliberately not honoured: it opens public reads to every site,
-    and is no list of sites trusted to change a visitor's state.
+    That is ``CORS_ALLOWED_ORIGINS``, ``CORS_ALLOWED_ORIGIN_REGEXES`` or ``CSRF_TRUSTED_ORIGINS``
+    (which may say ``https://*.example.com``, and is what an operator behind a proxy that hides
+    the scheme sets for the admin's forms too). ``CORS_ALLOW_ALL_ORIGINS`` is deliberately not
+    honoured: it opens public reads to every site, and is no list of sites trusted to change a
+    visitor's state.
     """
     from corsheaders.conf import conf
+    from django.conf import settings
 
     if origin == "null":  # sandboxed frames, data: pages, some redirects: no site to trust
         return False
     if origin in (o.lower().rstrip("/") for o in conf.CORS_ALLOWED_ORIGINS):
         return True
-    return any(re.match(pattern, origin) for pattern in conf.CORS_ALLOWED_ORIGIN_REGEXES)
+    if any(re.match(pattern, origin) for pattern in conf.CORS_ALLOWED_ORIGIN_REGEXES):
+        return True
+    scheme, _, host = origin.partition("://")
+    for trusted in getattr(settings, "CSRF_TRUSTED_ORIGINS", ()):
+        trusted_scheme, _, trusted_host = trusted.lower().rstrip("/").partition("://")
+        if trusted_scheme == scheme and (
+            host == trusted_host or (trusted_host.startswith("*.") and host.endswith(trusted_host[1:]))
+        ):
+            return True
+    return False
 
 
 def cross_site_refusal(request: Any) -> str | None:

@@ -105,14 +105,26 @@ PASSING = [
     {"HTTP_SEC_FETCH_SITE": "none"},  # typed into the address bar
     {"HTTP_ORIGIN": "https://shop.example", "HTTP_SEC_FETCH_SITE": "cross-site"},  # allow-listed for CORS
     {"HTTP_ORIGIN": "https://app.brand.example", "HTTP_SEC_FETCH_SITE": "cross-site"},  # by CORS regex
+    {"HTTP_ORIGIN": "https://testserver", "HTTP_SEC_FETCH_SITE": "same-origin"},  # TLS ended by a proxy
+    {"HTTP_ORIGIN": "https://admin.partner.example", "HTTP_SEC_FETCH_SITE": "cross-site"},  # CSRF wildcard
 ]
-PASSING_IDS = ["no-browser", "same-origin", "fetch-site-only", "user-initiated", "cors-allowed", "cors-regex"]
+PASSING_IDS = [
+    "no-browser",
+    "same-origin",
+    "fetch-site-only",
+    "user-initiated",
+    "cors-allowed",
+    "cors-regex",
+    "csrf-trusted",
+    "csrf-trusted-wildcard",
+]
 
 
 @pytest.fixture
 def cors(settings):
     settings.CORS_ALLOWED_ORIGINS = ["https://shop.example"]
     settings.CORS_ALLOWED_ORIGIN_REGEXES = [r"^https://\w+\.brand\.example$"]
+    settings.CSRF_TRUSTED_ORIGINS = ["https://testserver", "https://*.partner.example"]
 
 
 @pytest.mark.parametrize(("method", "url"), [m for m in STATE_CHANGING if m[1] != DECISIONS])
