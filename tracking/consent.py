@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.cache import cache
+from django.db import InterfaceError, OperationalError
 
 from .conf import setting
 from .models import Consent
-from .outages import outage_guard
+from .outages import outage_guard, outage_record
 from .visitors import visitor_cache_seconds
 
 NO_RECORD = "-"  # cached for a visitor without a record, so that they cost no query either
@@ -72,7 +73,13 @@ def consent_recorded(visitor_id: str) -> ConsentState | None:
         cached = cache.get(key)
     if cached is not None:
         return consent_from_cookie(cached)
-    row = Consent.objects.filter(visitor_id=visitor_id).values_list("analytics", "personalization").first()
+    try:
+        row = Consent.objects.filter(visitor_id=visitor_id).values_list("analytics", "personalization").first()
+    except (OperationalError, InterfaceError) as exc:
+        # Neither copy can answer: the site's default serves, as it did whenever the cache was down
+        # before the database fallback; the outage is logged and counted. A programming error raises.
+        outage_record("database", "consent not read from the cache or the database; using the site's default", exc)
+        return None
     state = ConsentState(analytics=row[0], personalization=row[1], recorded=True) if row else None
     if not outage.failed:
         with outage_guard("cache", "consent not cached; the database answers again next time"):
