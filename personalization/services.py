@@ -154,6 +154,8 @@ def decide(
             "propensity": decision.propensity,
             "reason": decision.reason,
             "context": context.snapshot(),
+            # Shown to a crawler: kept for the record, never learned from.
+            "is_bot": context.device == "bot",
         },
         request=request,
     )

@@ -98,6 +98,7 @@ def logged_rows(definition: SlotDefinition, progress: Progress | None = None) ->
         DecisionLog.objects.filter(slot_key=definition.key)
         .exclude(visitor_id=None)
         .exclude(policy__in=NOT_LEARNED_FROM)
+        .exclude(is_bot=True)  # a crawler never clicks: its decisions would teach that nothing works
         .order_by("created_at")
     )
     total = decisions.count() if progress else 0

@@ -1,10 +1,12 @@
 """Consent per visitor, for two purposes: analytics (recording events) and personalization.
 
 A browser's choice travels in the ``tailor_consent`` cookie so reading it costs
-nothing; the database keeps the record (and serves headless visitors through
-the cache). Without a recorded choice the site's mode decides: ``implied``
-(the default) means yes until the visitor opts out, ``required`` means no
-until they opt in.
+nothing; the database keeps the record and serves headless visitors through
+the cache. The cache is only a copy: when it lacks the entry (a restart, an
+eviction, Redis down) the database answers and the cache is filled again, so
+an opted-out visitor stays opted out. Without a recorded choice the site's
+mode decides: ``implied`` (the default) means yes until the visitor opts out,
+``required`` means no until they opt in.
 """
 
 from __future__ import annotations
@@ -13,10 +15,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.cache import cache
+from django.db import InterfaceError, OperationalError
 
 from .conf import setting
 from .models import Consent
-from .outages import outage_guard
+from .outages import outage_guard, outage_record
+from .visitors import visitor_cache_seconds
+
+NO_RECORD = "-"  # cached for a visitor without a record, so that they cost no query either
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,18 +50,42 @@ def _cache_key(visitor_id: str) -> str:
     return f"tailor:consent:{visitor_id}"
 
 
-def consent_for(visitor_id: str, cookie: str | None, *, headless: bool) -> ConsentState:
-    """The visitor's consent: the cookie, else (headless) the cached record, else the site's default."""
+def consent_for(visitor_id: str, cookie: str | None, *, headless: bool, known: bool = True) -> ConsentState:
+    """The visitor's consent: the cookie, else (a known headless visitor) the record, else the site's default.
+
+    ``known=False`` is a visitor whose id was issued in this request: there is no record to read.
+    """
     from_cookie = consent_from_cookie(cookie)
     if from_cookie is not None:
         return from_cookie
-    if headless:
-        cached = None
-        with outage_guard("cache", "consent not read from the cache; using the site's default"):
-            cached = consent_from_cookie(cache.get(_cache_key(visitor_id)))
-        if cached is not None:
-            return cached
+    if headless and visitor_id and known:
+        recorded = consent_recorded(visitor_id)
+        if recorded is not None:
+            return recorded
     return consent_default()
+
+
+def consent_recorded(visitor_id: str) -> ConsentState | None:
+    """The visitor's recorded choice: from the cache, else from the database (and then cached again)."""
+    key = _cache_key(visitor_id)
+    cached = None
+    with outage_guard("cache", "consent not read from the cache; reading the database") as outage:
+        cached = cache.get(key)
+    if cached is not None:
+        return consent_from_cookie(cached)
+    try:
+        row = Consent.objects.filter(visitor_id=visitor_id).values_list("analytics", "personalization").first()
+    except (OperationalError, InterfaceError) as exc:
+        # Neither copy can answer: the site's default serves, as it did whenever the cache was down
+        # before the database fallback; the outage is logged and counted. A programming error raises.
+        outage_record("database", "consent not read from the cache or the database; using the site's default", exc)
+        return None
+    state = ConsentState(analytics=row[0], personalization=row[1], recorded=True) if row else None
+    if not outage.failed:
+        with outage_guard("cache", "consent not cached; the database answers again next time"):
+            # add, not set: a choice recorded since the read above has cached itself and must win.
+            cache.add(key, state.cookie_value() if state else NO_RECORD, timeout=visitor_cache_seconds())
+    return state
 
 
 def consent_set(visitor_id: str, *, analytics: bool, personalization: bool) -> ConsentState:
@@ -64,7 +94,7 @@ def consent_set(visitor_id: str, *, analytics: bool, personalization: bool) -> C
         visitor_id=visitor_id, defaults={"analytics": analytics, "personalization": personalization}
     )
     with outage_guard("cache", "consent not cached; the database record holds the choice"):
-        cache.set(_cache_key(visitor_id), state.cookie_value(), timeout=setting("VISITOR_COOKIE_MAX_AGE"))
+        cache.set(_cache_key(visitor_id), state.cookie_value(), timeout=visitor_cache_seconds())
     return state
 
 

@@ -5,6 +5,13 @@ Gives every visitor a random first-party id (``tailor_vid`` cookie, or the
 ``request.tailor``. Everything on it is lazy: a page that personalizes nothing
 pays nothing. Decisions made during the request are written in one batch
 after the response is built.
+
+A new id is issued only when a missing cookie means a new visitor. A request
+for which the browser withheld its ``SameSite=Lax`` cookies (a cross-site
+POST-back from a payment provider or a single sign-on, a cross-site frame) has
+no visitor: it is served and its decisions are logged without a visitor id,
+and the visitor keeps the id their cookie holds. The API endpoints that start
+a visitor call ``request_visitor_ensure`` once the cross-site check passed.
 """
 
 from __future__ import annotations
@@ -17,26 +24,33 @@ from django.utils.cache import patch_cache_control
 from .conf import setting
 from .consent import consent_for
 from .context import request_context
+from .cross_site import lax_cookies_withheld, request_from_other_site
 from .services import decision_records_write
 from .visitors import VisitorState, visit_count_touch, visitor_id_new, visitor_id_parse
 
 
 class RequestTailor:
-    def __init__(self, request: Any, visitor_id: str, issued: bool) -> None:
+    """``visitor_id`` is "" when the request has no visitor (see the module's docstring)."""
+
+    def __init__(self, request: Any, visitor_id: str, issued: bool, *, named: bool = False) -> None:
         self._request = request
         self.visitor_id = visitor_id
         self.issued = issued  # the id is new in this response: set the cookie
+        # A visitor named in a request body (the decisions API's visitor_id) is not the one the cookies are for.
+        self.named = named
+        self.headless = named or bool(request.META.get(setting("VISITOR_HEADER")))
         self.pending_decisions: list[dict[str, Any]] = []
 
     @cached_property
     def visitor(self) -> VisitorState:
         user = getattr(self._request, "user", None)
         authenticated = bool(user is not None and user.is_authenticated)
-        visits = visit_count_touch(self.visitor_id)
+        visits = visit_count_touch(self.visitor_id) if self.visitor_id else 1
         consent = consent_for(
             self.visitor_id,
-            self._request.COOKIES.get(setting("CONSENT_COOKIE")),
-            headless=bool(self._request.META.get(setting("VISITOR_HEADER"))),
+            None if self.named else self._request.COOKIES.get(setting("CONSENT_COOKIE")),
+            headless=self.headless,
+            known=bool(self.visitor_id) and not self.issued,
         )
         return VisitorState(
             id=self.visitor_id,
@@ -64,12 +78,28 @@ def request_tailor(request: Any) -> RequestTailor:
     return tailor
 
 
+def request_visitor_ensure(request: Any) -> RequestTailor:
+    """The request's Tailor state, with a new visitor id if it has none.
+
+    For the API endpoints that start a visitor (decisions, consent, events), once the cross-site
+    check has passed: their caller is this site's page, an allow-listed origin or a client that is
+    not a browser, so a missing id really is a new visitor.
+    """
+    tailor = request_tailor(request)
+    if not tailor.visitor_id:
+        tailor = RequestTailor(request, visitor_id_new(), issued=True)
+        request.tailor = tailor
+    return tailor
+
+
 def _visitor_id_from(request: Any) -> tuple[str, bool]:
     visitor_id = visitor_id_parse(request.META.get(setting("VISITOR_HEADER"))) or visitor_id_parse(
         request.COOKIES.get(setting("VISITOR_COOKIE"))
     )
     if visitor_id:
         return visitor_id, False
+    if lax_cookies_withheld(request):
+        return "", False  # the visitor may well have a cookie that the browser did not send
     return visitor_id_new(), True
 
 
@@ -87,7 +117,8 @@ class VisitorMiddleware:
             patch_cache_control(response, private=True)
             decision_records_write(tailor.pending_decisions)
             tailor.pending_decisions = []
-        if tailor.issued and not request.META.get(setting("VISITOR_HEADER")):
+        # Not on an answer to another site's request: the browser would refuse a Lax cookie there anyway.
+        if tailor.issued and not tailor.headless and not request_from_other_site(request):
             response.set_cookie(
                 setting("VISITOR_COOKIE"),
                 tailor.visitor_id,

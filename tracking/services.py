@@ -127,6 +127,7 @@ def _records_write(records: list[DecisionRecord]) -> int:
                 propensity=r["propensity"],
                 reason=r.get("reason", "")[:100],
                 context=r.get("context") or {},
+                is_bot=bool(r.get("is_bot")),
             )
         )
         if r.get("visitor_id"):
@@ -231,3 +232,85 @@ def events_purge(*, older_than_days: int, batch_size: int = 10_000) -> int:
         if not ids:
             return deleted
         deleted += Event.objects.filter(id__in=ids).delete()[0]
+
+
+def retention_purge(*, older_than_days: int, batch_size: int = 10_000) -> dict[str, int]:
+    """Enforce the retention period on every store, in bounded batches; returns what was done, by kind.
+
+    Events older than the period are deleted. Decisions keep what was shown, with its propensity (so
+    statistics over what was shown stay unbiased), but lose their visitor id and context, as an
+    erasure leaves them. Visitors not seen since (no decision, event or consent choice within the
+    period) are deleted with their consent record and cache entries, and so is the consent record of
+    a visitor who was never seen after making it. Dead letters past the period go too: they hold the
+    records they could not store.
+    """
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    cutoff = timezone.now() - timedelta(days=older_than_days)
+    counts = {"events": events_purge(older_than_days=older_than_days, batch_size=batch_size)}
+    counts["decisions_anonymised"] = _decisions_anonymise(cutoff, batch_size)
+    counts["visitors"], counts["consent"] = _visitors_expire(cutoff, batch_size)
+    counts["dead_letters"] = _dead_letters_expire(cutoff, batch_size)
+    return counts
+
+
+def _decisions_anonymise(cutoff: datetime, batch_size: int) -> int:
+    from .ingest import decision_owners_forget
+
+    expired = DecisionLog.objects.filter(created_at__lt=cutoff).exclude(visitor_id=None)
+    done = 0
+    while ids := list(expired.values_list("id", flat=True)[:batch_size]):
+        done += DecisionLog.objects.filter(id__in=ids).update(visitor_id=None, context={})
+        decision_owners_forget([i.hex for i in ids])
+    return done
+
+
+def _visitors_expire(cutoff: datetime, batch_size: int) -> tuple[int, int]:
+    """Delete visitors (and consent records without a visitor) not seen since ``cutoff``."""
+    from django.db.models import Exists, OuterRef
+
+    from .models import Consent, Event
+
+    def seen_since(field: str) -> tuple[Exists, Exists]:
+        return (
+            Exists(Event.objects.filter(visitor_id=OuterRef(field), ts__gte=cutoff)),
+            Exists(Consent.objects.filter(visitor_id=OuterRef(field), updated_at__gte=cutoff)),
+        )
+
+    events_since, choice_since = seen_since("id")
+    stale = Visitor.objects.filter(last_seen_at__lt=cutoff).exclude(events_since).exclude(choice_since)
+    visitors = consent = 0
+    while ids := list(stale.values_list("id", flat=True)[:batch_size]):
+        with transaction.atomic():
+            consent += Consent.objects.filter(visitor_id__in=ids).delete()[0]
+            visitors += Visitor.objects.filter(id__in=ids).delete()[0]
+        _visitor_cache_forget(ids)
+    events_since, _ = seen_since("visitor_id")
+    orphans = (
+        Consent.objects.filter(updated_at__lt=cutoff)
+        .exclude(Exists(Visitor.objects.filter(id=OuterRef("visitor_id"))))
+        .exclude(events_since)
+    )
+    while ids := list(orphans.values_list("visitor_id", flat=True)[:batch_size]):
+        consent += Consent.objects.filter(visitor_id__in=ids).delete()[0]
+        _visitor_cache_forget(ids)
+    return visitors, consent
+
+
+def _visitor_cache_forget(visitor_ids: Sequence[uuid.UUID]) -> None:
+    from django.core.cache import cache
+
+    keys = [f"tailor:{kind}:{vid}" for vid in visitor_ids for kind in ("features", "visit", "consent")]
+    with outage_guard("cache", "expired visitors' cache entries not deleted; they expire on their own"):
+        cache.delete_many(keys)
+
+
+def _dead_letters_expire(cutoff: datetime, batch_size: int) -> int:
+    from .models import DeadLetter
+
+    done = 0
+    while ids := list(DeadLetter.objects.filter(created_at__lt=cutoff).values_list("id", flat=True)[:batch_size]):
+        done += DeadLetter.objects.filter(id__in=ids).delete()[0]
+    return done

@@ -46,8 +46,12 @@ def features_rollup() -> int:
 
 
 @shared_task(ignore_result=False, soft_time_limit=600, time_limit=900)
-def events_purge() -> int:
-    """Delete events older than the retention period (scheduled daily by beat)."""
-    from .services import events_purge as purge
+def events_purge() -> dict[str, int]:
+    """Enforce the retention period on every store (scheduled daily by beat); returns counts by kind.
 
-    return purge(older_than_days=setting("RETENTION_DAYS"))
+    Named for what it did first (events only); the beat schedules of existing deployments refer to it.
+    Idempotent: a run cut short by its time limit leaves the rest to the next.
+    """
+    from .services import retention_purge
+
+    return retention_purge(older_than_days=setting("RETENTION_DAYS"))

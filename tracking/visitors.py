@@ -8,6 +8,7 @@ query; the database row is written off the request path with the decision log.
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from dataclasses import dataclass
@@ -31,18 +32,29 @@ class VisitorState:
     personalization_consent: bool = True
 
 
+VISITOR_ID = re.compile(r"[0-9a-f]{8}-?[0-9a-f]{4}-?4[0-9a-f]{3}-?[89ab][0-9a-f]{3}-?[0-9a-f]{12}", re.IGNORECASE)
+
+
 def visitor_id_parse(raw: str | None) -> str | None:
-    """A canonical visitor id, or None for anything that is not a UUID."""
-    if not raw or len(raw) > 64:
+    """The canonical form of a random (version 4) UUID, or None.
+
+    Anything else is refused: ``123``, the all-zero UUID, a time-based UUID (it carries a clock and
+    often a MAC address), a brace- or URN-wrapped one. Ids are random so that one visitor's id says
+    nothing about another's, and canonical so that one visitor has one spelling.
+    """
+    if not isinstance(raw, str) or len(raw) > 36 or not VISITOR_ID.fullmatch(raw):
         return None
-    try:
-        return str(uuid.UUID(raw))
-    except ValueError:
-        return None
+    parsed = uuid.UUID(raw)
+    return str(parsed) if len(raw) == 32 or str(parsed) == raw.lower() else None
 
 
 def visitor_id_new() -> str:
     return str(uuid.uuid4())
+
+
+def visitor_cache_seconds() -> int:
+    """How long a per-visitor cache entry lives: the cookie's lifetime, but never past the retention period."""
+    return min(int(setting("VISITOR_COOKIE_MAX_AGE")), int(setting("RETENTION_DAYS")) * 24 * 3600)
 
 
 def _visit_key(visitor_id: str) -> str:
@@ -66,5 +78,5 @@ def visit_count_touch(visitor_id: str, *, now: float | None = None) -> int:
         elif now - last < 60:
             return count  # refreshed within the minute: skip the write
     with outage_guard("cache", "visit count not saved"):
-        cache.set(key, (count, now), timeout=setting("VISITOR_COOKIE_MAX_AGE"))
+        cache.set(key, (count, now), timeout=visitor_cache_seconds())
     return count

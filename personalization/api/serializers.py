@@ -11,10 +11,13 @@ import json
 import math
 from typing import Any
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from tracking.api.parsers import JsonValueError, json_clean
 from tracking.context import url_host
+from tracking.visitors import visitor_id_parse
 
 from ..conf import setting
 from ..engine.context import DEVICES
@@ -91,10 +94,24 @@ class ContextInputSerializer(serializers.Serializer):
         return value
 
 
+@extend_schema_field(OpenApiTypes.UUID)
+class VisitorIdField(serializers.CharField):
+    """A visitor id by the rules of the cookie and ``X-Tailor-Visitor``, in its one canonical spelling."""
+
+    NOT_A_VISITOR_ID = "Not a visitor id: send a random (version 4) UUID, as the tailor_vid cookie holds."
+    default_error_messages = {"invalid": NOT_A_VISITOR_ID, "null": NOT_A_VISITOR_ID, "blank": NOT_A_VISITOR_ID}
+
+    def to_internal_value(self, data: Any) -> str:
+        parsed = visitor_id_parse(data) if isinstance(data, str) else None
+        if parsed is None:
+            self.fail("invalid")
+        return parsed
+
+
 class DecisionsInputSerializer(serializers.Serializer):
     slots = serializers.ListField(child=serializers.SlugField(max_length=64), allow_empty=False)
     context = ContextInputSerializer(required=False)
-    visitor_id = serializers.UUIDField(
+    visitor_id = VisitorIdField(
         required=False, help_text="Defaults to the tailor_vid cookie or X-Tailor-Visitor header."
     )
 

@@ -8,8 +8,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from tracking.api.security import SameSiteOnly, SessionUser
 from tracking.api.throttles import DecisionsIPRateThrottle, DecisionsVisitorRateThrottle
-from tracking.middleware import RequestTailor, request_tailor
+from tracking.middleware import RequestTailor, request_visitor_ensure
 
 from ..renderer import decision_represent
 from ..services import decide, slot_keys_live
@@ -19,7 +20,9 @@ from .serializers import DecisionsInputSerializer, DecisionsOutputSerializer
 class DecisionsCreateApi(APIView):
     """Choose variants of one or more slots for the visitor, with their HTML and decision ids."""
 
-    authentication_classes: list = []  # visitors are anonymous; no CSRF for a read-like decision call
+    # The session's user, for login targeting and {visitor.first_name}; SameSiteOnly stands in for CSRF.
+    authentication_classes = [SessionUser]
+    permission_classes = [SameSiteOnly]
     throttle_classes = [DecisionsVisitorRateThrottle, DecisionsIPRateThrottle]
 
     @extend_schema(
@@ -46,8 +49,8 @@ class DecisionsCreateApi(APIView):
         data = serializer.validated_data
         django_request = request._request
         if data.get("visitor_id"):
-            django_request.tailor = RequestTailor(django_request, str(data["visitor_id"]), issued=False)
-        tailor = request_tailor(django_request)
+            django_request.tailor = RequestTailor(django_request, data["visitor_id"], issued=False, named=True)
+        tailor = request_visitor_ensure(django_request)
         visitor = tailor.visitor
         context = {**tailor.context, **data.get("context", {})}
         decisions = [

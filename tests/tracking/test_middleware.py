@@ -77,3 +77,121 @@ def test_returning_visitor_sees_the_welcome_back_variant(client, demo, monkeypat
     real = time.time
     monkeypatch.setattr(time, "time", lambda: real() + 3600)
     assert 'data-tailor-variant="hero-welcome-back"' in client.get("/").content.decode()
+
+
+# A missing cookie is a new visitor only when the browser would have sent it ---------------------------
+
+CROSS_SITE_POST_BACK = {
+    "HTTP_ORIGIN": "https://pay.example",
+    "HTTP_SEC_FETCH_SITE": "cross-site",
+    "HTTP_SEC_FETCH_MODE": "navigate",
+    "HTTP_SEC_FETCH_DEST": "document",
+}
+
+
+@pytest.mark.parametrize(
+    "marks",
+    [CROSS_SITE_POST_BACK, {}],
+    ids=["cross-site-post-back", "post-without-browser-marks"],
+)
+def test_a_post_without_the_cookie_gets_no_new_id(client, demo, marks):
+    """A payment provider's POST-back arrives without the SameSite=Lax cookie: the visitor must not split."""
+    from tracking.models import DecisionLog, Visitor
+
+    response = client.post("/", data={"status": "paid"}, **marks)
+
+    assert response.status_code == 200
+    assert "data-tailor-decision" in response.content.decode()  # served, and its decisions logged...
+    assert "tailor_vid" not in response.cookies
+    assert "X-Tailor-Visitor" not in response.headers
+    assert set(DecisionLog.objects.values_list("visitor_id", flat=True)) == {None}  # ...for no visitor
+    assert not Visitor.objects.exists()
+
+
+def test_a_cross_site_post_back_keeps_the_visitor_and_their_decisions(client, demo):
+    from tracking.models import DecisionLog
+
+    visitor = client.get("/").cookies["tailor_vid"].value
+    jar = client.cookies
+    client.cookies = type(jar)()  # what the browser sends on a cross-site POST: no Lax cookies
+    client.post("/", data={"status": "paid"}, **CROSS_SITE_POST_BACK)
+    client.cookies = jar
+
+    again = client.get("/")
+
+    assert "tailor_vid" not in again.cookies
+    assert client.cookies["tailor_vid"].value == visitor
+    assert set(DecisionLog.objects.values_list("visitor_id", flat=True)) == {uuid.UUID(visitor), None}
+
+
+@pytest.mark.parametrize(
+    ("marks", "issued"),
+    [
+        (
+            {"HTTP_SEC_FETCH_SITE": "cross-site", "HTTP_SEC_FETCH_MODE": "navigate", "HTTP_SEC_FETCH_DEST": "document"},
+            True,
+        ),
+        ({"HTTP_SEC_FETCH_SITE": "none", "HTTP_SEC_FETCH_MODE": "navigate"}, True),
+        ({"HTTP_SEC_FETCH_SITE": "same-origin", "HTTP_SEC_FETCH_MODE": "navigate"}, True),
+        (
+            {"HTTP_SEC_FETCH_SITE": "cross-site", "HTTP_SEC_FETCH_MODE": "navigate", "HTTP_SEC_FETCH_DEST": "iframe"},
+            False,
+        ),
+        (
+            {"HTTP_SEC_FETCH_SITE": "cross-site", "HTTP_SEC_FETCH_MODE": "no-cors", "HTTP_SEC_FETCH_DEST": "image"},
+            False,
+        ),
+        ({"HTTP_ORIGIN": "https://elsewhere.example"}, False),  # a CORS fetch from an older browser
+    ],
+    ids=["link-from-another-site", "typed", "same-origin", "cross-site-frame", "cross-site-image", "cors-get"],
+)
+def test_a_get_issues_an_id_unless_the_browser_withheld_the_cookie(client, demo, marks, issued):
+    """Following a link from a search engine sends Lax cookies, so no cookie there means a new visitor."""
+    response = client.get("/", **marks)
+    assert ("tailor_vid" in response.cookies) is issued
+
+
+# Visitor ids are random (version 4) UUIDs ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "123",
+        "00000000-0000-0000-0000-000000000000",
+        "ffffffff-ffff-ffff-ffff-ffffffffffff",
+        str(uuid.uuid1()),  # time-based: a clock and a MAC address, not random
+        str(uuid.uuid5(uuid.NAMESPACE_DNS, "example.com")),
+        "6ba7b810-9dad-41d1-c0b4-00c04fd430c8",  # version 4 digit, but not the RFC 4122 variant
+        "{" + str(uuid.uuid4()) + "}",
+        "urn:uuid:" + str(uuid.uuid4()),
+        str(uuid.uuid4()).replace("-", "")[:20] + "-" + str(uuid.uuid4()).replace("-", "")[:12],
+        str(uuid.uuid4()) + "\x00",
+        "",
+        None,
+    ],
+)
+def test_visitor_id_parse_refuses_anything_but_a_random_uuid(raw):
+    from tracking.visitors import visitor_id_parse
+
+    assert visitor_id_parse(raw) is None
+
+
+def test_visitor_id_parse_gives_one_spelling_per_visitor():
+    from tracking.visitors import visitor_id_parse
+
+    visitor = uuid.uuid4()
+    assert visitor_id_parse(str(visitor).upper()) == str(visitor)
+    assert visitor_id_parse(visitor.hex) == str(visitor)
+
+
+@pytest.mark.parametrize("bad", ["123", "00000000-0000-0000-0000-000000000000"])
+def test_a_non_random_cookie_or_header_is_not_a_visitor(client, demo, bad):
+    from tracking.models import DecisionLog
+
+    client.cookies["tailor_vid"] = bad
+    replaced = client.get("/").cookies["tailor_vid"].value
+    assert replaced != bad
+    headless = type(client)().get("/", HTTP_X_TAILOR_VISITOR=bad)
+    assert uuid.UUID(headless.headers["X-Tailor-Visitor"]).version == 4
+    assert str(uuid.UUID(int=0)) not in {str(v) for v in DecisionLog.objects.values_list("visitor_id", flat=True)}

@@ -152,7 +152,7 @@ def test_purge_events_deletes_only_older_events(settings, args, retention, kept_
     out = StringIO()
     call_command("purge_events", *args, stdout=out)
     assert sorted(ages[i] for i in Event.objects.values_list("id", flat=True)) == kept_ages
-    assert f"Deleted {4 - len(kept_ages)} events" in out.getvalue()
+    assert f"deleted {4 - len(kept_ages)} events" in out.getvalue()
 
 
 def test_purge_events_refuses_a_vague_age():
@@ -172,7 +172,7 @@ def test_retention_task_uses_the_retention_setting(settings):
     settings.TAILOR = {**settings.TAILOR, "RETENTION_DAYS": 30}
     make_event(31)
     young = make_event(29)
-    assert events_purge.delay().get() == 1
+    assert events_purge.delay().get()["events"] == 1
     assert list(Event.objects.values_list("id", flat=True)) == [young.id]
 
 
@@ -194,3 +194,167 @@ def test_erased_decisions_cannot_be_linked_back_to_the_visitor(client, demo):
     )
     assert answer["accepted"] == 0
     assert not Event.objects.filter(decision_id=decision_id).exists()
+
+
+# Consent survives a cache loss -------------------------------------------------------------------
+
+
+def headless_opt_out(visitor: str) -> None:
+    answer = Client().post(
+        "/api/v1/consent/",
+        data={"analytics": False, "personalization": False},
+        content_type="application/json",
+        HTTP_X_TAILOR_VISITOR=visitor,
+    )
+    assert answer.status_code == 200
+
+
+def test_headless_opt_out_survives_a_cache_loss(demo):
+    """With Redis as the cache (``make test``'s second run) ``cache.clear()`` is a FLUSHDB: the key is gone."""
+    visitor = str(uuid.uuid4())
+    headless_opt_out(visitor)
+    cache.clear()  # a restart, an eviction, Redis losing the key
+
+    decided = Client().post(
+        "/api/v1/decisions/",
+        data={"slots": ["home-hero"]},
+        content_type="application/json",
+        HTTP_X_TAILOR_VISITOR=visitor,
+    )
+    assert decided.json()["decisions"][0]["policy"] == "no-consent"
+    assert not DecisionLog.objects.filter(visitor_id=visitor).exists()
+    event = {"id": str(uuid.uuid4()), "type": "click", "ts": int(time.time() * 1000)}
+    tracked = Client().post(
+        "/api/v1/events/",
+        data=json.dumps({"events": [event]}),
+        content_type="application/json",
+        HTTP_X_TAILOR_VISITOR=visitor,
+    )
+    assert tracked.status_code == 403
+    assert not Event.objects.filter(visitor_id=visitor).exists()
+    # Re-warmed: the next request is answered from the cache again.
+    assert cache.get(f"tailor:consent:{visitor}") == "a0p0"
+
+
+def test_consent_read_from_the_database_costs_one_query_then_none(demo, django_assert_num_queries):
+    from tracking.consent import consent_for
+
+    opted_out, unknown = str(uuid.uuid4()), str(uuid.uuid4())
+    headless_opt_out(opted_out)
+    cache.clear()
+    for visitor, expected in ((opted_out, False), (unknown, True)):
+        with django_assert_num_queries(1):
+            assert consent_for(visitor, None, headless=True).analytics is expected
+        with django_assert_num_queries(0):  # a visitor without a record is cached too
+            assert consent_for(visitor, None, headless=True).analytics is expected
+
+
+def test_a_body_visitor_is_served_by_their_recorded_consent(client, demo):
+    """``visitor_id`` in the decisions body is a headless visitor: the browser's consent cookie is not theirs."""
+    visitor = str(uuid.uuid4())
+    headless_opt_out(visitor)
+    client.cookies["tailor_consent"] = "a1p1"
+    decided = client.post(
+        "/api/v1/decisions/", data={"slots": ["home-hero"], "visitor_id": visitor}, content_type="application/json"
+    ).json()
+    assert decided["decisions"][0]["policy"] == "no-consent"
+
+
+# Retention reaches every store ---------------------------------------------------------------------
+
+
+def backdate(visitor: str, days: float) -> None:
+    """Everything stored about ``visitor`` as if it happened ``days`` ago."""
+    at = timezone.now() - timedelta(days=days)
+    Visitor.objects.filter(id=visitor).update(last_seen_at=at, created_at=at)
+    DecisionLog.objects.filter(visitor_id=visitor).update(created_at=at)
+    Event.objects.filter(visitor_id=visitor).update(ts=at, received_at=at)
+    Consent.objects.filter(visitor_id=visitor).update(updated_at=at)
+
+
+def test_retention_purge_reaches_every_store(two_visitors, settings):
+    """After the retention window: events go, decisions lose their visitor, the visitor and their consent go."""
+    from tracking.models import DeadLetter
+
+    (_, gone, _), (_, kept, _) = two_visitors
+    backdate(gone, 91)
+    backdate(kept, 89)
+    gone_decisions = list(DecisionLog.objects.filter(visitor_id=gone).values_list("id", flat=True))
+    # Headless, seen only through events (no slot on their pages): their visitor row is old, they are not.
+    active = str(uuid.uuid4())
+    Visitor.objects.create(id=active, last_seen_at=timezone.now() - timedelta(days=200))
+    Event.objects.create(
+        id=uuid.uuid4(), visitor_id=active, type="dwell", ts=timezone.now(), received_at=timezone.now()
+    )
+    Consent.objects.create(visitor_id=active, analytics=True, personalization=False)
+    Consent.objects.filter(visitor_id=active).update(updated_at=timezone.now() - timedelta(days=200))
+    # Opted out through the API long ago and never seen since: no visitor row, only a consent record.
+    orphan = str(uuid.uuid4())
+    headless_opt_out(orphan)
+    backdate(orphan, 120)
+    old_letter = DeadLetter.objects.create(kind="event", reason="x", payload="{}")
+    DeadLetter.objects.filter(pk=old_letter.pk).update(created_at=timezone.now() - timedelta(days=91))
+    for key in ("visit", "features", "consent"):
+        cache.set(f"tailor:{key}:{gone}", "x")
+
+    out = StringIO()
+    call_command("purge_events", "--older-than", "90d", stdout=out)
+
+    assert not Event.objects.filter(visitor_id=gone).exists()
+    assert [(d.visitor_id, d.context) for d in DecisionLog.objects.filter(id__in=gone_decisions)] == [
+        (None, {}),
+        (None, {}),
+    ]
+    assert not Visitor.objects.filter(id=gone).exists()
+    assert not Consent.objects.filter(visitor_id__in=[gone, orphan]).exists()
+    assert all(cache.get(f"tailor:{key}:{gone}") is None for key in ("visit", "features", "consent"))
+    assert not DeadLetter.objects.filter(pk=old_letter.pk).exists()
+    # Within the window, or seen since: untouched.
+    assert Event.objects.filter(visitor_id=kept).count() == 2
+    assert DecisionLog.objects.filter(visitor_id=kept).count() == 2
+    assert Visitor.objects.filter(id__in=[kept, active]).count() == 2
+    assert Consent.objects.filter(visitor_id__in=[kept, active]).count() == 2
+    assert out.getvalue().strip() == (
+        "Older than 90 days: deleted 2 events, anonymised 2 decisions, deleted 1 visitors, "
+        "2 consent records and 1 dead letters."
+    )
+
+
+def test_retention_purge_runs_in_bounded_batches():
+    from tracking.services import retention_purge
+
+    at = timezone.now() - timedelta(days=100)
+    visitors = [uuid.uuid4() for _ in range(7)]
+    Visitor.objects.bulk_create([Visitor(id=v, last_seen_at=at) for v in visitors])
+    DecisionLog.objects.bulk_create(
+        DecisionLog(
+            id=uuid.uuid4(),
+            created_at=at,
+            visitor_id=v,
+            slot_key="s",
+            variant_key="a",
+            policy="p",
+            policy_version="1",
+            propensity=1.0,
+            context={"device": "mobile"},
+        )
+        for v in visitors
+    )
+    Event.objects.bulk_create(
+        Event(id=uuid.uuid4(), visitor_id=v, type="click", ts=at, received_at=at) for v in visitors
+    )
+
+    counts = retention_purge(older_than_days=90, batch_size=3)
+
+    assert counts == {"events": 7, "decisions_anonymised": 7, "visitors": 7, "consent": 0, "dead_letters": 0}
+    assert not DecisionLog.objects.exclude(visitor_id=None).exists()
+    assert not Visitor.objects.exists()
+    assert retention_purge(older_than_days=90, batch_size=3)["visitors"] == 0
+
+
+def test_an_operator_can_erase_a_visitor_stored_before_ids_had_to_be_random():
+    legacy = "00000000-0000-0000-0000-00000000007b"  # what "123" became as a body visitor_id
+    Visitor.objects.create(id=legacy, last_seen_at=timezone.now())
+    out = StringIO()
+    call_command("erase_visitor", legacy, stdout=out)
+    assert not Visitor.objects.filter(id=legacy).exists()

@@ -23,46 +23,43 @@ class FailOpenThrottle(SimpleRateThrottle):
 
 class VisitorRateThrottle(FailOpenThrottle):
     scope = "tailor_visitor"
+    rate_setting = "EVENTS_RATE_VISITOR"
 
     def get_rate(self) -> str:
-        return setting("EVENTS_RATE_VISITOR")
+        return setting(self.rate_setting)
 
-    def get_cache_key(self, request: Any, view: Any) -> str:
-        return self.cache_format % {"scope": self.scope, "ident": request_tailor(request._request).visitor_id}
+    def visitor_id(self, request: Any) -> str:
+        return request_tailor(request._request).visitor_id
+
+    def get_cache_key(self, request: Any, view: Any) -> str | None:
+        visitor_id = self.visitor_id(request)
+        # No id yet (the view issues one): the per-IP limit applies, not one bucket shared by every newcomer.
+        return self.cache_format % {"scope": self.scope, "ident": visitor_id} if visitor_id else None
 
 
 class IPRateThrottle(FailOpenThrottle):
     scope = "tailor_ip"
+    rate_setting = "EVENTS_RATE_IP"
 
     def get_rate(self) -> str:
-        return setting("EVENTS_RATE_IP")
+        return setting(self.rate_setting)
 
     def get_cache_key(self, request: Any, view: Any) -> str:
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
 
 
-class DecisionsVisitorRateThrottle(FailOpenThrottle):
+class DecisionsVisitorRateThrottle(VisitorRateThrottle):
     """Per visitor: the id in the body when it parses (headless clients send it there), else the request's."""
 
     scope = "tailor_decisions_visitor"
+    rate_setting = "DECISIONS_RATE_VISITOR"
 
-    def get_rate(self) -> str:
-        return setting("DECISIONS_RATE_VISITOR")
-
-    def get_cache_key(self, request: Any, view: Any) -> str:
+    def visitor_id(self, request: Any) -> str:
         body = request.data
         claimed = body.get("visitor_id") if isinstance(body, dict) else None
-        ident = (visitor_id_parse(claimed) if isinstance(claimed, str) else None) or request_tailor(
-            request._request
-        ).visitor_id
-        return self.cache_format % {"scope": self.scope, "ident": ident}
+        return (visitor_id_parse(claimed) if isinstance(claimed, str) else None) or super().visitor_id(request)
 
 
-class DecisionsIPRateThrottle(FailOpenThrottle):
+class DecisionsIPRateThrottle(IPRateThrottle):
     scope = "tailor_decisions_ip"
-
-    def get_rate(self) -> str:
-        return setting("DECISIONS_RATE_IP")
-
-    def get_cache_key(self, request: Any, view: Any) -> str:
-        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+    rate_setting = "DECISIONS_RATE_IP"

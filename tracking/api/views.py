@@ -15,11 +15,14 @@ from ..conf import setting
 from ..consent import consent_set, do_not_track
 from ..context import user_agent_parse
 from ..ingest import IngestUnavailableError, events_ingest
-from ..middleware import request_tailor
+from ..middleware import request_tailor, request_visitor_ensure
 from ..privacy import ip_prefix
 from ..selectors import visitor_export
 from ..services import visitor_erase
+from .security import SameSiteOnly
 from .throttles import IPRateThrottle, VisitorRateThrottle
+
+CROSS_SITE_REFUSED = OpenApiResponse(description="Sent by another site's page whose origin is not allow-listed.")
 
 EventsInput = inline_serializer(
     "EventsInput",
@@ -59,6 +62,7 @@ class EventsCreateApi(APIView):
     """Accept a batch of tracker events; bad events are rejected one by one, never the whole batch."""
 
     authentication_classes: list = []
+    permission_classes = [SameSiteOnly]
     throttle_classes = [VisitorRateThrottle, IPRateThrottle]
 
     @extend_schema(
@@ -81,7 +85,7 @@ class EventsCreateApi(APIView):
         events = body["events"]
         if len(events) > setting("MAX_BATCH_EVENTS"):
             raise TooLarge(f"The batch has {len(events)} events; the limit is {setting('MAX_BATCH_EVENTS')}.")
-        tailor = request_tailor(request._request)
+        tailor = request_visitor_ensure(request._request)
         if do_not_track(request._request):
             return Response({"accepted": 0, "duplicates": 0, "rejected": [], "ignored": "do-not-track"}, status=202)
         if not tailor.visitor.analytics_consent:
@@ -109,15 +113,16 @@ class ConsentInputSerializer(serializers.Serializer):
 
 
 class ConsentUpdateApi(APIView):
-    """Record the visitor's consent for analytics and personalization."""
+    """Record the visitor's consent for analytics and personalization (a visitor without an id gets one)."""
 
     authentication_classes: list = []
+    permission_classes = [SameSiteOnly]
 
-    @extend_schema(request=ConsentInputSerializer, responses={200: ConsentInputSerializer})
+    @extend_schema(request=ConsentInputSerializer, responses={200: ConsentInputSerializer, 403: CROSS_SITE_REFUSED})
     def post(self, request: Request) -> Response:
         serializer = ConsentInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        tailor = request_tailor(request._request)
+        tailor = request_visitor_ensure(request._request)
         state = consent_set(tailor.visitor_id, **serializer.validated_data)
         response = Response({"analytics": state.analytics, "personalization": state.personalization})
         response.set_cookie(
@@ -138,10 +143,11 @@ class VisitorMeApi(APIView):
     """The requesting visitor's own data: GET exports it, DELETE erases it."""
 
     authentication_classes: list = []
+    permission_classes = [SameSiteOnly]  # refuses the DELETE from another site; a GET changes nothing
 
     def _visitor_id(self, request: Request) -> str | None:
         tailor = request_tailor(request._request)
-        return None if tailor.issued else tailor.visitor_id
+        return tailor.visitor_id if tailor.visitor_id and not tailor.issued else None
 
     @extend_schema(
         responses={200: OpenApiResponse(description="Everything stored about the visitor."), 404: NO_VISITOR}
@@ -152,7 +158,13 @@ class VisitorMeApi(APIView):
             return Response({"detail": "No visitor: send the tailor_vid cookie or X-Tailor-Visitor."}, status=404)
         return Response(visitor_export(visitor_id))
 
-    @extend_schema(responses={200: OpenApiResponse(description="What was erased, by kind."), 404: NO_VISITOR})
+    @extend_schema(
+        responses={
+            200: OpenApiResponse(description="What was erased, by kind."),
+            403: CROSS_SITE_REFUSED,
+            404: NO_VISITOR,
+        }
+    )
     def delete(self, request: Request) -> Response:
         visitor_id = self._visitor_id(request)
         if visitor_id is None:
