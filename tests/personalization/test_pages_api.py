@@ -33,6 +33,6 @@ def test_resolution_follows_the_visitor(client, demo):
 
 
 def test_headless_visitor_header_is_sticky(client, demo):
-    visitor = "1b4e28ba-2fa1-11d2-883f-0016d3cca427"
+    visitor = "1b4e28ba-2fa1-41d2-883f-0016d3cca427"
     seen = {slot_blocks(client, HTTP_X_TAILOR_VISITOR=visitor)[1]["variant"]["key"] for _ in range(5)}
     assert len(seen) == 1
