@@ -125,16 +125,53 @@ def _reject(rejected: list[dict[str, Any]], index: int, field_name: str, message
 
 def _decode_one_by_one(body: bytes) -> DecodedBatch:
     try:
-        raw = _raw_batch_decoder.decode(body)
+        items: list[Any] = _raw_batch_decoder.decode(body).events
     except msgspec.ValidationError as exc:
         raise BatchInvalidError(f'Send {{"events": [...]}}, a list of events ({exc}).') from exc
+    except RecursionError:
+        # msgspec skips over an event's unparsed values recursively; cut the list by hand instead.
+        items = _event_slices(body)
     batch = DecodedBatch()
-    for index, item in enumerate(raw.events):
+    for index, item in enumerate(items):
         try:
             batch.events.append((index, _event_decoder.decode(item)))
         except msgspec.ValidationError as exc:
             _reject(batch.rejected, index, *_error_field(exc))
+        except msgspec.DecodeError:
+            _reject(batch.rejected, index, "non_field_errors", "The event is not valid JSON.")
+        except RecursionError:
+            _reject(batch.rejected, index, "non_field_errors", "The event is nested too deeply.")
     return batch
+
+
+_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{},:]', re.DOTALL)
+
+
+def _event_slices(body: bytes) -> list[bytes]:
+    """The raw text of each element of the top-level ``events`` list, found without recursion."""
+    depth, key, start = 0, b"", -1
+    slices: list[bytes] = []
+    for token in _TOKEN.finditer(body):
+        char = token.group()[:1]
+        if char == b'"':
+            if depth == 1:
+                key = token.group()
+        elif char in b"[{":
+            if depth == 1 and char == b"[" and key == b'"events"' and start < 0 and not slices:
+                start = token.end()
+            depth += 1
+        elif char in b"]}":
+            depth -= 1
+            if depth == 1 and start >= 0:
+                if body[start : token.start()].strip() or slices:
+                    slices.append(body[start : token.start()])
+                start = -2  # done: a second "events" key is ignored
+        elif char == b"," and depth == 2 and start >= 0:
+            slices.append(body[start : token.start()])
+            start = token.end()
+    if start != -2:
+        raise BatchInvalidError('Send {"events": [...]}, a list of events.')
+    return slices
 
 
 def _mark_lone_surrogates(body: bytes) -> bytes:
