@@ -69,6 +69,14 @@ def event_records_write(
     if not records:
         return [], []
     write = _copy_write if connection.vendor == "postgresql" else _orm_write
+    if not connection.in_atomic_block:
+        # The common case in one transaction, without savepoints; only a refused batch
+        # pays for the search below.
+        try:
+            with transaction.atomic():
+                return write(list(records)), []
+        except RECORD_ERRORS:
+            pass
     with transaction.atomic():
         fresh, refused = _isolate(write, list(records))
         if dead_letter and refused:
