@@ -1104,7 +1104,10 @@ INGEST_BULLET = """\
   commit time (`track_commit_timestamp`) - `received_at`. CPU ms/1k events per component,
   a stream round including its drain. PostgreSQL as devtools starts it (fsync off), Redis
   without persistence. Targets: >= 5,000 events/s, to-db p99 < 2 s (commit-based), 0 lost or
-  doubled.
+  doubled; since 2026-12-03 (msgspec decoder, COPY writer) also at most 100 ms of CPU per 1,000
+  accepted events over all processes. Rows whose command has `--loadgen python` ran without wrk:
+  a Python client (keep-alive, bodies prepared before the clock) sent the same batches, and its
+  CPU, higher than wrk's, is in the wrk column.
 """
 
 

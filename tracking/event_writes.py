@@ -38,6 +38,7 @@ COPY_LOAD = (
     "COPY tailor_event_load (id, visitor_id, decision_id, type, ts, received_at, value, props, is_bot, ip_prefix)"
     " FROM STDIN"
 )
+CLEAR_LOAD = "DELETE FROM tailor_event_load"
 INSERT_NEW = (
     "INSERT INTO tracking_event"
     " (id, visitor_id, decision_id, type, ts, received_at, value, props, is_bot, ip_prefix, stored_at)"
@@ -146,6 +147,9 @@ def _copy_write(records: list[EventRecord]) -> list[EventRecord]:
             copy.write(text)
         raw.execute(INSERT_NEW)
         new = {str(row[0]) for row in raw.fetchall()}
+        if connection.savepoint_ids:
+            # Inside a caller's transaction the commit that empties the table is not ours.
+            raw.execute(CLEAR_LOAD)
     fresh = []
     for record in records:
         key = record["id"]
@@ -171,7 +175,7 @@ def _event_row(record: EventRecord) -> Event:
 
 
 def _orm_write(records: list[EventRecord]) -> list[EventRecord]:
-    rows = {}
+    rows: dict[uuid.UUID, tuple[Event, EventRecord]] = {}
     for record in records:
         row = _event_row(record)
         rows.setdefault(row.id, (row, record))

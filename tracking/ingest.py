@@ -113,7 +113,7 @@ def _event_check(event: EventIn, now: float) -> tuple[dict[str, Any] | None, dic
             decision_id = uuid.UUID(decision_id).hex
         except ValueError:
             errors["decision_id"] = ["Must be a decision id as given in data-tailor-decision."]
-    props = event.props
+    props: dict[str, Any] | None = event.props
     if props:
         why = _props_errors(props)
         if why is None:
@@ -155,14 +155,14 @@ def events_validate(
     rejected = list(batch.rejected)
     for index, event in batch.events:
         checked, errors = _event_check(event, now)
-        if errors:
+        if checked is None:
             rejected.append({"index": index, "errors": errors})
         else:
-            clean.append((index, checked))  # type: ignore[arg-type]
+            clean.append((index, checked))
     owners = decision_owners({e["decision_id"] for _, e in clean if e["decision_id"]})
-    accepted = []
-    for index, event in clean:
-        decision_id = event["decision_id"]
+    accepted: list[dict[str, Any]] = []
+    for index, record in clean:
+        decision_id = record["decision_id"]
         if decision_id:
             owner = owners.get(decision_id)
             if owner is None:
@@ -173,7 +173,7 @@ def events_validate(
                     {"index": index, "errors": {"decision_id": ["This decision was shown to another visitor."]}}
                 )
                 continue
-        accepted.append(event)
+        accepted.append(record)
     rejected.sort(key=lambda r: r["index"])
     rejections_count(rejected)
     return accepted, rejected
