@@ -8,6 +8,10 @@ worker bulk-writes to the database; the visitor's real-time features are
 updated at once. If Redis fails, the batch is written straight to the
 database; if that fails too, ``IngestUnavailableError`` tells the view to
 answer 503 so the tracker retries.
+
+The typed decoding of a batch body is in ``event_decode``, the database writes (COPY,
+dead letters for records the database refuses) in ``event_writes``; this module holds the
+rules and the flow between them, the stream consumer, and the visitor features.
 """
 
 from __future__ import annotations
