@@ -6,7 +6,7 @@ from typing import Any
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.exceptions import ParseError
+from rest_framework.exceptions import ParseError, UnsupportedMediaType
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 from ..conf import setting
 from ..consent import consent_set, do_not_track
 from ..context import user_agent_parse
+from ..event_decode import BatchInvalidError, events_batch_decode, rejections_count
 from ..ingest import IngestUnavailableError, events_ingest
 from ..middleware import request_tailor, request_visitor_ensure
 from ..privacy import ip_prefix
@@ -28,6 +29,7 @@ EventsInput = inline_serializer(
     "EventsInput",
     {
         "events": serializers.ListField(
+            max_length=500,
             child=inline_serializer(
                 "EventInput",
                 {
@@ -35,12 +37,25 @@ EventsInput = inline_serializer(
                     "type": serializers.ChoiceField(
                         choices=["impression", "click", "hover", "scroll", "dwell", "conversion", "custom"]
                     ),
-                    "decision_id": serializers.CharField(required=False, help_text="From data-tailor-decision."),
-                    "ts": serializers.IntegerField(help_text="Epoch milliseconds."),
-                    "value": serializers.FloatField(required=False),
-                    "props": serializers.DictField(required=False, help_text="Flat: strings, numbers, booleans."),
+                    "decision_id": serializers.CharField(
+                        required=False, allow_null=True, max_length=64, help_text="From data-tailor-decision."
+                    ),
+                    "ts": serializers.FloatField(
+                        min_value=0, max_value=2**53, help_text="Epoch milliseconds, within the last 7 days."
+                    ),
+                    "value": serializers.FloatField(
+                        required=False, allow_null=True, min_value=-(2**53), max_value=2**53
+                    ),
+                    "props": serializers.DictField(
+                        required=False,
+                        child=serializers.JSONField(),
+                        help_text=(
+                            "Flat: names of at most 64 characters to strings, numbers, booleans or null. "
+                            "NUL characters are removed; a lone UTF-16 surrogate is refused."
+                        ),
+                    ),
                 },
-            )
+            ),
         )
     },
 )
@@ -49,13 +64,32 @@ EventsOutput = inline_serializer(
     {
         "accepted": serializers.IntegerField(),
         "duplicates": serializers.IntegerField(),
-        "rejected": serializers.ListField(child=serializers.DictField()),
+        "rejected": serializers.ListField(
+            child=inline_serializer(
+                "EventRejected",
+                {
+                    "index": serializers.IntegerField(help_text="The event's position in the batch."),
+                    "errors": serializers.DictField(
+                        child=serializers.ListField(child=serializers.CharField()),
+                        help_text="Messages by field (non_field_errors for the event as a whole).",
+                    ),
+                },
+            )
+        ),
+        "ignored": serializers.CharField(required=False, help_text="do-not-track: nothing was stored."),
     },
 )
+Detail = inline_serializer("Detail", {"detail": serializers.CharField()})
+BatchErrors = inline_serializer("EventsBatchInvalid", {"events": serializers.ListField(child=serializers.CharField())})
 
 
 class TooLarge(ParseError):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+
+
+def _is_json(content_type: str) -> bool:
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or media.endswith("+json")
 
 
 class EventsCreateApi(APIView):
@@ -69,22 +103,35 @@ class EventsCreateApi(APIView):
         request=EventsInput,
         responses={
             202: EventsOutput,
-            400: OpenApiResponse(description='The body is not {"events": [...]}.'),
-            403: OpenApiResponse(description="The visitor has not consented to analytics."),
-            413: OpenApiResponse(description="More than 500 events or 256 KB."),
-            503: OpenApiResponse(description="Storage unavailable; retry after Retry-After seconds."),
+            400: OpenApiResponse(BatchErrors, description='The body is not {"events": [...]} (or not valid JSON).'),
+            403: OpenApiResponse(
+                Detail, description="The visitor has not consented to analytics, or a cross-site request."
+            ),
+            413: OpenApiResponse(Detail, description="More than 500 events or 256 KB."),
+            415: OpenApiResponse(Detail, description="The body is not sent as application/json."),
+            429: OpenApiResponse(Detail, description="Too many requests from this visitor or address."),
+            503: OpenApiResponse(Detail, description="Storage unavailable; retry after Retry-After seconds."),
         },
     )
     def post(self, request: Request) -> Response:
+        # The raw body is decoded here, in one typed pass, instead of by DRF's JSON parser:
+        # json.loads breaks on deep nesting and huge numbers, the typed decoder refuses them.
+        if not _is_json(request.content_type or ""):
+            raise UnsupportedMediaType(request.content_type)
+        limit = setting("MAX_BATCH_BYTES")
         size = int(request.META.get("CONTENT_LENGTH") or 0)
-        if size > setting("MAX_BATCH_BYTES"):
-            raise TooLarge(f"The batch is {size} bytes; the limit is {setting('MAX_BATCH_BYTES')}.")
-        body = request.data
-        if not isinstance(body, dict) or not isinstance(body.get("events"), list):
-            return Response({"events": ['Send {"events": [...]}, a list of events.']}, status=400)
-        events = body["events"]
-        if len(events) > setting("MAX_BATCH_EVENTS"):
-            raise TooLarge(f"The batch has {len(events)} events; the limit is {setting('MAX_BATCH_EVENTS')}.")
+        if size > limit:
+            raise TooLarge(f"The batch is {size} bytes; the limit is {limit}.")
+        body = request.body
+        if len(body) > limit:
+            raise TooLarge(f"The batch is {len(body)} bytes; the limit is {limit}.")
+        try:
+            batch = events_batch_decode(body)
+        except BatchInvalidError as exc:
+            rejections_count([{"errors": {exc.field: []}}])
+            return Response({exc.field: [str(exc)]}, status=400)
+        if batch.size > setting("MAX_BATCH_EVENTS"):
+            raise TooLarge(f"The batch has {batch.size} events; the limit is {setting('MAX_BATCH_EVENTS')}.")
         tailor = request_visitor_ensure(request._request)
         if do_not_track(request._request):
             return Response({"accepted": 0, "duplicates": 0, "rejected": [], "ignored": "do-not-track"}, status=202)
@@ -93,7 +140,7 @@ class EventsCreateApi(APIView):
         device = user_agent_parse(request.META.get("HTTP_USER_AGENT", ""))[0]
         try:
             result = events_ingest(
-                events,
+                batch,
                 visitor_id=tailor.visitor_id,
                 is_bot=device == "bot",
                 ip_prefix=ip_prefix(request.META.get("REMOTE_ADDR")),
