@@ -17,17 +17,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
-from django.db import DataError, IntegrityError, connection, transaction
+from django.db import connection
 
-from .dead_letters import dead_letters_put
+from .dead_letters import Refused, records_write_isolating
 from .models import DeadLetter, Event
 
 EventRecord = Mapping[str, Any]
-Refused = list[tuple[EventRecord, str]]
-
-# A record the database refuses (class 22 data exceptions, class 23 constraint
-# violations); a lost connection or a full disk is not the record's fault and propagates.
-RECORD_ERRORS = (DataError, IntegrityError, ValueError, TypeError, KeyError, UnicodeEncodeError)
 
 # A temporary table per connection, emptied at each commit; times travel as epoch seconds.
 CREATE_LOAD_TABLE = (
@@ -67,41 +62,8 @@ def event_records_write(
     The written rows and the dead letters of the refused ones commit together; with
     ``dead_letter=False`` the refused ones are only returned (a replay keeps its letter).
     """
-    if not records:
-        return [], []
     write = _copy_write if connection.vendor == "postgresql" else _orm_write
-    if not connection.in_atomic_block:
-        # The common case in one transaction, without savepoints; only a refused batch
-        # pays for the search below.
-        try:
-            with transaction.atomic():
-                return write(list(records)), []
-        except RECORD_ERRORS:
-            pass
-    with transaction.atomic():
-        fresh, refused = _isolate(write, list(records))
-        if dead_letter and refused:
-            dead_letters_put(DeadLetter.Kind.EVENT, refused)
-    return fresh, refused
-
-
-def _isolate(write: Any, records: list[EventRecord]) -> tuple[list[EventRecord], Refused]:
-    """Write ``records`` in a savepoint; when the database refuses the batch, halve it until the culprits are alone."""
-    try:
-        with transaction.atomic():
-            return write(records), []
-    except RECORD_ERRORS as exc:
-        if len(records) == 1:
-            return [], [(records[0], _reason(exc))]
-    middle = len(records) // 2
-    fresh_a, refused_a = _isolate(write, records[:middle])
-    fresh_b, refused_b = _isolate(write, records[middle:])
-    return fresh_a + fresh_b, refused_a + refused_b
-
-
-def _reason(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}"
+    return records_write_isolating(write, records, kind=DeadLetter.Kind.EVENT, dead_letter=dead_letter)
 
 
 def _copy_escape(text: str) -> str:

@@ -14,34 +14,18 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from django.core.exceptions import ValidationError
-from django.db import DataError, IntegrityError, transaction
+from django.db import transaction
 
 from .conf import setting
-from .dead_letters import dead_letters_put
-from .models import DecisionLog, Visitor
+from .dead_letters import Refused, dead_letters_put, records_write_isolating, refusal_reason
+from .models import DeadLetter, DecisionLog, Visitor
 from .outages import outage_guard
 
 DecisionRecord = dict[str, Any]
-
-# What one bad record raises: values the database refuses (DataError: NUL in text or JSON, a
-# lone surrogate, a number out of range), a broken reference (IntegrityError), or a record that
-# cannot even be built (a missing key, an id that is no UUID: ValidationError). A lost connection
-# (OperationalError) is not the record's fault: it still raises, and the batch is retried.
-RECORD_ERRORS: tuple[type[BaseException], ...] = (
-    DataError,
-    IntegrityError,
-    ValidationError,
-    KeyError,
-    TypeError,
-    ValueError,
-    OverflowError,
-    AttributeError,
-)
 
 
 def decision_log(record: DecisionRecord, *, request: Any = None) -> None:
@@ -81,35 +65,19 @@ def decision_records_persist(records: Iterable[DecisionRecord]) -> int:
     """Bulk-write decisions and upsert their visitors; idempotent on decision id.
 
     A record the database refuses is dead-lettered (kind "decision") with the reason and the
-    rest are written: a failing batch is split in halves and each half retried, so one poison
-    record among n costs about 2·log2(n) extra statements. Returns how many were written.
+    rest are written. Returns how many were written.
     """
-    refused: list[tuple[Any, str]] = []
-    written = _persist_isolating(list(records), refused)
-    dead_letters_put("decision", refused)
-    return written
+    written, _ = decision_records_write_isolating(list(records))
+    return len(written)
 
 
-def _persist_isolating(batch: list[DecisionRecord], refused: list[tuple[Any, str]]) -> int:
-    if not batch:
-        return 0
-    try:
-        return _records_write(batch)
-    except RECORD_ERRORS as exc:
-        if len(batch) == 1:
-            refused.append((batch[0], _reason(exc)))
-            return 0
-    middle = len(batch) // 2
-    return _persist_isolating(batch[:middle], refused) + _persist_isolating(batch[middle:], refused)
+def decision_records_write_isolating(
+    records: Sequence[Mapping[str, Any]], *, dead_letter: bool = True
+) -> tuple[list[Mapping[str, Any]], Refused]:
+    return records_write_isolating(_records_write, records, kind=DeadLetter.Kind.DECISION, dead_letter=dead_letter)
 
 
-def _reason(exc: BaseException) -> str:
-    # The database's message may quote the refused text: escape what the reason column would refuse in turn.
-    text = f"{type(exc).__name__}: {exc}"
-    return text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
-
-
-def _records_write(records: list[DecisionRecord]) -> int:
+def _records_write(records: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     rows = []
     visitors: dict[str, dict[str, Any]] = {}
     for r in records:
@@ -135,10 +103,9 @@ def _records_write(records: list[DecisionRecord]) -> int:
             seen["last_seen_at"] = max(seen["last_seen_at"], created)
             seen["visit_count"] = max(seen["visit_count"], int(r.get("visit_count") or 1))
             seen["user_id"] = r.get("user_id") or seen["user_id"]
-    with transaction.atomic():
-        DecisionLog.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
-        _visitors_upsert(visitors)
-    return len(rows)
+    DecisionLog.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
+    _visitors_upsert(visitors)
+    return records
 
 
 def _visitors_upsert(visitors: dict[str, dict[str, Any]]) -> None:
@@ -183,7 +150,7 @@ def decisions_flush(*, max_batches: int = 50) -> int:
                 try:
                     records.append(json.loads(item))
                 except ValueError as exc:
-                    unreadable.append(({"raw": item.decode("utf-8", "backslashreplace")}, _reason(exc)))
+                    unreadable.append(({"raw": item.decode("utf-8", "backslashreplace")}, refusal_reason(exc)))
             dead_letters_put("decision", unreadable)
             written += decision_records_persist(records)
             client.ltrim(key, len(raw), -1)
