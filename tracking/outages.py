@@ -1,8 +1,9 @@
 """Infrastructure that may be down: one guard for every cache, Redis and broker call.
 
-``outage_guard`` swallows only the errors that mean "the service is unreachable"
-(a refused or timed-out connection, a Redis that is loading or read-only, a file
-cache whose folder is gone), so a programming error still raises. It logs an
+``outage_guard`` swallows only the errors that mean "the service is unreachable or
+full" (a refused or timed-out connection, a Redis that is loading, read-only or out of
+memory, a file cache whose folder is gone, a broker that refuses a task), so a
+programming error (a WRONGTYPE reply included) still raises. It logs an
 outage at most once per interval per (service, what) and counts every one in
 ``tailor_outages_total``, so a Redis outage neither floods the log nor hides.
 """
@@ -16,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+import kombu.exceptions
 import redis.exceptions
 from django_redis.exceptions import ConnectionInterrupted
 
@@ -25,16 +27,28 @@ logger = logging.getLogger(__name__)
 
 LOG_INTERVAL_SECONDS = 60.0
 
-# ConnectionInterrupted is how django-redis wraps a lost connection; OSError covers a
-# refused socket and a file-based cache whose folder went away.
+# ConnectionInterrupted is how django-redis wraps any Redis error (see _is_outage); OSError
+# covers a refused socket and a file-based cache whose folder went away; kombu's
+# OperationalError is a broker that cannot take a task. A full Redis (maxmemory reached,
+# or a failed snapshot: MISCONF) refuses writes: an outage too, for the writes that fall back.
 OUTAGE_ERRORS: tuple[type[BaseException], ...] = (
     redis.exceptions.ConnectionError,
     redis.exceptions.TimeoutError,
-    redis.exceptions.BusyLoadingError,
-    redis.exceptions.ReadOnlyError,
+    redis.exceptions.ResponseError,  # only a full or read-only server: see _is_outage
     ConnectionInterrupted,
     OSError,
+    kombu.exceptions.OperationalError,
 )
+_SERVER_REFUSALS = (redis.exceptions.ReadOnlyError, redis.exceptions.OutOfMemoryError)
+
+
+def _is_outage(error: BaseException) -> bool:
+    """An unreachable or full service, not a programming error (WRONGTYPE, a bad command) in Redis's reply."""
+    cause = error.__cause__ if isinstance(error, ConnectionInterrupted) else error
+    if isinstance(cause, redis.exceptions.ResponseError) and not isinstance(cause, _SERVER_REFUSALS):
+        return str(cause).startswith("MISCONF")
+    return True
+
 
 _last_logged: dict[tuple[str, str], float] = {}
 _lock = threading.Lock()
@@ -83,6 +97,8 @@ def outage_guard(service: str, what: str) -> Iterator[Outage]:
     try:
         yield outage
     except OUTAGE_ERRORS as exc:
+        if not _is_outage(exc):
+            raise
         outage.failed, outage.error = True, exc
         outage_record(service, what, exc)
 

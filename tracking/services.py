@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from .conf import setting
@@ -103,9 +104,25 @@ def _records_write(records: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
             seen["last_seen_at"] = max(seen["last_seen_at"], created)
             seen["visit_count"] = max(seen["visit_count"], int(r.get("visit_count") or 1))
             seen["user_id"] = r.get("user_id") or seen["user_id"]
+    _users_forget_deleted(visitors)
     DecisionLog.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
     _visitors_upsert(visitors)
     return records
+
+
+def _users_forget_deleted(visitors: dict[str, dict[str, Any]]) -> None:
+    """Drop links to users deleted while their decisions waited in the buffer.
+
+    Foreign keys are checked at commit, where no savepoint can set one record aside: a
+    link to a deleted user would fail the whole batch at every flush.
+    """
+    user_ids = {v["user_id"] for v in visitors.values() if v["user_id"]}
+    if not user_ids:
+        return
+    existing = set(get_user_model().objects.filter(pk__in=user_ids).values_list("pk", flat=True))
+    for seen in visitors.values():
+        if seen["user_id"] not in existing:
+            seen["user_id"] = None
 
 
 def _visitors_upsert(visitors: dict[str, dict[str, Any]]) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
@@ -56,3 +57,13 @@ class TailorAutoSchema(AutoSchema):
                 "Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait before retrying."}
             }
         return responses
+
+
+class SessionUserScheme(OpenApiAuthenticationExtension):
+    """The session cookie, optional: anonymous visitors are the norm; a logged-in editor is recognised."""
+
+    target_class = "tracking.api.security.SessionUser"
+    name = "sessionUser"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {"type": "apiKey", "in": "cookie", "name": "sessionid"}

@@ -22,6 +22,8 @@ BUFFER = "tailor:decision-buffer"
 
 def test_check_deploy_is_clean(stack_env):
     env = {k: v for k, v in stack_env.items() if k != "SECURE_SSL_REDIRECT"}
+    # HSTS for subdomains and preload are the operator's choice (W005, W021 until made).
+    env |= {"SECURE_HSTS_INCLUDE_SUBDOMAINS": "1", "SECURE_HSTS_PRELOAD": "1"}
     result = manage(env, "check", "--deploy", "--fail-level", "WARNING")
     assert "no issues" in result.stdout + result.stderr
 

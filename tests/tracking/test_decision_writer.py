@@ -93,3 +93,21 @@ def test_a_batch_without_poison_is_one_write(django_assert_max_num_queries):
     with django_assert_max_num_queries(6):
         assert decision_records_persist(batch) == 20
     assert not DeadLetter.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_decision_of_a_deleted_user_is_written_without_the_link_and_never_stalls_the_batch():
+    # Foreign keys are checked at commit, where no savepoint can isolate a record: a user deleted
+    # while their decisions waited in the buffer must not fail the whole batch at every flush.
+    from django.contrib.auth import get_user_model
+
+    user = get_user_model().objects.create_user("gone", password="x")
+    kept = get_user_model().objects.create_user("kept", password="x")
+    user_id = user.pk
+    user.delete()
+    batch = [record(), record(user_id=user_id), record(user_id=kept.pk), record()]
+    assert decision_records_persist(batch) == 4
+    assert DecisionLog.objects.count() == 4
+    assert Visitor.objects.get(id=batch[1]["visitor_id"]).user_id is None
+    assert Visitor.objects.get(id=batch[2]["visitor_id"]).user_id == kept.pk
+    assert not DeadLetter.objects.exists()

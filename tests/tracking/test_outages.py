@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 
+import kombu.exceptions
 import pytest
 import redis.exceptions
+from django_redis.exceptions import ConnectionInterrupted
 from prometheus_client import REGISTRY
 
 from tracking import outages
@@ -60,3 +62,31 @@ def test_an_outage_is_logged_once_per_interval_but_counted_every_time(caplog, mo
     assert len(caplog.records) == 2
     assert "visit count not read" in caplog.records[0].getMessage()
     assert _outages("test-cache") == before + 51
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        redis.exceptions.OutOfMemoryError("OOM command not allowed when used memory > 'maxmemory'."),
+        redis.exceptions.ResponseError("MISCONF Redis is configured to save RDB snapshots, but it's failing"),
+        redis.exceptions.BusyLoadingError("Redis is loading the dataset in memory"),
+        kombu.exceptions.OperationalError("Error 111 connecting to localhost:6379. Connection refused."),
+    ],
+)
+def test_a_full_redis_or_an_unreachable_broker_is_an_outage(error):
+    with outage_guard("test-redis", "doing without") as outage:
+        raise error
+    assert outage.failed
+
+
+def test_a_wrong_type_reply_wrapped_by_the_cache_client_is_a_bug_not_an_outage():
+    # django-redis wraps every Redis error in ConnectionInterrupted; the cause tells them apart.
+    wrapped = ConnectionInterrupted(connection=None)
+    wrapped.__cause__ = redis.exceptions.ResponseError("WRONGTYPE Operation against a key holding the wrong kind")
+    with pytest.raises(ConnectionInterrupted), outage_guard("test-redis", "doing without"):
+        raise wrapped
+    lost = ConnectionInterrupted(connection=None)
+    lost.__cause__ = redis.exceptions.ConnectionError("Connection refused")
+    with outage_guard("test-redis", "doing without") as outage:
+        raise lost
+    assert outage.failed
