@@ -25,12 +25,13 @@ demo: $(VENV)/.runtime
 
 # Lint, then the whole suite on the embedded default (SQLite, in-process cache; integration tests start
 # their own PostgreSQL, Redis, gunicorn and Celery), then the database tests again on a real
-# PostgreSQL with Redis as the cache. The simulated-traffic learning tests run once: the learning
-# loop is the same on either database, and the integration tests drive it on PostgreSQL and Redis.
+# PostgreSQL with Redis as the cache, with the fuzz suite (PostgreSQL refuses text SQLite stores).
+# The simulated-traffic learning tests run once: the learning loop is the same on either database,
+# and the integration tests drive it on PostgreSQL and Redis.
 test: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest
-	DEBUG=1 CELERY_BROKER_URL= $(PY) -m devtools.services run -- $(PY) -m pytest -q -m "not integration and not browser and not simulation" tests/content tests/personalization tests/tracking
+	DEBUG=1 CELERY_BROKER_URL= $(PY) -m devtools.services run -- $(PY) -m pytest -q -m "not integration and not browser and not simulation" tests/content tests/personalization tests/tracking tests/fuzz
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .

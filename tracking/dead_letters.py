@@ -12,6 +12,7 @@ fixed (``manage.py dead_letters``).
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -55,7 +56,12 @@ def dead_letters_put(kind: str, refused: Sequence[tuple[Mapping[str, Any], str]]
         return 0
     DeadLetter.objects.bulk_create(
         [
-            DeadLetter(kind=kind, reason=reason[:REASON_MAX_LENGTH], payload=dead_letter_payload(record))
+            DeadLetter(
+                kind=kind,
+                reason=reason[:REASON_MAX_LENGTH],
+                payload=dead_letter_payload(record),
+                visitor_id=_visitor_id(record),
+            )
             for record, reason in refused
         ]
     )
@@ -109,6 +115,15 @@ def _isolate(write: Callable[[list[Record]], list[Record]], records: list[Record
     written_a, refused_a = _isolate(write, records[:middle])
     written_b, refused_b = _isolate(write, records[middle:])
     return written_a + written_b, refused_a + refused_b
+
+
+def _visitor_id(record: Mapping[str, Any]) -> uuid.UUID | None:
+    # A refused record may hold anything, its visitor id included.
+    raw = record.get("visitor_id") if isinstance(record, Mapping) else None
+    try:
+        return uuid.UUID(raw) if isinstance(raw, str) else None
+    except ValueError:
+        return None
 
 
 @dataclass

@@ -97,7 +97,7 @@ class DeadLetter(models.Model):
 
     ``payload`` is the record as ASCII-escaped JSON, so that it is storable whatever it
     holds (a NUL, a lone surrogate); ``reason`` is the database's error. An operator
-    inspects them in the admin or with ``dead_letters``, and replays them once the cause is fixed.
+    inspects them with ``manage.py dead_letters``, and replays them once the cause is fixed.
     """
 
     class Kind(models.TextChoices):
@@ -109,6 +109,8 @@ class DeadLetter(models.Model):
     reason = models.TextField()
     payload = models.TextField()
     replayed_at = models.DateTimeField(null=True, blank=True)
+    # Whose record it is, so that erasure and export reach dead letters too.
+    visitor_id = models.UUIDField(null=True, blank=True, db_index=True)
 
     def __str__(self) -> str:
         return f"{self.kind} #{self.pk}: {self.reason[:60]}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from datetime import timedelta
@@ -11,7 +12,7 @@ from django.db.models import Max, Min
 
 from .conf import setting
 from .ingest import visitor_features_get
-from .models import Consent, DecisionLog, Event, Visitor
+from .models import Consent, DeadLetter, DecisionLog, Event, Visitor
 from .rewards import Reward, rewards_compute
 
 
@@ -68,10 +69,15 @@ def visitor_export(visitor_id: str) -> dict[str, Any]:
         .order_by("created_at")
         .values("id", "created_at", "slot_key", "variant_key", "policy", "propensity", "context")
     )
+    dead_letters = (
+        DeadLetter.objects.filter(visitor_id=vid).order_by("id").values("kind", "created_at", "reason", "payload")
+    )
     return {
         "visitor_id": str(vid),
         "visitor": visitor,
         "consent": consent,
+        # Records the database refused, as they arrived (see "Reliability" in the README).
+        "dead_letters": [{**d, "payload": json.loads(d["payload"])} for d in dead_letters],
         "events": [{**e, "decision_id": e["decision_id"].hex if e["decision_id"] else None} for e in events],
         "decisions": [{**d, "id": d["id"].hex} for d in decisions],
         "features": visitor_features_get(str(vid), time.time()),

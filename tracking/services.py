@@ -177,7 +177,7 @@ def decisions_flush(*, max_batches: int = 50) -> int:
 
 
 def visitor_erase(visitor_id: str) -> dict[str, int]:
-    """Erase a visitor: events, consent, features and the visitor row go; decisions stay, anonymised.
+    """Erase a visitor: events, consent, features, dead letters and the visitor row go; decisions stay, anonymised.
 
     Decisions are kept without the visitor id so that statistics over what was
     shown stay unbiased.
@@ -194,11 +194,19 @@ def visitor_erase(visitor_id: str) -> dict[str, int]:
         decisions = DecisionLog.objects.filter(visitor_id=vid).update(visitor_id=None, context={})
         consent = Consent.objects.filter(visitor_id=vid).delete()[0]
         visitors = Visitor.objects.filter(id=vid).delete()[0]
+        # A dead letter is a whole record: erased, not replayed after the erasure.
+        dead_letters = DeadLetter.objects.filter(visitor_id=vid).delete()[0]
     decision_owners_forget(decision_ids)  # else new events could link the anonymised decisions back
     for key in (f"tailor:features:{vid}", f"tailor:visit:{vid}", f"tailor:consent:{vid}"):
         with outage_guard("cache", "an erased visitor's cache entry not deleted; it expires on its own"):
             cache.delete(key)
-    return {"events": events, "decisions_anonymised": decisions, "consent": consent, "visitors": visitors}
+    return {
+        "events": events,
+        "decisions_anonymised": decisions,
+        "consent": consent,
+        "visitors": visitors,
+        "dead_letters": dead_letters,
+    }
 
 
 def events_purge(*, older_than_days: int, batch_size: int = 10_000) -> int:

@@ -91,7 +91,13 @@ def test_erase_removes_my_data_and_anonymises_my_decisions(two_visitors):
     response = alice.delete(ME)
 
     assert response.status_code == 200
-    assert response.json()["erased"] == {"events": 2, "decisions_anonymised": 2, "consent": 1, "visitors": 1}
+    assert response.json()["erased"] == {
+        "events": 2,
+        "decisions_anonymised": 2,
+        "consent": 1,
+        "visitors": 1,
+        "dead_letters": 0,
+    }
     assert response.cookies["tailor_vid"]["max-age"] == 0
     assert response.cookies["tailor_consent"]["max-age"] == 0
     assert not Event.objects.filter(visitor_id=alice_id).exists()

@@ -4,6 +4,11 @@ import django.utils.timezone
 from django.db import migrations, models
 
 
+def bot_decisions_flag(apps, schema_editor):
+    # Decisions logged before the flag existed say who they were shown to in their context.
+    apps.get_model("tracking", "DecisionLog").objects.filter(context__device="bot").update(is_bot=True)
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -20,6 +25,7 @@ class Migration(migrations.Migration):
                 ('reason', models.TextField()),
                 ('payload', models.TextField()),
                 ('replayed_at', models.DateTimeField(blank=True, null=True)),
+                ('visitor_id', models.UUIDField(blank=True, db_index=True, null=True)),
             ],
         ),
         migrations.AddField(
@@ -27,4 +33,5 @@ class Migration(migrations.Migration):
             name='is_bot',
             field=models.BooleanField(default=False),
         ),
+        migrations.RunPython(bot_decisions_flag, migrations.RunPython.noop),
     ]
