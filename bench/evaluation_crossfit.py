@@ -16,8 +16,8 @@ The reward model is either a table of (type, variant) click rates shrunk to the 
 with the same clipped inverse-propensity row weights), on feature rows that also carry
 a useless noise column. Figures: mean 95 % interval width
 and the share of logs whose interval covers the truth, per policy and estimator, and the
-width ratio cross-fit / hold-out. Nothing is written to ``bench/RESULTS.md``; ``--json``
-saves the figures.
+width ratio cross-fit / hold-out. The DR and IPS rows are appended to ``bench/RESULTS.md``
+(section "Offline evaluation: cross-fit vs hold-out"); ``--json`` saves every figure.
 
     .venv/bin/python bench/evaluation_crossfit.py [--logs 400] [--lightgbm-logs 40] [--rows 2000]
 """
@@ -35,7 +35,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import machine, now_utc, versions  # noqa: E402
+from bench._common import machine, now_utc, results_append, versions  # noqa: E402
 from personalization.engine.estimators import (  # noqa: E402
     Estimate,
     crossfit,
@@ -190,6 +190,40 @@ def main() -> int:
         seconds = time.monotonic() - started
         print(table(model, logs, args.rows, figures, seconds), end="\n\n", flush=True)
         report[model] = {"logs": logs, "seconds": seconds, "figures": figures}
+        results_append(
+            "Offline evaluation: cross-fit vs hold-out",
+            [
+                "date",
+                "reward model",
+                "logs × rows",
+                "policy (truth)",
+                "estimator",
+                "width hold-out",
+                "width cross-fit",
+                "ratio",
+                "coverage hold-out",
+                "coverage cross-fit",
+                "command",
+            ],
+            [
+                (
+                    report["date"],
+                    model,
+                    f"{logs} × {args.rows}",
+                    f"{policy} ({true_value(POLICIES[policy]):.3f})",
+                    estimator,
+                    f"{f['width_holdout']:.4f}",
+                    f"{f['width_crossfit']:.4f}",
+                    f"{f['width_ratio']:.2f}",
+                    f"{f['coverage_holdout']:.1%}",
+                    f"{f['coverage_crossfit']:.1%}",
+                    f"bench/evaluation_crossfit.py --logs {args.logs} --lightgbm-logs {args.lightgbm_logs}",
+                )
+                for policy, by_estimator in figures.items()
+                for estimator, f in by_estimator.items()
+                if estimator in ("dr", "ips")
+            ],
+        )
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))
     return 0

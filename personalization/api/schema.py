@@ -15,10 +15,14 @@ from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 
+from tracking.api.security import SameSiteOnly
+
 BODY_ERRORS = {
     "400": "The request is malformed; the body names each field and its problem.",
+    "413": "The body is larger than the endpoint accepts.",
     "415": "The body's media type is not accepted; send application/json.",
 }
+CROSS_SITE = "Refused: a state-changing request from another site whose origin is not allow-listed."
 THROTTLED = "Too many requests from this visitor or address; retry after Retry-After seconds."
 VISITOR_HEADER = OpenApiParameter(
     "X-Tailor-Visitor",
@@ -48,6 +52,8 @@ class TailorAutoSchema(AutoSchema):
             errors.update(BODY_ERRORS)
         if self.view.get_throttles():
             errors["429"] = THROTTLED
+        if any(isinstance(permission, SameSiteOnly) for permission in self.view.get_permissions()):
+            errors["403"] = CROSS_SITE
         for code, description in errors.items():
             if code not in responses:
                 response = OpenApiResponse(response=OpenApiTypes.OBJECT, description=description)
