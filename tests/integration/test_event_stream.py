@@ -87,7 +87,8 @@ def test_writer_killed_mid_batch_loses_and_doubles_nothing(server, stack_env, pg
         f"""
 import django, json, os
 django.setup()
-from tracking.ingest import _redis, event_records_persist
+from tracking.event_writes import event_records_persist
+from tracking.ingest import _redis
 client = _redis()
 try:
     client.xgroup_create({STREAM!r}, "writers", id="0", mkstream=True)

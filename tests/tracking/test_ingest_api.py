@@ -324,3 +324,11 @@ def test_every_json_media_type_is_taken_as_the_other_endpoints_take_it(client, c
         HTTP_X_TAILOR_VISITOR=visitor,
     )
     assert consent.status_code == 200, consent.content
+
+
+@pytest.mark.parametrize("raw", [b"[1, 2]", b'{"id": 1}', b"[{}, 3]"])
+def test_a_stream_entry_of_the_wrong_shape_is_named_for_the_dead_letters(raw):
+    from tracking.ingest import _stream_entry_records
+
+    with pytest.raises(ValueError, match="not a list of records"):
+        _stream_entry_records({b"events": raw})
