@@ -88,10 +88,12 @@ def decision_owners(decision_ids: set[str]) -> dict[str, str]:
         owners = {key.rsplit(":", 1)[1]: value for key, value in cached.items()}
     missing = decision_ids - owners.keys()
     if missing:
-        for decision_id, visitor_id in DecisionLog.objects.filter(id__in=[uuid.UUID(d) for d in missing]).values_list(
-            "id", "visitor_id"
-        ):
-            owners[decision_id.hex] = str(visitor_id) if visitor_id else ""
+        rows = DecisionLog.objects.filter(id__in=[uuid.UUID(d) for d in missing]).values_list("id", "visitor_id")
+        try:
+            for decision_id, visitor_id in rows:
+                owners[decision_id.hex] = str(visitor_id) if visitor_id else ""
+        except DatabaseError as exc:  # the database is down: a 503 the tracker retries, as for the write
+            raise IngestUnavailableError(str(exc)) from exc
     return owners
 
 
