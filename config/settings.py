@@ -200,6 +200,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     # JSON only, decoded strictly: hostile JSON is a 400 naming where, never a 500 further on.
     "DEFAULT_PARSER_CLASSES": ["tracking.api.parsers.StrictJSONParser"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "tracking.api.parsers.JSONContentNegotiation",  # and +json types
     # Rate limits key on the client address: trust X-Forwarded-For only behind this many proxies.
     "NUM_PROXIES": env.int("TAILOR_NUM_PROXIES", default=0),
 }

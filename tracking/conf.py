@@ -36,6 +36,8 @@ DEFAULTS: dict[str, Any] = {
     # A page view asks for its slots once; a client asking faster than this is a script.
     "DECISIONS_RATE_VISITOR": "120/min",
     "DECISIONS_RATE_IP": "1200/min",
+    # A page sets consent once per visitor; each call without an id creates a visitor and a Consent row.
+    "CONSENT_RATE_IP": "60/min",
     # Rewards and features
     "ATTRIBUTION_WINDOW_SECONDS": 30 * 60,
     "FEATURES_TTL_SECONDS": 30 * 24 * 3600,

@@ -31,11 +31,8 @@ PropValue = str | Integer | Number | bool | None
 # A lone surrogate is swapped for this noncharacter before the retry decode, then refused
 # wherever it lands; a client sending the noncharacter itself is refused the same way.
 SURROGATE_MARK = "\ufdd0"
-_SURROGATE_ESCAPE = re.compile(
-    rb"(?<!\\)((?:\\\\)*)"  # an even run of backslashes: the \u below is a real escape
-    rb"(?:\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"  # high, no low after
-    rb"|(?<![0-9a-fA-F]{4})\\u[dD][c-fC-F][0-9a-fA-F]{2})"  # low, no escape just before
-)
+# Every backslash escape, taken whole, so that an escaped backslash never starts a \u escape.
+_ESCAPE = re.compile(rb"\\(?:u([0-9a-fA-F]{4})|.)", re.DOTALL)
 SURROGATE_ERROR = "Contains a lone UTF-16 surrogate (or U+FDD0), which cannot be stored."
 
 
@@ -174,8 +171,33 @@ def _event_slices(body: bytes) -> list[bytes]:
     return slices
 
 
+def _lone_surrogate_spans(body: bytes) -> list[tuple[int, int]]:
+    """Where the lone surrogate escapes are: a high one directly followed by a low one is a pair,
+    every other surrogate escape is lone (whatever text stands before it)."""
+    lone: list[tuple[int, int]] = []
+    high: re.Match[bytes] | None = None  # the last high surrogate escape, waiting for its low half
+    for escape in _ESCAPE.finditer(body):
+        code = int(escape.group(1), 16) if escape.group(1) else -1
+        paired = high is not None and high.end() == escape.start() and 0xDC00 <= code <= 0xDFFF
+        if high is not None and not paired:
+            lone.append(high.span())
+        high = None
+        if 0xD800 <= code <= 0xDBFF:
+            high = escape
+        elif 0xDC00 <= code <= 0xDFFF and not paired:
+            lone.append(escape.span())
+    if high is not None:
+        lone.append(high.span())
+    return lone
+
+
 def _mark_lone_surrogates(body: bytes) -> bytes:
-    return _SURROGATE_ESCAPE.sub(rb"\1\\ufdd0", body)
+    out: list[bytes] = []
+    end = 0
+    for start, stop in _lone_surrogate_spans(body):
+        out += [body[end:start], rb"\ufdd0"]
+        end = stop
+    return b"".join([*out, body[end:]])
 
 
 def events_batch_decode(body: bytes) -> DecodedBatch:

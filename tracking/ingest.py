@@ -41,7 +41,7 @@ from .event_decode import (
     rejections_count,
     text_clean,
 )
-from .event_writes import event_records_persist, event_records_write  # noqa: F401 - re-exported for callers
+from .event_writes import event_records_persist
 from .models import DeadLetter, DecisionLog, Event
 from .outages import outage_guard
 from .privacy import looks_personal
@@ -88,10 +88,12 @@ def decision_owners(decision_ids: set[str]) -> dict[str, str]:
         owners = {key.rsplit(":", 1)[1]: value for key, value in cached.items()}
     missing = decision_ids - owners.keys()
     if missing:
-        for decision_id, visitor_id in DecisionLog.objects.filter(id__in=[uuid.UUID(d) for d in missing]).values_list(
-            "id", "visitor_id"
-        ):
-            owners[decision_id.hex] = str(visitor_id) if visitor_id else ""
+        rows = DecisionLog.objects.filter(id__in=[uuid.UUID(d) for d in missing]).values_list("id", "visitor_id")
+        try:
+            for decision_id, visitor_id in rows:
+                owners[decision_id.hex] = str(visitor_id) if visitor_id else ""
+        except DatabaseError as exc:  # the database is down: a 503 the tracker retries, as for the write
+            raise IngestUnavailableError(str(exc)) from exc
     return owners
 
 
@@ -397,12 +399,10 @@ def _stream_entry_records(fields: Mapping[Any, Any]) -> list[dict[str, Any]]:
         raise ValueError("the entry has no 'events' field")
     try:
         return _stream_decoder.decode(raw)
-    except msgspec.DecodeError:
+    except msgspec.DecodeError:  # and its subclass ValidationError: a wrong shape is named below
         # msgspec refuses lone surrogates outright; Python's json keeps them, so the record
         # reaches the writer and only it is dead-lettered, not its whole entry.
         records = json.loads(raw)
-    except msgspec.ValidationError as exc:
-        raise ValueError(str(exc)) from exc
     if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
         raise ValueError("the entry is not a list of records")
     return records

@@ -92,6 +92,12 @@ def request_visitor_ensure(request: Any) -> RequestTailor:
     return tailor
 
 
+def request_visitor_withhold(request: Any) -> None:
+    """Issue no id on this request (a visitor asking not to be tracked): no cookie, no header."""
+    if request_tailor(request).issued:
+        request.tailor = RequestTailor(request, "", issued=False)
+
+
 def _visitor_id_from(request: Any) -> tuple[str, bool]:
     visitor_id = visitor_id_parse(request.META.get(setting("VISITOR_HEADER"))) or visitor_id_parse(
         request.COOKIES.get(setting("VISITOR_COOKIE"))

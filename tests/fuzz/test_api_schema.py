@@ -73,7 +73,7 @@ def test_api_conforms_to_its_schema(case, published_slot):
 DOCUMENTED_ERRORS = {
     ("post", "/api/v1/decisions/"): {"400", "415"},
     ("post", "/api/v1/events/"): {"400", "403", "413", "415", "429", "503"},
-    ("post", "/api/v1/consent/"): {"400", "415"},
+    ("post", "/api/v1/consent/"): {"400", "415", "429"},
     ("get", "/api/v1/visitors/me/"): {"404"},
     ("delete", "/api/v1/visitors/me/"): {"404"},
 }

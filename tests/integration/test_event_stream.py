@@ -87,7 +87,8 @@ def test_writer_killed_mid_batch_loses_and_doubles_nothing(server, stack_env, pg
         f"""
 import django, json, os
 django.setup()
-from tracking.ingest import _redis, event_records_persist
+from tracking.event_writes import event_records_persist
+from tracking.ingest import _redis
 client = _redis()
 try:
     client.xgroup_create({STREAM!r}, "writers", id="0", mkstream=True)
@@ -193,16 +194,18 @@ def test_redis_and_database_both_down_answers_503_with_retry_after(stack_dir):
         assert post_events(server, visitor, make_events(5))["accepted"] == 5
         own_redis.kill()
         own_pg.stop()
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{server.port}/api/v1/events/",
-            data=json.dumps({"events": make_events(5)}).encode(),
-            headers={"Content-Type": "application/json", "X-Tailor-Visitor": visitor},
-            method="POST",
-        )
-        with pytest.raises(urllib.error.HTTPError) as refused:
-            urllib.request.urlopen(request, timeout=30)  # noqa: S310 - loopback only
-        assert refused.value.code == 503
-        assert refused.value.headers["Retry-After"] == "5"
+        # Plain events fail at the write; events naming a decision fail earlier, at the owner lookup.
+        for events in (make_events(5), make_events(5, decision=uuid.uuid4().hex)):
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{server.port}/api/v1/events/",
+                data=json.dumps({"events": events}).encode(),
+                headers={"Content-Type": "application/json", "X-Tailor-Visitor": visitor},
+                method="POST",
+            )
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(request, timeout=30)  # noqa: S310 - loopback only
+            assert refused.value.code == 503, events[0]
+            assert refused.value.headers["Retry-After"] == "5"
     finally:
         if server is not None:
             server.stop()

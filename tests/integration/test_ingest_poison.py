@@ -117,7 +117,7 @@ def test_direct_writer_sets_a_poison_record_aside_and_writes_the_batch(stack_env
         f"""
 import django, json
 django.setup()
-from tracking.ingest import event_records_persist
+from tracking.event_writes import event_records_persist
 fresh = event_records_persist(json.loads({json.dumps(json.dumps(records))}))
 print(len(fresh))
 """,

@@ -191,3 +191,9 @@ def test_the_schema_documents_every_status_of_the_decisions_operation(client):
     schema = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
     responses = schema["paths"]["/api/v1/decisions/"]["post"]["responses"]
     assert {"200", "400", "403", "413", "415", "429"} <= set(responses)
+
+
+@pytest.mark.parametrize("content_type", ["application/merge-patch+json", "application/vnd.api+json; charset=utf-8"])
+def test_a_json_media_type_with_a_plus_json_suffix_is_taken(client, demo, content_type):
+    response = client.post(URL, data=json.dumps({"slots": ["home-hero"]}), content_type=content_type)
+    assert response.status_code == 200, response.content

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rest_framework.renderers import JSONRenderer
@@ -56,8 +57,9 @@ body = (
 def check(serializer) -> None:
     if serializer.is_valid():
         data = serializer.validated_data
-        encoded = json.dumps(data, default=str, allow_nan=False)  # storable: every number finite
-        assert "\\u0000" not in encoded
+        # Storable: every number finite; text as it is (not \u-escaped), so a lone surrogate shows.
+        encoded = json.dumps(data, default=str, allow_nan=False, ensure_ascii=False)
+        assert "\\u0000" not in encoded  # json.dumps escapes NUL even without ensure_ascii
         assert all(not 0xD800 <= ord(c) <= 0xDFFF for c in encoded)
         ctx = data.get("context", data) if isinstance(serializer, DecisionsInputSerializer) else data
         features = context_features(Context.from_mapping(dict(ctx)))  # featurizable, as training will
@@ -80,3 +82,19 @@ def test_any_decisions_body_is_valid_or_field_errors_never_an_exception(data):
 @given(context | json_value)
 def test_any_context_is_valid_or_field_errors_never_an_exception(data):
     check(ContextInputSerializer(data=data))
+
+
+class _Accepted:
+    """A serializer stand-in that accepted ``data``: what ``check`` must refuse if it cannot be stored."""
+
+    def __init__(self, data: dict) -> None:
+        self.validated_data = data
+
+    def is_valid(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("text", ["a\ud800", "\udfff", "x\x00y"])
+def test_check_catches_text_that_cannot_be_stored(text):
+    with pytest.raises(AssertionError):
+        check(_Accepted({"attributes": {"note": text}}))

@@ -290,3 +290,45 @@ def test_rate_limit_ignores_a_forged_forwarded_for(client, settings):
         for i in range(3)
     ]
     assert statuses == [202, 202, 429]
+
+
+@pytest.mark.parametrize("length", ["abc", "1e3", "", " 12 x"])
+def test_a_malformed_content_length_is_absent_not_a_500(client, length):
+    response = post(client, {"events": [ev()]}, CONTENT_LENGTH=length)
+    assert response.status_code in (202, 400), response.content[:300]
+    if response.status_code == 400:  # the server read no body for a length it could not parse
+        assert list(response.json()) == ["events"]
+
+
+@pytest.mark.parametrize("header", ["HTTP_SEC_GPC", "HTTP_DNT"])
+def test_do_not_track_visitor_is_issued_no_id(client, header):
+    response = post(client, {"events": [ev()]}, **{header: "1"})
+    assert response.json()["ignored"] == "do-not-track"
+    assert "tailor_vid" not in response.cookies
+    assert "X-Tailor-Visitor" not in response.headers
+
+
+@pytest.mark.parametrize(
+    "content_type", ["application/merge-patch+json", "application/vnd.api+json; charset=utf-8", "Application/JSON"]
+)
+def test_every_json_media_type_is_taken_as_the_other_endpoints_take_it(client, content_type):
+    visitor = str(uuid.uuid4())
+    events = client.post(
+        URL, data=json.dumps({"events": [ev()]}), content_type=content_type, HTTP_X_TAILOR_VISITOR=visitor
+    )
+    assert events.status_code == 202, events.content
+    consent = client.post(
+        "/api/v1/consent/",
+        data=json.dumps({"analytics": True, "personalization": True}),
+        content_type=content_type,
+        HTTP_X_TAILOR_VISITOR=visitor,
+    )
+    assert consent.status_code == 200, consent.content
+
+
+@pytest.mark.parametrize("raw", [b"[1, 2]", b'{"id": 1}', b"[{}, 3]"])
+def test_a_stream_entry_of_the_wrong_shape_is_named_for_the_dead_letters(raw):
+    from tracking.ingest import _stream_entry_records
+
+    with pytest.raises(ValueError, match="not a list of records"):
+        _stream_entry_records({b"events": raw})

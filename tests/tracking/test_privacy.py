@@ -364,3 +364,19 @@ def test_an_operator_can_erase_a_visitor_stored_before_ids_had_to_be_random():
     out = StringIO()
     call_command("erase_visitor", legacy, stdout=out)
     assert not Visitor.objects.filter(id=legacy).exists()
+
+
+def test_consent_is_throttled_per_ip_with_retry_after(settings):
+    """Each consent call without an id creates a visitor and a Consent row: an address gets a bounded number."""
+    settings.TAILOR = {**settings.TAILOR, "CONSENT_RATE_IP": "3/min"}
+    responses = [
+        Client().post(
+            "/api/v1/consent/",
+            data={"analytics": True, "personalization": False},
+            content_type="application/json",
+        )
+        for _ in range(4)
+    ]
+    assert [r.status_code for r in responses] == [200, 200, 200, 429]
+    assert "Retry-After" in responses[-1].headers
+    assert Consent.objects.count() == 3

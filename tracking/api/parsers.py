@@ -21,6 +21,7 @@ import msgspec
 from django.conf import settings
 from rest_framework import status
 from rest_framework.exceptions import ParseError
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.parsers import BaseParser
 
 MAX_DEPTH = 32
@@ -138,8 +139,28 @@ class BodyTooLarge(ParseError):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
 
 
+def is_json_media_type(content_type: str | None) -> bool:
+    """``application/json`` or a ``+json`` type (``application/merge-patch+json``), whatever its parameters."""
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    return media == "application/json" or media.endswith("+json")
+
+
+class JSONContentNegotiation(DefaultContentNegotiation):
+    """DRF's negotiation, except that every JSON media type goes to the JSON parser: DRF matches
+    ``application/json`` exactly, so ``application/merge-patch+json`` would be a 415 on the views
+    that parse with it and a 202 on the events endpoint, which reads its own body."""
+
+    def select_parser(self, request: Any, parsers: Any) -> Any:
+        content_type = request.content_type
+        if content_type and len(content_type) <= self.max_media_type_length and is_json_media_type(content_type):
+            for parser in parsers:
+                if parser.media_type == "application/json":
+                    return parser
+        return super().select_parser(request, parsers)
+
+
 class StrictJSONParser(BaseParser):
-    """``application/json`` only, UTF-8, at most ``DATA_UPLOAD_MAX_MEMORY_SIZE`` bytes, decoded by msgspec
+    """``application/json`` (and ``+json`` types, with ``JSONContentNegotiation``) only, UTF-8, at most ``DATA_UPLOAD_MAX_MEMORY_SIZE`` bytes, decoded by msgspec
     and checked by ``json_clean``."""
 
     media_type = "application/json"

@@ -91,3 +91,10 @@ class DecisionsVisitorRateThrottle(VisitorRateThrottle):
 class DecisionsIPRateThrottle(IPRateThrottle):
     scope = "tailor_decisions_ip"
     rate_setting = "DECISIONS_RATE_IP"
+
+
+class ConsentIPRateThrottle(IPRateThrottle):
+    """Per IP: a consent call without an id creates a visitor and a Consent row."""
+
+    scope = "tailor_consent_ip"
+    rate_setting = "CONSENT_RATE_IP"

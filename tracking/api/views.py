@@ -16,12 +16,13 @@ from ..consent import consent_set, do_not_track
 from ..context import user_agent_parse
 from ..event_decode import BatchInvalidError, events_batch_decode, rejections_count
 from ..ingest import IngestUnavailableError, events_ingest
-from ..middleware import request_tailor, request_visitor_ensure
+from ..middleware import request_tailor, request_visitor_ensure, request_visitor_withhold
 from ..privacy import ip_prefix
 from ..selectors import visitor_export
 from ..services import visitor_erase
+from .parsers import is_json_media_type
 from .security import SameSiteOnly
-from .throttles import IPRateThrottle, VisitorRateThrottle
+from .throttles import ConsentIPRateThrottle, IPRateThrottle, VisitorRateThrottle
 
 CROSS_SITE_REFUSED = OpenApiResponse(description="Sent by another site's page whose origin is not allow-listed.")
 
@@ -87,9 +88,14 @@ class TooLarge(ParseError):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
 
 
-def _is_json(content_type: str) -> bool:
-    media = content_type.split(";", 1)[0].strip().lower()
-    return media == "application/json" or media.endswith("+json")
+def _declared_length(request: Request) -> int:
+    """Content-Length, or 0 when absent. A value that is not a whole number counts as absent (the
+    WSGI server read no body for it) and is dropped: Django's ``request.body`` would raise on it."""
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        del request.META["CONTENT_LENGTH"]
+        return 0
 
 
 class EventsCreateApi(APIView):
@@ -116,10 +122,10 @@ class EventsCreateApi(APIView):
     def post(self, request: Request) -> Response:
         # The raw body is decoded here, in one typed pass, instead of by DRF's JSON parser:
         # json.loads breaks on deep nesting and huge numbers, the typed decoder refuses them.
-        if not _is_json(request.content_type or ""):
+        if not is_json_media_type(request.content_type):
             raise UnsupportedMediaType(request.content_type)
         limit = setting("MAX_BATCH_BYTES")
-        size = int(request.META.get("CONTENT_LENGTH") or 0)
+        size = _declared_length(request)
         if size > limit:
             raise TooLarge(f"The batch is {size} bytes; the limit is {limit}.")
         body = request.body
@@ -132,9 +138,10 @@ class EventsCreateApi(APIView):
             return Response({exc.field: [str(exc)]}, status=400)
         if batch.size > setting("MAX_BATCH_EVENTS"):
             raise TooLarge(f"The batch has {batch.size} events; the limit is {setting('MAX_BATCH_EVENTS')}.")
-        tailor = request_visitor_ensure(request._request)
         if do_not_track(request._request):
+            request_visitor_withhold(request._request)  # nothing is recorded, so no id is issued either
             return Response({"accepted": 0, "duplicates": 0, "rejected": [], "ignored": "do-not-track"}, status=202)
+        tailor = request_visitor_ensure(request._request)
         if not tailor.visitor.analytics_consent:
             return Response({"detail": "The visitor has not consented to analytics."}, status=403)
         device = user_agent_parse(request.META.get("HTTP_USER_AGENT", ""))[0]
@@ -164,6 +171,8 @@ class ConsentUpdateApi(APIView):
 
     authentication_classes: list = []
     permission_classes = [SameSiteOnly]
+    # Each call without an id creates a visitor and a Consent row: bound them per address (429 in the schema).
+    throttle_classes = [ConsentIPRateThrottle]
 
     @extend_schema(request=ConsentInputSerializer, responses={200: ConsentInputSerializer, 403: CROSS_SITE_REFUSED})
     def post(self, request: Request) -> Response:
