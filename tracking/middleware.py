@@ -129,4 +129,6 @@ class VisitorMiddleware:
             )
         if tailor.issued:
             response.headers.setdefault("X-Tailor-Visitor", tailor.visitor_id)
+            # A new id is this visitor's alone: a shared cache replaying the response would give it to everyone.
+            patch_cache_control(response, private=True)
         return response
