@@ -38,13 +38,16 @@ class RequestTailor:
         self.issued = issued  # the id is new in this response: set the cookie
         # A visitor named in a request body (the decisions API's visitor_id) is not the one the cookies are for.
         self.named = named
+        # The session's user is this request's own visitor (cookie or header), never one merely named:
+        # anyone can name any id, and the user would be linked to it and greeted by name under it.
+        self.user_applies = not named or visitor_id == _visitor_id_own(request)
         self.headless = named or bool(request.META.get(setting("VISITOR_HEADER")))
         self.pending_decisions: list[dict[str, Any]] = []
 
     @cached_property
     def visitor(self) -> VisitorState:
         user = getattr(self._request, "user", None)
-        authenticated = bool(user is not None and user.is_authenticated)
+        authenticated = bool(user is not None and user.is_authenticated and self.user_applies)
         visits = visit_count_touch(self.visitor_id) if self.visitor_id else 1
         consent = consent_for(
             self.visitor_id,
@@ -92,10 +95,14 @@ def request_visitor_ensure(request: Any) -> RequestTailor:
     return tailor
 
 
-def _visitor_id_from(request: Any) -> tuple[str, bool]:
-    visitor_id = visitor_id_parse(request.META.get(setting("VISITOR_HEADER"))) or visitor_id_parse(
+def _visitor_id_own(request: Any) -> str | None:
+    return visitor_id_parse(request.META.get(setting("VISITOR_HEADER"))) or visitor_id_parse(
         request.COOKIES.get(setting("VISITOR_COOKIE"))
     )
+
+
+def _visitor_id_from(request: Any) -> tuple[str, bool]:
+    visitor_id = _visitor_id_own(request)
     if visitor_id:
         return visitor_id, False
     if lax_cookies_withheld(request):
