@@ -109,10 +109,13 @@ def _records_write(records: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
 
 
 def _visitors_upsert(visitors: dict[str, dict[str, Any]]) -> None:
-    with_user = [Visitor(id=uuid.UUID(k), **v) for k, v in visitors.items() if v["user_id"]]
+    # In id order: two writers upserting overlapping visitors in different orders lock rows in
+    # different orders, and PostgreSQL breaks the cycle by failing one of them (deadlock detected).
+    ordered = sorted(((uuid.UUID(k), v) for k, v in visitors.items()), key=lambda item: item[0])
+    with_user = [Visitor(id=k, **v) for k, v in ordered if v["user_id"]]
     anonymous = [
-        Visitor(id=uuid.UUID(k), last_seen_at=v["last_seen_at"], visit_count=v["visit_count"])
-        for k, v in visitors.items()
+        Visitor(id=k, last_seen_at=v["last_seen_at"], visit_count=v["visit_count"])
+        for k, v in ordered
         if not v["user_id"]
     ]
     for objs, fields in (
