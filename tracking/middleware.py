@@ -46,8 +46,8 @@ class RequestTailor:
 
     @cached_property
     def visitor(self) -> VisitorState:
-        user = getattr(self._request, "user", None)
-        authenticated = bool(user is not None and user.is_authenticated and self.user_applies)
+        user: Any = getattr(self._request, "user", None) if self.user_applies else None
+        authenticated = bool(user is not None and user.is_authenticated)
         visits = visit_count_touch(self.visitor_id) if self.visitor_id else 1
         consent = consent_for(
             self.visitor_id,
