@@ -2,7 +2,8 @@
 
 Wagtail hands query parameters to the database as they come, so a number past 64 bits, a NUL
 character or an unknown search operator became a database error and a 500. Here every parameter
-is checked first and a bad one is a 400 that names it. Page bodies carry slots resolved for the
+is checked first and a bad one is a 400 that names it, and so is a field filter value its field
+cannot parse (a date that is not one). Page bodies carry slots resolved for the
 requesting visitor, so page responses vary on the visitor's cookie and header: a shared cache
 must never hand one visitor's decisions to another.
 """
@@ -12,9 +13,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from django.core.exceptions import EmptyResultSet, FullResultSet, ValidationError
 from django.db import models
 from django.http import Http404, QueryDict
 from django.utils.cache import patch_vary_headers
+from wagtail.api.v2.filters import FieldsFilter
 from wagtail.api.v2.utils import BadRequestError
 from wagtail.api.v2.views import PagesAPIViewSet
 from wagtail.images.api.v2.views import ImagesAPIViewSet
@@ -59,6 +62,45 @@ def integer_field_names(model: type[models.Model]) -> set[str]:
     }
 
 
+class OneParameter:
+    """The part of a request Wagtail's field filter reads (``GET.items()``), holding one parameter."""
+
+    def __init__(self, name: str, value: str) -> None:
+        self.GET = {name: value}
+
+
+class FieldsFilterNamed(FieldsFilter):
+    """Wagtail's field filter, one parameter at a time, so a value its field cannot take is a 400 naming it.
+
+    Wagtail converts booleans, integers and foreign keys itself, but hands the rest (a date, a
+    time) to Django as text: ``first_published_at=notadate`` raised ValidationError, and
+    ``0001-01-01T00:00+14:00`` (before year 1 in UTC) an OverflowError only when the query was
+    compiled. Compiling here, right after the filter, makes both fail where the parameter is known.
+    """
+
+    def filter_queryset(self, request: Any, queryset: Any, view: Any) -> Any:
+        for name, value in request.GET.items():
+            try:
+                filtered = super().filter_queryset(OneParameter(name, value), queryset, view)
+                if filtered is not queryset:
+                    query_compile(filtered)
+            except (ValidationError, ValueError, OverflowError) as error:
+                raise BadRequestError(f"field filter error. {value!r} is not a valid value for {name}") from error
+            queryset = filtered
+        return queryset
+
+
+def query_compile(queryset: Any) -> None:
+    try:
+        queryset.query.get_compiler(using=queryset.db).as_sql()
+    except (EmptyResultSet, FullResultSet):
+        pass  # a filter that matches nothing (an integer past the column's range) or everything: valid
+
+
+def filter_backends_named(backends: list[type]) -> list[type]:
+    return [FieldsFilterNamed if backend is FieldsFilter else backend for backend in backends]
+
+
 class QueryCheckMixin:
     """Checks the query string before Wagtail's view runs, and looks up out-of-range ids as not found."""
 
@@ -75,6 +117,13 @@ class QueryCheckMixin:
             cleaned["search"] = search_normalize(search)
             request._request.GET = cleaned
 
+    def handle_exception(self, exc: Exception) -> Any:
+        # Django raises ValidationError only for a value it could not parse, which here can only come
+        # from the query string: a 400 with Django's message (it quotes the value), never a 500.
+        if isinstance(exc, ValidationError):
+            exc = BadRequestError(f"a query parameter is not valid: {' '.join(exc.messages)}")
+        return super().handle_exception(exc)  # type: ignore[misc]
+
     def get_object(self) -> Any:
         pk = self.kwargs.get("pk")
         if pk is not None and abs(int(pk)) > INTEGER_MAX:
@@ -83,6 +132,8 @@ class QueryCheckMixin:
 
 
 class TailorPagesAPIViewSet(QueryCheckMixin, PagesAPIViewSet):
+    filter_backends = filter_backends_named(PagesAPIViewSet.filter_backends)
+
     def finalize_response(self, request: Any, response: Any, *args: Any, **kwargs: Any) -> Any:
         response = super().finalize_response(request, response, *args, **kwargs)
         patch_vary_headers(response, ("Cookie", "X-Tailor-Visitor"))
@@ -90,4 +141,4 @@ class TailorPagesAPIViewSet(QueryCheckMixin, PagesAPIViewSet):
 
 
 class TailorImagesAPIViewSet(QueryCheckMixin, ImagesAPIViewSet):
-    pass
+    filter_backends = filter_backends_named(ImagesAPIViewSet.filter_backends)

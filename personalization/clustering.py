@@ -78,7 +78,7 @@ def visitors_active(since: Any) -> list[str]:
         Event.objects.filter(ts__gte=since, is_bot=True).order_by().values_list("visitor_id", flat=True).distinct()
     )
     bots |= set(
-        DecisionLog.objects.filter(created_at__gte=since, context__device="bot")
+        DecisionLog.objects.filter(created_at__gte=since, is_bot=True)
         .exclude(visitor_id=None)
         .order_by()
         .values_list("visitor_id", flat=True)

@@ -38,12 +38,15 @@ class RequestTailor:
         self.issued = issued  # the id is new in this response: set the cookie
         # A visitor named in a request body (the decisions API's visitor_id) is not the one the cookies are for.
         self.named = named
+        # The session's user is this request's own visitor (cookie or header), never one merely named:
+        # anyone can name any id, and the user would be linked to it and greeted by name under it.
+        self.user_applies = not named or visitor_id == _visitor_id_own(request)
         self.headless = named or bool(request.META.get(setting("VISITOR_HEADER")))
         self.pending_decisions: list[dict[str, Any]] = []
 
     @cached_property
     def visitor(self) -> VisitorState:
-        user = getattr(self._request, "user", None)
+        user: Any = getattr(self._request, "user", None) if self.user_applies else None
         authenticated = bool(user is not None and user.is_authenticated)
         visits = visit_count_touch(self.visitor_id) if self.visitor_id else 1
         consent = consent_for(
@@ -98,10 +101,14 @@ def request_visitor_withhold(request: Any) -> None:
         request.tailor = RequestTailor(request, "", issued=False)
 
 
-def _visitor_id_from(request: Any) -> tuple[str, bool]:
-    visitor_id = visitor_id_parse(request.META.get(setting("VISITOR_HEADER"))) or visitor_id_parse(
+def _visitor_id_own(request: Any) -> str | None:
+    return visitor_id_parse(request.META.get(setting("VISITOR_HEADER"))) or visitor_id_parse(
         request.COOKIES.get(setting("VISITOR_COOKIE"))
     )
+
+
+def _visitor_id_from(request: Any) -> tuple[str, bool]:
+    visitor_id = _visitor_id_own(request)
     if visitor_id:
         return visitor_id, False
     if lax_cookies_withheld(request):
@@ -135,4 +142,6 @@ class VisitorMiddleware:
             )
         if tailor.issued:
             response.headers.setdefault("X-Tailor-Visitor", tailor.visitor_id)
+            # A new id is this visitor's alone: a shared cache replaying the response would give it to everyone.
+            patch_cache_control(response, private=True)
         return response

@@ -126,10 +126,13 @@ def _users_forget_deleted(visitors: dict[str, dict[str, Any]]) -> None:
 
 
 def _visitors_upsert(visitors: dict[str, dict[str, Any]]) -> None:
-    with_user = [Visitor(id=uuid.UUID(k), **v) for k, v in visitors.items() if v["user_id"]]
+    # In id order: two writers upserting overlapping visitors in different orders lock rows in
+    # different orders, and PostgreSQL breaks the cycle by failing one of them (deadlock detected).
+    ordered = sorted(((uuid.UUID(k), v) for k, v in visitors.items()), key=lambda item: item[0])
+    with_user = [Visitor(id=k, **v) for k, v in ordered if v["user_id"]]
     anonymous = [
-        Visitor(id=uuid.UUID(k), last_seen_at=v["last_seen_at"], visit_count=v["visit_count"])
-        for k, v in visitors.items()
+        Visitor(id=k, last_seen_at=v["last_seen_at"], visit_count=v["visit_count"])
+        for k, v in ordered
         if not v["user_id"]
     ]
     for objs, fields in (
@@ -232,9 +235,10 @@ def retention_purge(*, older_than_days: int, batch_size: int = 10_000) -> dict[s
     Events older than the period are deleted. Decisions keep what was shown, with its propensity (so
     statistics over what was shown stay unbiased), but lose their visitor id and context, as an
     erasure leaves them. Visitors not seen since (no decision, event or consent choice within the
-    period) are deleted with their consent record and cache entries, and so is the consent record of
-    a visitor who was never seen after making it. Dead letters past the period go too: they hold the
-    records they could not store.
+    period) are deleted with their cache entries and their consent record, and so is the consent record
+    of a visitor who was never seen after making it; a consent record that refuses analytics or
+    personalization is kept, so the refusal holds when the visitor returns. Dead letters past the
+    period go too: they hold the records they could not store.
     """
     from datetime import timedelta
 
@@ -260,10 +264,16 @@ def _decisions_anonymise(cutoff: datetime, batch_size: int) -> int:
 
 
 def _visitors_expire(cutoff: datetime, batch_size: int) -> tuple[int, int]:
-    """Delete visitors (and consent records without a visitor) not seen since ``cutoff``."""
+    """Delete visitors (and consent records without a visitor) not seen since ``cutoff``.
+
+    A record that refuses something stays: it is all that keeps a returning headless visitor (who
+    has no consent cookie) from being tracked again. It holds the id and two booleans, nothing else.
+    """
     from django.db.models import Exists, OuterRef
 
     from .models import Consent, Event
+
+    agreed = Consent.objects.filter(analytics=True, personalization=True)
 
     def seen_since(field: str) -> tuple[Exists, Exists]:
         return (
@@ -276,17 +286,17 @@ def _visitors_expire(cutoff: datetime, batch_size: int) -> tuple[int, int]:
     visitors = consent = 0
     while ids := list(stale.values_list("id", flat=True)[:batch_size]):
         with transaction.atomic():
-            consent += Consent.objects.filter(visitor_id__in=ids).delete()[0]
+            consent += agreed.filter(visitor_id__in=ids).delete()[0]
             visitors += Visitor.objects.filter(id__in=ids).delete()[0]
         _visitor_cache_forget(ids)
     events_since, _ = seen_since("visitor_id")
     orphans = (
-        Consent.objects.filter(updated_at__lt=cutoff)
+        agreed.filter(updated_at__lt=cutoff)
         .exclude(Exists(Visitor.objects.filter(id=OuterRef("visitor_id"))))
         .exclude(events_since)
     )
     while ids := list(orphans.values_list("visitor_id", flat=True)[:batch_size]):
-        consent += Consent.objects.filter(visitor_id__in=ids).delete()[0]
+        consent += agreed.filter(visitor_id__in=ids).delete()[0]
         _visitor_cache_forget(ids)
     return visitors, consent
 

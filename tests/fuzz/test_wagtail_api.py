@@ -16,6 +16,23 @@ from tests.factories.slots import page_with_slots, slot_create
 
 INTEGER = {"type": "integer"}
 TEXT = {"type": "string"}
+# Date-time filters: real timestamps, date-shaped text with impossible parts (month 13, offset +14:00
+# on year 1), and any text. Wagtail passes these to the database layer unparsed.
+DATE_TIME = {
+    "anyOf": [
+        {"type": "string", "format": "date-time"},
+        {
+            "type": "string",
+            "pattern": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}(:[0-9]{2})?([+-][0-9]{2}:[0-9]{2})?)?$",
+        },
+        TEXT,
+    ]
+}
+BOOLEAN_TEXT = {"anyOf": [{"type": "string", "enum": ["true", "false", "1", "0"]}, TEXT]}
+# A page type names the specific model, whose own API fields (body) become filters too.
+PAGE_TYPE = {
+    "anyOf": [{"type": "string", "enum": ["content.HomePage", "content.ProductPage", "wagtailcore.Page"]}, TEXT]
+}
 JSON_BODY = {"application/json": {"schema": {"type": "object"}}}
 ANSWERS = {
     "200": {"description": "The listing or the item.", "content": JSON_BODY},
@@ -32,7 +49,23 @@ COMMON = {
     "id": INTEGER,
     "title": TEXT,
 }
-PAGES = {**COMMON, "type": TEXT, "child_of": INTEGER, "descendant_of": INTEGER, "ancestor_of": INTEGER, "slug": TEXT}
+PAGES = {
+    **COMMON,
+    "type": PAGE_TYPE,
+    "child_of": INTEGER,
+    "descendant_of": INTEGER,
+    "ancestor_of": INTEGER,
+    "translation_of": INTEGER,
+    "slug": TEXT,
+    # Every other field the pages API filters on, by type: date-time, boolean, foreign key, text.
+    "first_published_at": DATE_TIME,
+    "show_in_menus": BOOLEAN_TEXT,
+    "alias_of": INTEGER,
+    "seo_title": TEXT,
+    "search_description": TEXT,
+    "body": TEXT,
+    "locale": TEXT,
+}
 IMAGES = {**COMMON, "width": INTEGER, "height": INTEGER, "tags": TEXT}
 
 

@@ -19,14 +19,14 @@ from django.urls import reverse
 from django.utils import timezone
 from wagtail.models import ModelLogEntry
 
-from personalization.clustering import ClusteringError, visitors_cluster
+from personalization.clustering import ClusteringError, visitors_active, visitors_cluster
 from personalization.engine import Context
 from personalization.engine.clustering import CentroidModel
 from personalization.models import BehaviourCluster, ClusteringRun, Segment
 from personalization.segments import segment_spec_compile
 from tests.factories.slots import segment_create, slot_create
 from tracking.ingest import events_ingest, visitor_features_get
-from tracking.models import Visitor
+from tracking.models import DecisionLog, Visitor
 
 pytestmark = pytest.mark.django_db
 
@@ -100,6 +100,30 @@ def deal_cluster() -> BehaviourCluster:
 
 
 # The service
+
+
+def test_a_visitor_shown_decisions_as_a_crawler_is_left_out():
+    # The decision's is_bot flag is the record of a crawler; its context's device says what the
+    # request claimed (a headless crawler may send any), and is emptied by retention and erasure.
+    now = timezone.now()
+    human, crawler = uuid.uuid4(), uuid.uuid4()
+    Visitor.objects.bulk_create([Visitor(id=v, last_seen_at=now) for v in (human, crawler)])
+    DecisionLog.objects.bulk_create(
+        DecisionLog(
+            id=uuid.uuid4(),
+            created_at=now,
+            visitor_id=visitor,
+            slot_key="s",
+            variant_key="a",
+            policy="p",
+            policy_version="1",
+            propensity=1.0,
+            context={"device": "desktop"},
+            is_bot=is_bot,
+        )
+        for visitor, is_bot in ((human, False), (crawler, True))
+    )
+    assert visitors_active(now - timedelta(hours=1)) == [str(human)]
 
 
 def test_clusters_recorded_behaviour_into_the_planted_groups(population):

@@ -294,9 +294,9 @@ def test_retention_purge_reaches_every_store(two_visitors, settings):
     )
     Consent.objects.create(visitor_id=active, analytics=True, personalization=False)
     Consent.objects.filter(visitor_id=active).update(updated_at=timezone.now() - timedelta(days=200))
-    # Opted out through the API long ago and never seen since: no visitor row, only a consent record.
+    # Agreed through the API long ago and never seen since: no visitor row, only a consent record.
     orphan = str(uuid.uuid4())
-    headless_opt_out(orphan)
+    Consent.objects.create(visitor_id=orphan, analytics=True, personalization=True)
     backdate(orphan, 120)
     old_letter = DeadLetter.objects.create(kind="event", reason="x", payload="{}")
     DeadLetter.objects.filter(pk=old_letter.pk).update(created_at=timezone.now() - timedelta(days=91))
@@ -324,6 +324,51 @@ def test_retention_purge_reaches_every_store(two_visitors, settings):
         "Older than 90 days: deleted 2 events, anonymised 2 decisions, deleted 1 visitors, "
         "2 consent records and 1 dead letters."
     )
+
+
+def test_an_opt_out_outlives_the_retention_window(demo):
+    """A refusal is kept when the visitor expires: else a returning headless visitor is tracked again."""
+    from tracking.services import retention_purge
+
+    refused_all, refused_personalization, agreed = (str(uuid.uuid4()) for _ in range(3))
+    headless_opt_out(refused_all)
+    for visitor, analytics, personalization in ((refused_personalization, True, False), (agreed, True, True)):
+        Consent.objects.create(visitor_id=visitor, analytics=analytics, personalization=personalization)
+    for visitor in (refused_all, refused_personalization, agreed):
+        Visitor.objects.create(id=visitor, last_seen_at=timezone.now())
+        backdate(visitor, 120)
+    orphan_refusal = str(uuid.uuid4())  # opted out and never seen at all: no visitor row
+    Consent.objects.create(visitor_id=orphan_refusal, analytics=False, personalization=True)
+    backdate(orphan_refusal, 120)
+
+    counts = retention_purge(older_than_days=90)
+    cache.clear()
+
+    assert counts["visitors"] == 3
+    assert counts["consent"] == 1
+    assert not Visitor.objects.exists()
+    assert sorted(Consent.objects.values_list("visitor_id", flat=True)) == sorted(
+        uuid.UUID(v) for v in (refused_all, refused_personalization, orphan_refusal)
+    )
+    assert retention_purge(older_than_days=90)["consent"] == 0
+    # The visitor comes back, by header: still not personalized, still not tracked.
+    decided = Client().post(
+        "/api/v1/decisions/",
+        data={"slots": ["home-hero"]},
+        content_type="application/json",
+        HTTP_X_TAILOR_VISITOR=refused_all,
+    )
+    assert decided.json()["decisions"][0]["policy"] == "no-consent"
+    assert not DecisionLog.objects.filter(visitor_id=refused_all).exists()
+    event = {"id": str(uuid.uuid4()), "type": "click", "ts": int(time.time() * 1000)}
+    tracked = Client().post(
+        "/api/v1/events/",
+        data=json.dumps({"events": [event]}),
+        content_type="application/json",
+        HTTP_X_TAILOR_VISITOR=refused_all,
+    )
+    assert tracked.status_code == 403
+    assert not Event.objects.filter(visitor_id=refused_all).exists()
 
 
 def test_retention_purge_runs_in_bounded_batches():

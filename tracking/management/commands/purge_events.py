@@ -18,7 +18,8 @@ def days(value: str) -> int:
 class Command(BaseCommand):
     help = (
         "Enforce the retention period (default: the TAILOR RETENTION_DAYS setting): delete older events, "
-        "take the visitor id off older decisions, delete visitors not seen since with their consent records."
+        "take the visitor id off older decisions, delete visitors not seen since with their consent records "
+        "(a record that refuses analytics or personalization is kept, so the refusal holds)."
     )
 
     def add_arguments(self, parser):
