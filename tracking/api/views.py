@@ -21,7 +21,7 @@ from ..privacy import ip_prefix
 from ..selectors import visitor_export
 from ..services import visitor_erase
 from .security import SameSiteOnly
-from .throttles import IPRateThrottle, VisitorRateThrottle
+from .throttles import IPRateThrottle, ThrottlesCountedTogether, VisitorRateThrottle
 
 CROSS_SITE_REFUSED = OpenApiResponse(description="Sent by another site's page whose origin is not allow-listed.")
 
@@ -92,7 +92,7 @@ def _is_json(content_type: str) -> bool:
     return media == "application/json" or media.endswith("+json")
 
 
-class EventsCreateApi(APIView):
+class EventsCreateApi(ThrottlesCountedTogether, APIView):
     """Accept a batch of tracker events; bad events are rejected one by one, never the whole batch."""
 
     authentication_classes: list = []
