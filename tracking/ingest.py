@@ -95,8 +95,13 @@ def decision_owners(decision_ids: set[str]) -> dict[str, str]:
     return owners
 
 
-def _event_check(event: EventIn, now: float) -> tuple[dict[str, Any] | None, dict[str, list[str]]]:
-    """The rules a typed event must still meet: a known type, a recent ts, a decision id, clean props."""
+def _event_check(
+    event: EventIn, not_after: float, not_before: float
+) -> tuple[dict[str, Any] | None, dict[str, list[str]]]:
+    """The rules a typed event must still meet: a known type, a recent ts, a decision id, clean props.
+
+    ``not_after`` / ``not_before``: the newest and oldest event time accepted, in epoch seconds.
+    """
     errors: dict[str, list[str]] = {}
     kind = event.type
     if kind not in EVENT_TYPES:
@@ -107,9 +112,9 @@ def _event_check(event: EventIn, now: float) -> tuple[dict[str, Any] | None, dic
             else f"Unknown type {shown!r}; use one of {', '.join(sorted(EVENT_TYPES))}."
         ]
     seconds = event.ts / 1000.0
-    if seconds > now + setting("CLOCK_SKEW_SECONDS"):
+    if seconds > not_after:
         errors["ts"] = ["Timestamp is in the future."]
-    elif seconds < now - setting("MAX_EVENT_AGE_SECONDS"):
+    elif seconds < not_before:
         errors["ts"] = ["Timestamp is too old."]
     decision_id = event.decision_id
     if decision_id is not None:
@@ -157,8 +162,10 @@ def events_validate(
     """The events of a decoded batch that pass every rule, and every rejected one by index."""
     clean: list[tuple[int, dict[str, Any]]] = []
     rejected = list(batch.rejected)
+    # Read once per batch, not twice per event.
+    not_after, not_before = now + setting("CLOCK_SKEW_SECONDS"), now - setting("MAX_EVENT_AGE_SECONDS")
     for index, event in batch.events:
-        checked, errors = _event_check(event, now)
+        checked, errors = _event_check(event, not_after, not_before)
         if checked is None:
             rejected.append({"index": index, "errors": errors})
         else:
@@ -293,8 +300,7 @@ def visitor_features_apply(visitor_id: str, events: Sequence[Mapping[str, Any]],
             # Rebuild from what the database holds, minus this batch (it may or may not be
             # written yet, depending on the backend), then fold the batch in: never twice, never lost.
             state = _features_state_from_db(visitor_id, exclude=[e["id"] for e in events])
-        for event in events:
-            feature_logic.state_apply(state, event)
+        feature_logic.state_apply_many(state, events)
         cache.set(key, state, timeout=setting("FEATURES_TTL_SECONDS"))
 
 
