@@ -20,7 +20,7 @@ from django.db import InterfaceError, OperationalError
 from .conf import setting
 from .models import Consent
 from .outages import outage_guard, outage_record
-from .visitors import visitor_cache_seconds
+from .visitors import UNREAD, UNREADABLE, visitor_cache_seconds
 
 NO_RECORD = "-"  # cached for a visitor without a record, so that they cost no query either
 
@@ -50,29 +50,44 @@ def _cache_key(visitor_id: str) -> str:
     return f"tailor:consent:{visitor_id}"
 
 
-def consent_for(visitor_id: str, cookie: str | None, *, headless: bool, known: bool = True) -> ConsentState:
+def consent_cache_key(visitor_id: str, cookie: str | None, *, headless: bool, known: bool = True) -> str | None:
+    """The cache entry ``consent_for`` reads with these arguments, or None when it reads none."""
+    if consent_from_cookie(cookie) is None and headless and visitor_id and known:
+        return _cache_key(visitor_id)
+    return None
+
+
+def consent_for(
+    visitor_id: str, cookie: str | None, *, headless: bool, known: bool = True, cached: object = UNREAD
+) -> ConsentState:
     """The visitor's consent: the cookie, else (a known headless visitor) the record, else the site's default.
 
     ``known=False`` is a visitor whose id was issued in this request: there is no record to read.
+    ``cached``: the entry of ``consent_cache_key`` when the caller has read it already.
     """
     from_cookie = consent_from_cookie(cookie)
     if from_cookie is not None:
         return from_cookie
     if headless and visitor_id and known:
-        recorded = consent_recorded(visitor_id)
+        recorded = consent_recorded(visitor_id, cached=cached)
         if recorded is not None:
             return recorded
     return consent_default()
 
 
-def consent_recorded(visitor_id: str) -> ConsentState | None:
+def consent_recorded(visitor_id: str, *, cached: object = UNREAD) -> ConsentState | None:
     """The visitor's recorded choice: from the cache, else from the database (and then cached again)."""
     key = _cache_key(visitor_id)
-    cached = None
-    with outage_guard("cache", "consent not read from the cache; reading the database") as outage:
-        cached = cache.get(key)
+    cache_failed = cached is UNREADABLE
+    if cached is UNREAD:
+        cached = None
+        with outage_guard("cache", "consent not read from the cache; reading the database") as outage:
+            cached = cache.get(key)
+        cache_failed = outage.failed
+    elif cache_failed:
+        cached = None
     if cached is not None:
-        return consent_from_cookie(cached)
+        return consent_from_cookie(cached)  # type: ignore[arg-type]
     try:
         row = Consent.objects.filter(visitor_id=visitor_id).values_list("analytics", "personalization").first()
     except (OperationalError, InterfaceError) as exc:
@@ -81,7 +96,7 @@ def consent_recorded(visitor_id: str) -> ConsentState | None:
         outage_record("database", "consent not read from the cache or the database; using the site's default", exc)
         return None
     state = ConsentState(analytics=row[0], personalization=row[1], recorded=True) if row else None
-    if not outage.failed:
+    if not cache_failed:
         with outage_guard("cache", "consent not cached; the database answers again next time"):
             # add, not set: a choice recorded since the read above has cached itself and must win.
             cache.add(key, state.cookie_value() if state else NO_RECORD, timeout=visitor_cache_seconds())

@@ -51,47 +51,57 @@ def _keep(times: list[float], keep_after: float) -> list[float]:
     return times[max(start, len(times) - MAX_TIMES) :]
 
 
-def _add(times: list[float], ts: float, keep_after: float) -> list[float]:
-    insort(times, ts)
-    return _keep(times, keep_after)
-
-
 def state_apply(state: FeatureState, event: Mapping[str, Any]) -> FeatureState:
     """Fold one event (``type``, ``ts`` in epoch seconds, ``value``, ``props``, ``decision_id``) into the state.
 
     The fold is order-independent (times are kept sorted, everything else is a
     sum), so a late or retried batch gives the same state as a rebuild.
     """
-    ts = float(event["ts"])
-    kind = event["type"]
-    newest = max(ts, state["times"][-1]) if state["times"] else ts
-    state["times"] = _add(state["times"], ts, newest - 7 * DAY)
-    value = event.get("value")
-    if kind == "click":
-        insort(state["clicks"], ts)
-        state["clicks_total"] += 1
-        if (event.get("props") or {}).get("deal"):
-            state["deal_clicks"] += 1
-    elif kind == "conversion":
-        insort(state["conversions"], ts)
-    elif kind == "scroll" and value is not None:
-        state["scroll_sum"] += min(max(float(value), 0.0), 100.0)
-        state["scroll_n"] += 1
-    elif kind == "dwell" and value is not None and not event.get("decision_id"):
-        state["dwell_sum"] += max(float(value), 0.0)
-        state["dwell_n"] += 1
+    return state_apply_many(state, (event,))
+
+
+def state_apply_many(state: FeatureState, events: Iterable[Mapping[str, Any]]) -> FeatureState:
+    """Fold events into the state: the same state as ``state_apply`` one by one, in any order.
+
+    The windows are pruned once, after the last event, against the newest time seen: an
+    event pruned along the way is below that newest time's cut too, and one pushed out by
+    ``MAX_TIMES`` has that many newer times after it for good. One prune per batch instead
+    of three per event is most of what an ingest batch's fold costs.
+    """
+    times, clicks, conversions = state["times"], state["clicks"], state["conversions"]
+    newest = times[-1] if times else None
+    for event in events:
+        ts = float(event["ts"])
+        kind = event["type"]
+        if newest is None or ts > newest:
+            newest = ts
+        insort(times, ts)
+        value = event.get("value")
+        if kind == "click":
+            insort(clicks, ts)
+            state["clicks_total"] += 1
+            if (event.get("props") or {}).get("deal"):
+                state["deal_clicks"] += 1
+        elif kind == "conversion":
+            insort(conversions, ts)
+        elif kind == "scroll" and value is not None:
+            state["scroll_sum"] += min(max(float(value), 0.0), 100.0)
+            state["scroll_n"] += 1
+        elif kind == "dwell" and value is not None and not event.get("decision_id"):
+            state["dwell_sum"] += max(float(value), 0.0)
+            state["dwell_n"] += 1
+    if newest is None:
+        return state
     # Prune every window against the newest time seen, whatever arrived, so the state
     # depends only on the set of events, not on their order.
-    state["clicks"] = _keep(state["clicks"], newest - HOUR)
-    state["conversions"] = _keep(state["conversions"], newest - 30 * DAY)
+    state["times"] = _keep(times, newest - 7 * DAY)
+    state["clicks"] = _keep(clicks, newest - HOUR)
+    state["conversions"] = _keep(conversions, newest - 30 * DAY)
     return state
 
 
 def state_from_events(events: Iterable[Mapping[str, Any]]) -> FeatureState:
-    state = state_new()
-    for event in events:
-        state_apply(state, event)
-    return state
+    return state_apply_many(state_new(), events)
 
 
 def _session_ends(times: list[float]) -> list[float]:

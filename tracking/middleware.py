@@ -19,14 +19,16 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Any
 
+from django.core.cache import cache
 from django.utils.cache import patch_cache_control
 
 from .conf import setting
-from .consent import consent_for
+from .consent import consent_cache_key, consent_for
 from .context import request_context
 from .cross_site import lax_cookies_withheld, request_from_other_site
+from .outages import outage_guard
 from .services import decision_records_write
-from .visitors import VisitorState, visit_count_touch, visitor_id_new, visitor_id_parse
+from .visitors import UNREAD, UNREADABLE, VisitorState, visit_count_touch, visit_key, visitor_id_new, visitor_id_parse
 
 
 class RequestTailor:
@@ -48,13 +50,20 @@ class RequestTailor:
     def visitor(self) -> VisitorState:
         user: Any = getattr(self._request, "user", None) if self.user_applies else None
         authenticated = bool(user is not None and user.is_authenticated)
-        visits = visit_count_touch(self.visitor_id) if self.visitor_id else 1
-        consent = consent_for(
-            self.visitor_id,
-            None if self.named else self._request.COOKIES.get(setting("CONSENT_COOKIE")),
-            headless=self.headless,
-            known=bool(self.visitor_id) and not self.issued,
-        )
+        cookie = None if self.named else self._request.COOKIES.get(setting("CONSENT_COOKIE"))
+        known = bool(self.visitor_id) and not self.issued
+        visit_cached, consent_cached = UNREAD, UNREAD
+        consent_key = consent_cache_key(self.visitor_id, cookie, headless=self.headless, known=known)
+        if consent_key is not None:
+            # A headless visitor needs both entries: one round trip instead of two (event ingest's case).
+            key = visit_key(self.visitor_id)
+            with outage_guard("cache", "visit count and consent not read; counting a first visit") as outage:
+                found = cache.get_many([key, consent_key])
+                visit_cached, consent_cached = found.get(key), found.get(consent_key)
+            if outage.failed:
+                visit_cached, consent_cached = UNREADABLE, UNREADABLE
+        visits = visit_count_touch(self.visitor_id, cached=visit_cached) if self.visitor_id else 1
+        consent = consent_for(self.visitor_id, cookie, headless=self.headless, known=known, cached=consent_cached)
         return VisitorState(
             id=self.visitor_id,
             visit_count=visits,

@@ -57,18 +57,30 @@ def visitor_cache_seconds() -> int:
     return min(int(setting("VISITOR_COOKIE_MAX_AGE")), int(setting("RETENTION_DAYS")) * 24 * 3600)
 
 
-def _visit_key(visitor_id: str) -> str:
+def visit_key(visitor_id: str) -> str:
     return f"tailor:visit:{visitor_id}"
 
 
-def visit_count_touch(visitor_id: str, *, now: float | None = None) -> int:
-    """Count a new visit when the last request is older than the visit timeout; return the count."""
+# What a caller that read a cache entry beforehand (several in one round trip) passes on.
+UNREAD = object()  # the caller has not read it: read it here
+UNREADABLE = object()  # the caller's read failed (and was recorded as an outage)
+
+
+def visit_count_touch(visitor_id: str, *, now: float | None = None, cached: object = UNREAD) -> int:
+    """Count a new visit when the last request is older than the visit timeout; return the count.
+
+    ``cached``: the visit entry when the caller has read it already (None: there is none).
+    """
     now = time.time() if now is None else now
-    key = _visit_key(visitor_id)
-    with outage_guard("cache", "visit count not read; counting a first visit") as outage:
-        state = cache.get(key)
-    if outage.failed:
+    key = visit_key(visitor_id)
+    if cached is UNREAD:
+        with outage_guard("cache", "visit count not read; counting a first visit") as outage:
+            cached = cache.get(key)
+        if outage.failed:
+            return 1
+    if cached is UNREADABLE:
         return 1
+    state: tuple[int, float] | None = cached  # type: ignore[assignment]
     if state is None:
         count = 1
     else:

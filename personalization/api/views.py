@@ -9,7 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from tracking.api.security import SameSiteOnly, SessionUser
-from tracking.api.throttles import DecisionsIPRateThrottle, DecisionsVisitorRateThrottle
+from tracking.api.throttles import DecisionsIPRateThrottle, DecisionsVisitorRateThrottle, ThrottlesCountedTogether
 from tracking.middleware import RequestTailor, request_visitor_ensure
 
 from ..renderer import decision_represent
@@ -17,7 +17,7 @@ from ..services import decide, slot_keys_live
 from .serializers import DecisionsInputSerializer, DecisionsOutputSerializer
 
 
-class DecisionsCreateApi(APIView):
+class DecisionsCreateApi(ThrottlesCountedTogether, APIView):
     """Choose variants of one or more slots for the visitor, with their HTML and decision ids."""
 
     # The session's user, for login targeting and {visitor.first_name}; SameSiteOnly stands in for CSRF.

@@ -211,3 +211,54 @@ def test_redis_and_database_both_down_answers_503_with_retry_after(stack_dir):
             server.stop()
         own_redis.stop()
         own_pg.stop()
+
+
+ROUND_TRIPS = """
+import json, time, uuid
+import django
+django.setup()
+import redis.client
+from django.test import Client
+
+sent = []
+execute = redis.client.Redis.execute_command
+
+
+def counted(self, *args, **options):
+    sent.append(str(args[0]))
+    return execute(self, *args, **options)
+
+
+redis.client.Redis.execute_command = counted
+client = Client(HTTP_HOST="127.0.0.1")
+visitor = str(uuid.uuid4())
+answer = client.post(
+    "/api/v1/decisions/", {"slots": ["home-hero"]}, content_type="application/json", HTTP_X_TAILOR_VISITOR=visitor
+)
+decision = answer.json()["decisions"][0]["decision_id"]
+
+
+def batch():
+    now = int(time.time() * 1000)
+    return [
+        {"id": str(uuid.uuid4()), "type": "click", "decision_id": decision if i % 5 == 0 else None, "ts": now}
+        for i in range(50)
+    ]
+
+
+for _ in range(2):  # the first batch loads the scripts, caches the consent record and counts the visit
+    sent.clear()
+    answer = client.post(
+        "/api/v1/events/", {"events": batch()}, content_type="application/json", HTTP_X_TAILOR_VISITOR=visitor
+    )
+    assert answer.json()["accepted"] == 50, answer.content
+print(json.dumps(sent))
+"""
+
+
+def test_an_events_batch_costs_five_redis_round_trips(stack_env):
+    # Both rate limits in one script call, the visit count and consent in one MGET, the decision
+    # owners in one MGET, the id claims, stream append and features read in one script call, and
+    # the features write: each round trip costs the web worker and Redis more CPU than a batch's checks.
+    sent = json.loads(python(stack_env, ROUND_TRIPS).strip().splitlines()[-1])
+    assert sorted(sent) == ["EVALSHA", "EVALSHA", "MGET", "MGET", "SET"], sent

@@ -9,7 +9,15 @@ import uuid
 
 import pytest
 
-from tracking.features import FEATURE_NAMES, features_compute, state_apply, state_from_events, state_new
+from tracking.features import (
+    FEATURE_NAMES,
+    MAX_TIMES,
+    features_compute,
+    state_apply,
+    state_apply_many,
+    state_from_events,
+    state_new,
+)
 
 T0 = 1_700_000_000.0
 MIN = 60.0
@@ -104,6 +112,34 @@ def test_state_from_events_is_the_fold_in_time_order_whatever_the_input_order():
     assert features_compute(folded, T0 + 10 * DAY) == features(list(reversed(events)), T0 + 10 * DAY)
 
 
+@pytest.mark.parametrize("seed", range(8))
+def test_a_batch_folded_at_once_is_the_fold_one_event_at_a_time(seed):
+    # Ingest folds a batch with one prune at the end; it must equal the per-event fold, past
+    # the 7-day, 1-hour and 30-day windows and the MAX_TIMES cap, on top of an existing state.
+    rng = random.Random(seed)
+    kinds = ["click", "scroll", "dwell", "conversion", "hover"]
+
+    def some(n: int, start: float, span: float) -> list[dict]:
+        return [
+            e(
+                kind,
+                start + rng.uniform(0, span),
+                rng.choice([None, rng.uniform(-10, 150)]),
+                props={"deal": rng.random() < 0.3},
+            )
+            for kind in rng.choices(kinds, k=n)
+        ]
+
+    held = state_from_events(some(rng.randrange(0, MAX_TIMES + 100), T0, rng.choice([HOUR, 10 * DAY, 40 * DAY])))
+    batch = some(
+        rng.choice([1, 50, MAX_TIMES + 50]), T0 + rng.uniform(-DAY, 12 * DAY), rng.choice([MIN, 2 * HOUR, 9 * DAY])
+    )
+    one_by_one = json.loads(json.dumps(held))
+    for event in batch:
+        state_apply(one_by_one, event)
+    assert state_apply_many(json.loads(json.dumps(held)), batch) == one_by_one
+
+
 # --- Through ingest: what decide() reads -------------------------------------------------
 
 
@@ -168,7 +204,7 @@ def test_first_batch_counts_in_features_with_the_redis_backend(client, settings,
 
     settings.TAILOR = {**settings.TAILOR, "EVENT_INGEST_BACKEND": "redis"}
     # The stream takes the batch; the writer has not yet bulk-written it to the database.
-    monkeypatch.setattr(ingest, "_dedupe_and_stream", lambda records: records)
+    monkeypatch.setattr(ingest, "_dedupe_and_stream", lambda records, visitor_id: (records, None))
     visitor = str(uuid.uuid4())
     post_events(client, visitor, api_event("scroll", 10, 90))
     assert ingest.visitor_features_get(visitor)["avg_scroll_depth"] == 90

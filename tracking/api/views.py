@@ -22,7 +22,7 @@ from ..selectors import visitor_export
 from ..services import visitor_erase
 from .parsers import is_json_media_type
 from .security import SameSiteOnly
-from .throttles import ConsentIPRateThrottle, IPRateThrottle, VisitorRateThrottle
+from .throttles import ConsentIPRateThrottle, IPRateThrottle, ThrottlesCountedTogether, VisitorRateThrottle
 
 CROSS_SITE_REFUSED = OpenApiResponse(description="Sent by another site's page whose origin is not allow-listed.")
 
@@ -98,7 +98,7 @@ def _declared_length(request: Request) -> int:
         return 0
 
 
-class EventsCreateApi(APIView):
+class EventsCreateApi(ThrottlesCountedTogether, APIView):
     """Accept a batch of tracker events; bad events are rejected one by one, never the whole batch."""
 
     authentication_classes: list = []
