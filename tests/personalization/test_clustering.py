@@ -11,7 +11,6 @@ from datetime import timedelta
 from io import StringIO
 
 import pytest
-from django.contrib.auth.models import Group, Permission
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import Client
@@ -25,6 +24,7 @@ from personalization.engine.clustering import CentroidModel
 from personalization.models import BehaviourCluster, ClusteringRun, Segment
 from personalization.segments import segment_spec_compile
 from tests.factories.slots import segment_create, slot_create
+from tests.factories.users import editor_client
 from tracking.ingest import events_ingest, visitor_features_get
 from tracking.models import DecisionLog, Visitor
 
@@ -418,30 +418,18 @@ def test_a_replaced_cluster_answers_with_a_message_not_an_error(population, admi
     assert admin_client.get(reverse("tailor_behaviour_cluster_segment", args=[cluster.pk])).status_code == 405
 
 
-def _editor(django_user_model, name: str, *perms: str):
-    user = django_user_model.objects.create_user(name, password="pw-12345-long")
-    group = Group.objects.create(name=f"Tailor {name}")
-    group.permissions.add(Permission.objects.get(content_type__app_label="wagtailadmin", codename="access_admin"))
-    for perm in perms:
-        group.permissions.add(Permission.objects.get(content_type__app_label="personalization", codename=perm))
-    user.groups.add(group)
-    client = Client()
-    client.force_login(user)
-    return client
-
-
 def test_permissions(population, django_user_model):
     visitors_cluster(seed=0)
     cluster = deal_cluster()
     url = reverse("tailor_behaviour_cluster_segment", args=[cluster.pk])
     data = {f"cluster-{cluster.pk}-name": "Deal seekers"}
 
-    nobody = _editor(django_user_model, "nobody")
+    nobody = editor_client(django_user_model, "nobody")
     assert nobody.get(INDEX_URL).url == reverse("wagtailadmin_home")
     assert nobody.post(url, data).url == reverse("wagtailadmin_home")
     assert "Behaviour clusters" not in nobody.get("/admin/").content.decode()
 
-    reader = _editor(django_user_model, "reader", "view_segment")
+    reader = editor_client(django_user_model, "reader", "view_segment")
     page = reader.get(INDEX_URL)
     assert page.status_code == 200
     assert "deal_clicks_ratio high" in page.content.decode()
@@ -449,7 +437,7 @@ def test_permissions(population, django_user_model):
     assert reader.post(url, data).url == reverse("wagtailadmin_home")
     assert not Segment.objects.exists()
 
-    author = _editor(django_user_model, "author", "add_segment", "change_segment")
+    author = editor_client(django_user_model, "author", "add_segment", "change_segment")
     assert author.post(url, data).status_code == 302
     assert Segment.objects.get(key="deal-seekers").name == "Deal seekers"
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import Group, Permission
 from django.test import Client
 from django.urls import reverse
 
 from personalization.models import ModelVersion
+from tests.factories.users import editor_client
 
 pytestmark = pytest.mark.django_db
 
@@ -21,19 +21,6 @@ def versions(db):
     return active, candidate
 
 
-def editor(django_user_model, name: str, *perms: str) -> Client:
-    """A real editor: basic admin access through a group, plus the given personalization permissions."""
-    user = django_user_model.objects.create_user(name, password="pw-12345-long")
-    group = Group.objects.create(name=f"Models {name}")
-    group.permissions.add(Permission.objects.get(content_type__app_label="wagtailadmin", codename="access_admin"))
-    for perm in perms:
-        group.permissions.add(Permission.objects.get(content_type__app_label="personalization", codename=perm))
-    user.groups.add(group)
-    client = Client()
-    client.force_login(user)
-    return client
-
-
 def activate(client: Client, version: ModelVersion, **extra):
     return client.post(reverse("tailor_model_version_activate", args=[version.pk]), **extra)
 
@@ -44,7 +31,7 @@ def refused(response) -> bool:
 
 
 def test_editor_without_view_permission_sees_no_models(django_user_model, versions):
-    client = editor(django_user_model, "plain")
+    client = editor_client(django_user_model, "plain")
     assert INDEX_URL not in client.get("/admin/").content.decode()
     assert refused(client.get(INDEX_URL))
     assert client.get(INDEX_URL, headers={"x-requested-with": "XMLHttpRequest"}).status_code == 403
@@ -52,7 +39,7 @@ def test_editor_without_view_permission_sees_no_models(django_user_model, versio
 
 def test_editor_without_permissions_cannot_activate(django_user_model, versions):
     _, candidate = versions
-    client = editor(django_user_model, "plain")
+    client = editor_client(django_user_model, "plain")
     assert refused(activate(client, candidate))
     assert activate(client, candidate, headers={"x-requested-with": "XMLHttpRequest"}).status_code == 403
     candidate.refresh_from_db()
@@ -61,7 +48,7 @@ def test_editor_without_permissions_cannot_activate(django_user_model, versions)
 
 def test_viewer_sees_models_but_cannot_activate(django_user_model, versions):
     active, candidate = versions
-    client = editor(django_user_model, "viewer", "view_modelversion")
+    client = editor_client(django_user_model, "viewer", "view_modelversion")
     assert INDEX_URL in client.get("/admin/").content.decode()
     page = client.get(INDEX_URL)
     assert page.status_code == 200
@@ -74,7 +61,7 @@ def test_viewer_sees_models_but_cannot_activate(django_user_model, versions):
 
 def test_change_permission_activates(django_user_model, versions):
     active, candidate = versions
-    client = editor(django_user_model, "operator", "view_modelversion", "change_modelversion")
+    client = editor_client(django_user_model, "operator", "view_modelversion", "change_modelversion")
     page = client.get(INDEX_URL)
     assert reverse("tailor_model_version_activate", args=[candidate.pk]) in page.content.decode()
     response = activate(client, candidate)
