@@ -118,6 +118,8 @@ def decide(
             if scores:
                 context = dataclasses.replace(context, scores=MappingProxyType(scores))
     rng = rng or _rng
+    # Shown to a crawler (by its user agent, or a context that says so): kept for the record, never learned from.
+    is_bot = visitor.is_bot or context.device == "bot"
     if initial and compiled.definition.trigger:
         # A triggered slot shows its default until the trigger fires and the tracker asks again.
         choice, policy_name, policy_version = _default(compiled, context, rng, "trigger-default")
@@ -154,8 +156,7 @@ def decide(
             "propensity": decision.propensity,
             "reason": decision.reason,
             "context": context.snapshot(),
-            # Shown to a crawler: kept for the record, never learned from.
-            "is_bot": context.device == "bot",
+            "is_bot": is_bot,
         },
         request=request,
     )

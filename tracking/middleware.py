@@ -24,7 +24,7 @@ from django.utils.cache import patch_cache_control
 
 from .conf import setting
 from .consent import consent_cache_key, consent_for
-from .context import request_context
+from .context import request_context, user_agent_parse
 from .cross_site import lax_cookies_withheld, request_from_other_site
 from .outages import outage_guard
 from .services import decision_records_write
@@ -74,6 +74,7 @@ class RequestTailor:
             is_new=self.issued,
             analytics_consent=consent.analytics,
             personalization_consent=consent.personalization,
+            is_bot=user_agent_parse(self._request.META.get("HTTP_USER_AGENT", ""))[0] == "bot",
         )
 
     @cached_property

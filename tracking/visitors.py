@@ -30,6 +30,7 @@ class VisitorState:
     is_new: bool = False  # the id was issued in this request: no history to look up
     analytics_consent: bool = True
     personalization_consent: bool = True
+    is_bot: bool = False  # the request's user agent is a crawler's, whatever a body's context claims
 
 
 VISITOR_ID = re.compile(r"[0-9a-f]{8}-?[0-9a-f]{4}-?4[0-9a-f]{3}-?[89ab][0-9a-f]{3}-?[0-9a-f]{12}", re.IGNORECASE)

@@ -50,6 +50,19 @@ def test_a_crawler_asking_the_api_is_flagged(client, demo):
     assert DecisionLog.objects.get().is_bot
 
 
+def test_a_crawler_claiming_a_desktop_context_is_flagged_by_its_user_agent(client, demo):
+    # The body's context says what the client claims; the user agent says who is asking.
+    for consent in ("a1p1", "a1p0"):
+        client.cookies["tailor_consent"] = consent
+        client.post(
+            "/api/v1/decisions/",
+            data=json.dumps({"slots": ["cta-banner"], "context": {"device": "desktop"}}),
+            content_type="application/json",
+            HTTP_USER_AGENT=GOOGLEBOT,
+        )
+    assert list(DecisionLog.objects.values_list("is_bot", flat=True)) == [True, True]
+
+
 def test_the_flag_survives_the_decision_buffer(demo):
     """With the redis backend, decisions travel as JSON records and are written by ``decision_records_persist``."""
     record = {
