@@ -109,7 +109,7 @@ def run(calls: int, warmup: int) -> dict[str, Any]:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from personalization.services import decide, slot_get
+    from personalization.serving.decide import decide, slot_get
     from tracking.visitors import VisitorState
 
     hero, offer = slot_get(HERO), slot_get(OFFER)

@@ -14,7 +14,7 @@ Three measurements in one run, each against its baseline in the same run, interl
    against the batch scores (reason "model" means the batch's best variant, with its propensity).
    Target: median < 0.5 ms and p99 < 2 ms per call.
 3. Service (skip with ``--no-django``): the real in-process ``decide("home-hero", ...)`` with a model
-   trained by ``personalization.training.model_train`` on 2,000 simulated visitors, on the embedded
+   trained by ``personalization.learning.training.model_train`` on 2,000 simulated visitors, on the embedded
    settings (SQLite under a temp ``TAILOR_VAR_DIR``, locmem cache), decisions queued on a stand-in
    request; call by call against ``decide("product-offer", ...)`` (fixed policy, demo seed).
    Same targets as 2.
@@ -289,9 +289,9 @@ def decide_run(calls: int, warmup: int, pools: tuple[int, ...]) -> dict[str, Any
     from django.core.cache import cache
     from django.db import connection
 
-    from personalization.services import decide, slot_get
-    from personalization.simulation import SLOT_KEY, pipeline_drain, simulation_slot_ensure, traffic_run
-    from personalization.training import model_train as slot_model_train
+    from demo.simulation import SLOT_KEY, pipeline_drain, simulation_slot_ensure, traffic_run
+    from personalization.learning.training import model_train as slot_model_train
+    from personalization.serving.decide import decide, slot_get
     from tracking.visitors import VisitorState
 
     started = time.perf_counter()

@@ -1,4 +1,4 @@
-"""Slots, their micro-variants, and the demo pages that place them.
+"""Slots and their micro-variants.
 
 A ``Slot`` is a named place on a page; its ``Variant`` rows are the
 alternatives, each a micro-template with parameters. Slots use Wagtail's own
@@ -14,12 +14,11 @@ from django.db import models
 from modelcluster.fields import ParentalKey
 from modelcluster.models import ClusterableModel
 from wagtail.admin.panels import FieldPanel, FieldRowPanel, InlinePanel, MultiFieldPanel
-from wagtail.api import APIField
 from wagtail.fields import StreamField
-from wagtail.models import DraftStateMixin, LockableMixin, Orderable, Page, RevisionMixin
+from wagtail.models import DraftStateMixin, LockableMixin, Orderable, RevisionMixin
 from wagtail.search import index
 
-from .blocks import RuleBlock, page_blocks, variant_param_blocks
+from .blocks import RuleBlock, variant_param_blocks
 from .forms import SlotForm
 from .panels import TargetingSummaryPanel
 
@@ -148,26 +147,3 @@ class Variant(Orderable):
     @property
     def status(self) -> str:
         return "paused" if self.is_paused else "live"
-
-
-class BasePage(Page):
-    body = StreamField(page_blocks(), blank=True)
-    content_panels = [*Page.content_panels, FieldPanel("body")]
-    api_fields = [APIField("body")]
-
-    class Meta:
-        abstract = True
-
-
-class HomePage(BasePage):
-    template = "content/pages/home_page.html"
-
-
-class ProductPage(BasePage):
-    price = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
-    content_panels = [*BasePage.content_panels, FieldPanel("price")]
-    template = "content/pages/product_page.html"
-
-
-class ContentPage(BasePage):
-    template = "content/pages/content_page.html"

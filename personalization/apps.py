@@ -8,8 +8,8 @@ class PersonalizationConfig(AppConfig):
 
     def ready(self) -> None:
         from content import slot_renderer
-
-        from . import renderer, signals
+        from personalization import signals
+        from personalization.serving import render as renderer
 
         slot_renderer.register(renderer.SlotBlockRenderer())
         signals.connect()

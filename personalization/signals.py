@@ -9,7 +9,7 @@ from wagtail.signals import published, unpublished
 
 
 def _invalidate(**kwargs: Any) -> None:
-    from .catalog import catalog_changed
+    from personalization.serving.catalog import catalog_changed
 
     catalog_changed()
 

@@ -33,7 +33,7 @@ def models_train(slot_key: str | None = None) -> dict[str, str]:
     stops the others; after the last slot the task fails (``ModelsTrainingFailed``, with every outcome), so
     monitoring sees it rather than a success.
     """
-    from .training import TrainingError, model_slots, model_train
+    from personalization.learning.training import TrainingError, model_slots, model_train
 
     outcomes = {}
     for key in [slot_key] if slot_key else model_slots():
@@ -57,8 +57,8 @@ def models_train(slot_key: str | None = None) -> dict[str, str]:
 @shared_task(ignore_result=False, soft_time_limit=600, time_limit=700)
 def visitors_score() -> int:
     """Cache model scores for recently active visitors (scheduled by beat every few minutes)."""
-    from .scoring import ScoringError
-    from .scoring import visitors_score as score
+    from personalization.learning.scoring import ScoringError
+    from personalization.learning.scoring import visitors_score as score
 
     try:
         return score()
@@ -70,8 +70,8 @@ def visitors_score() -> int:
 @shared_task(ignore_result=False, soft_time_limit=1800, time_limit=2000)
 def visitors_cluster() -> dict[str, object]:
     """Cluster recently active visitors on their behaviour (scheduled daily by beat, on the clustering queue)."""
-    from .clustering import ClusteringError
-    from .clustering import visitors_cluster as cluster
+    from personalization.behaviour.clustering import ClusteringError
+    from personalization.behaviour.clustering import visitors_cluster as cluster
 
     try:
         report = cluster()

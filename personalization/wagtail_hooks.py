@@ -6,7 +6,8 @@ from wagtail.admin.menu import MenuItem
 from wagtail.snippets.models import register_snippet
 from wagtail.snippets.views.snippets import SnippetViewSet
 
-from . import admin_views
+from personalization.admin import model_versions as admin_views
+
 from .models import Segment
 
 
@@ -53,14 +54,14 @@ def register_model_log_actions(actions):
 
 class BehaviourClustersMenuItem(MenuItem):
     def is_shown(self, request):
-        from .cluster_views import can_view_clusters
+        from personalization.admin.clusters import can_view_clusters
 
         return can_view_clusters(request.user)
 
 
 @hooks.register("register_admin_urls")
 def register_cluster_urls():
-    from . import cluster_views
+    from personalization.admin import clusters as cluster_views
 
     return [
         path("tailor/clusters/", cluster_views.clusters_index, name="tailor_behaviour_clusters"),

@@ -15,7 +15,7 @@ def _tailor_isolation(settings):
         "DECISION_LOG_BACKEND": "direct",
         "EVENT_INGEST_BACKEND": "direct",
     }
-    from personalization.catalog import catalog_invalidate
+    from personalization.serving.catalog import catalog_invalidate
 
     cache.clear()
     catalog_invalidate()
@@ -27,7 +27,7 @@ def _tailor_isolation(settings):
 def demo(db):
     """The demo site with home-hero on its segment rules: targeting tests need a deterministic choice.
     The model strategy it ships with is exercised through the simulation (tests/personalization/test_learning.py)."""
-    from personalization.demo import demo_seed
+    from demo.seed import demo_seed
 
     return demo_seed(hero_strategy="rules")
 

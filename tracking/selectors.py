@@ -10,8 +10,9 @@ from typing import Any
 
 from django.db.models import Max, Min
 
+from tracking.feature_store import visitor_features_get
+
 from .conf import setting
-from .ingest import visitor_features_get
 from .models import Consent, DeadLetter, DecisionLog, Event, Visitor
 from .rewards import Reward, rewards_compute
 

@@ -23,6 +23,7 @@ from django.db import transaction
 
 from .conf import setting
 from .dead_letters import Refused, dead_letters_put, records_write_isolating, refusal_reason
+from .decision_owners import decision_owners_forget, decision_owners_remember
 from .models import DeadLetter, DecisionLog, Visitor
 from .outages import outage_guard
 
@@ -41,8 +42,6 @@ def decision_log(record: DecisionRecord, *, request: Any = None) -> None:
 def decision_records_write(records: Sequence[DecisionRecord]) -> None:
     if not records:
         return
-    from .ingest import decision_owners_remember
-
     decision_owners_remember({r["id"]: r["visitor_id"] for r in records if r.get("visitor_id")})
     if setting("DECISION_LOG_BACKEND") == "redis":
         with outage_guard("redis", "decision buffer unavailable; writing decisions directly") as outage:
@@ -187,7 +186,6 @@ def visitor_erase(visitor_id: str) -> dict[str, int]:
     """
     from django.core.cache import cache
 
-    from .ingest import decision_owners_forget
     from .models import Consent, Event
 
     vid = uuid.UUID(visitor_id)
@@ -253,8 +251,6 @@ def retention_purge(*, older_than_days: int, batch_size: int = 10_000) -> dict[s
 
 
 def _decisions_anonymise(cutoff: datetime, batch_size: int) -> int:
-    from .ingest import decision_owners_forget
-
     expired = DecisionLog.objects.filter(created_at__lt=cutoff).exclude(visitor_id=None)
     done = 0
     while ids := list(expired.values_list("id", flat=True)[:batch_size]):

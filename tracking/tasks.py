@@ -7,42 +7,35 @@ import socket
 
 from celery import shared_task
 
+from . import event_stream, feature_store, services
 from .conf import setting
 
 
 @shared_task(ignore_result=False, soft_time_limit=60, time_limit=90)
 def decisions_flush() -> int:
     """Bulk-write buffered decisions to the database (scheduled by beat every few seconds)."""
-    from .services import decisions_flush as flush
-
     if setting("DECISION_LOG_BACKEND") != "redis":
         return 0
-    return flush()
+    return services.decisions_flush()
 
 
 @shared_task(ignore_result=False, soft_time_limit=30, time_limit=45)
 def events_consume(budget_seconds: float = 9.0) -> int:
     """Write events from the Redis stream to the database for a bounded time (beat runs it back to back)."""
-    from .ingest import events_stream_consume
-
     if setting("EVENT_INGEST_BACKEND") != "redis":
         return 0
-    return events_stream_consume(f"{socket.gethostname()}-{os.getpid()}", budget_seconds=budget_seconds)
+    return event_stream.events_stream_consume(f"{socket.gethostname()}-{os.getpid()}", budget_seconds=budget_seconds)
 
 
 @shared_task(ignore_result=True, soft_time_limit=30, time_limit=45)
 def visitor_features_rebuild(visitor_id: str) -> None:
-    from .ingest import visitor_features_rebuild as rebuild
-
-    rebuild(visitor_id)
+    feature_store.visitor_features_rebuild(visitor_id)
 
 
 @shared_task(ignore_result=False, soft_time_limit=300, time_limit=400)
 def features_rollup() -> int:
     """Recompute recently active visitors' features from the database (scheduled by beat every few minutes)."""
-    from .ingest import visitors_features_rollup
-
-    return visitors_features_rollup(active_within_seconds=setting("FEATURES_ROLLUP_WINDOW_SECONDS"))
+    return feature_store.visitors_features_rollup(active_within_seconds=setting("FEATURES_ROLLUP_WINDOW_SECONDS"))
 
 
 @shared_task(ignore_result=False, soft_time_limit=600, time_limit=900)
@@ -52,6 +45,4 @@ def events_purge() -> dict[str, int]:
     Named for what it did first (events only); the beat schedules of existing deployments refer to it.
     Idempotent: a run cut short by its time limit leaves the rest to the next.
     """
-    from .services import retention_purge
-
-    return retention_purge(older_than_days=setting("RETENTION_DAYS"))
+    return services.retention_purge(older_than_days=setting("RETENTION_DAYS"))

@@ -8,12 +8,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from personalization.serving.decide import decide, slot_keys_live
+from personalization.serving.render import decision_represent
 from tracking.api.security import SameSiteOnly, SessionUser
 from tracking.api.throttles import DecisionsIPRateThrottle, DecisionsVisitorRateThrottle, ThrottlesCountedTogether
 from tracking.middleware import RequestTailor, request_visitor_ensure
 
-from ..renderer import decision_represent
-from ..services import decide, slot_keys_live
 from .serializers import DecisionsInputSerializer, DecisionsOutputSerializer
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from django import template
 
-from ..renderer import slot_render
+from personalization.serving.render import slot_render
 
 register = template.Library()
 

@@ -109,7 +109,7 @@ def live_server_settled(live_server, transactional_db):
 @pytest.fixture
 def seeded(live_server_settled, browser):
     """Demo data in the live server's database (``browser`` first: ORM calls need its env flag)."""
-    from personalization.demo import demo_seed
+    from demo.seed import demo_seed
 
     wagtail_initial_data()
     return demo_seed(hero_strategy="rules")

@@ -10,7 +10,7 @@ ATTACK = "javascript:alert(document.domain)"
 
 
 def test_utm_source_in_a_link_href_does_not_run_script(browser, live_server, seeded):
-    from personalization.demo import slot_publish
+    from content.services import slot_publish
     from tests.factories.slots import hero_params, page_with_slots
 
     body = '<p><a href="{context.utm_source|/}">Offers</a> for {context.utm_source|you}</p>'

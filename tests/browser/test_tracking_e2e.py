@@ -21,7 +21,7 @@ def wait_for(predicate, timeout: float = 15.0):
 
 
 def test_visitor_events_arrive_attributed_and_change_features(browser, live_server, seeded, settings):
-    from tracking.ingest import visitor_features_get
+    from tracking.feature_store import visitor_features_get
     from tracking.models import DecisionLog, Event
 
     settings.TAILOR = {**settings.TAILOR, "TRACKER_OPTIONS": {"flushInterval": 500}}

@@ -59,7 +59,7 @@ def test_editor_text_is_not_a_django_template():
 
 @pytest.mark.django_db
 def test_script_in_a_published_headline_is_escaped_on_the_page(client):
-    from personalization.demo import slot_publish
+    from content.services import slot_publish
 
     slot_publish(
         {
@@ -68,7 +68,6 @@ def test_script_in_a_published_headline_is_escaped_on_the_page(client):
             "strategy": "fixed",
             "variants": [("a", "A", 1, hero_params("<script>alert(1)</script>"))],
         },
-        {},
     )
     page = page_with_slots("x")
     html = client.get(page.url).content.decode()
@@ -218,7 +217,7 @@ def test_api_params_carry_the_same_checked_values():
 
 @pytest.mark.django_db
 def test_visitor_cannot_choose_a_link_target_on_the_page(client):
-    from personalization.demo import slot_publish
+    from content.services import slot_publish
 
     slot_publish(
         {
@@ -227,7 +226,6 @@ def test_visitor_cannot_choose_a_link_target_on_the_page(client):
             "strategy": "fixed",
             "variants": [("a", "A", 1, hero_params("Hi", body='<p><a href="{context.utm_source|/}">Go</a></p>'))],
         },
-        {},
     )
     page = page_with_slots("x")
     html = client.get(page.url, {"utm_source": ATTACK}).content.decode()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from content.models import HomePage
+from demo.models import HomePage
 
 pytestmark = pytest.mark.django_db
 
@@ -33,7 +33,7 @@ PAGE_ONLY_BAD_PARAMETERS = [
     ({"depth": HUGE}, "depth"),
     # Field filters Wagtail hands to the database layer as text: a value the field cannot parse.
     ({"first_published_at": "notadate"}, "first_published_at"),
-    ({"type": "content.HomePage", "first_published_at": "2020-13-45"}, "first_published_at"),
+    ({"type": "demo.HomePage", "first_published_at": "2020-13-45"}, "first_published_at"),
     ({"show_in_menus": "maybe"}, "show_in_menus"),
     ({"alias_of": "x"}, "alias_of"),
 ]
@@ -57,7 +57,7 @@ def test_bad_query_parameters_are_refused_by_name(client, demo):
 def test_field_filters_that_parse_still_filter(client, demo):
     home = HomePage.objects.get()
     published = home.first_published_at.isoformat()
-    for params in ({"first_published_at": published}, {"type": "content.HomePage", "first_published_at": published}):
+    for params in ({"first_published_at": published}, {"type": "demo.HomePage", "first_published_at": published}):
         response = client.get("/api/v2/pages/", params)
         assert response.status_code == 200, response.content
         assert [page["id"] for page in response.json()["items"]] == [home.pk]

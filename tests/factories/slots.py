@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from personalization.demo import slot_publish
+from content.services import slot_publish
 from personalization.models import Segment
 
 
@@ -49,7 +49,7 @@ def slot_create(
             ],
             "rules": rules or [],
         },
-        segments or {},
+        {key: segment.pk for key, segment in (segments or {}).items()},
     )
     return slot
 
@@ -58,7 +58,7 @@ def page_with_slots(*keys: str, slug: str = "slot-page"):
     """A published content page under the default site's home, placing the given slots."""
     from wagtail.models import Site
 
-    from content.models import ContentPage
+    from demo.models import ContentPage
 
     home = Site.objects.get(is_default_site=True).root_page
     page = ContentPage(title=slug.title(), slug=slug, body=[{"type": "slot", "value": key} for key in keys])

@@ -88,7 +88,7 @@ def test_writer_killed_mid_batch_loses_and_doubles_nothing(server, stack_env, pg
 import django, json, os
 django.setup()
 from tracking.event_writes import event_records_persist
-from tracking.ingest import _redis
+from tracking.event_ingest import _redis
 client = _redis()
 try:
     client.xgroup_create({STREAM!r}, "writers", id="0", mkstream=True)

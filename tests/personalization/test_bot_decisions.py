@@ -7,8 +7,8 @@ import json
 import pytest
 from django.test import Client
 
-from personalization.services import slot_get
-from personalization.training import logged_rows
+from personalization.learning.training import logged_rows
+from personalization.serving.decide import slot_get
 from tests.conftest import DESKTOP
 from tracking.models import DecisionLog
 from tracking.services import decision_records_persist

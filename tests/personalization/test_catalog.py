@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from personalization.catalog import catalog_get
+from personalization.serving.catalog import catalog_get
 
 pytestmark = pytest.mark.django_db
 
@@ -26,9 +26,7 @@ def test_a_change_announced_by_another_process_rebuilds_this_ones_catalog(settin
     assert "locmem" not in settings.CACHES["signals"]["BACKEND"]  # file-based embedded, Redis in production
     before = catalog_get()
     assert catalog_get() is before  # nothing changed: the same compiled catalog is served
-    script = (
-        "import django; django.setup(); from personalization.catalog import catalog_invalidate; catalog_invalidate()"
-    )
+    script = "import django; django.setup(); from personalization.serving.catalog import catalog_invalidate; catalog_invalidate()"
     subprocess.run(
         [sys.executable, "-c", script],
         cwd=ROOT,

@@ -18,14 +18,15 @@ from django.urls import reverse
 from django.utils import timezone
 from wagtail.models import ModelLogEntry
 
-from personalization.clustering import ClusteringError, visitors_active, visitors_cluster
+from personalization.behaviour.clustering import ClusteringError, visitors_active, visitors_cluster
 from personalization.engine import Context
 from personalization.engine.clustering import CentroidModel
 from personalization.models import BehaviourCluster, ClusteringRun, Segment
-from personalization.segments import segment_spec_compile
+from personalization.serving.segments import segment_spec_compile
 from tests.factories.slots import segment_create, slot_create
 from tests.factories.users import editor_client
-from tracking.ingest import events_ingest, visitor_features_get
+from tracking.event_ingest import events_ingest
+from tracking.feature_store import visitor_features_get
 from tracking.models import DecisionLog, Visitor
 
 pytestmark = pytest.mark.django_db

@@ -8,8 +8,8 @@ import uuid
 import pytest
 from prometheus_client import REGISTRY
 
-from personalization import services
-from personalization.services import EmptySlotError, UnknownSlotError, decide
+from personalization.serving import decide as services
+from personalization.serving.decide import EmptySlotError, UnknownSlotError, decide
 from tests.factories.slots import segment_create, slot_create
 from tracking.models import DecisionLog
 from tracking.visitors import VisitorState

@@ -11,12 +11,12 @@ import pytest
 from django.core.management import call_command
 from prometheus_client import REGISTRY
 
+from demo.simulation import SLOT_KEY, simulation_slot_ensure, traffic_run, truth
+from demo.simulation import VARIANTS as VISITOR_VARIANTS
+from personalization.learning.registry import model_activate
+from personalization.learning.training import TrainingError, model_train
 from personalization.models import ModelVersion
-from personalization.registry import model_activate
-from personalization.services import decide
-from personalization.simulation import SLOT_KEY, simulation_slot_ensure, traffic_run, truth
-from personalization.simulation import VARIANTS as VISITOR_VARIANTS
-from personalization.training import TrainingError, model_train
+from personalization.serving.decide import decide
 from tracking.visitors import VisitorState
 
 pytestmark = pytest.mark.django_db
@@ -49,7 +49,7 @@ def test_propensities_logged_by_the_model_policy_sum_to_one_over_variants():
     simulation_slot_ensure()
     traffic_run(1500, random.Random(5))
     model_train(SLOT_KEY, seed=5)
-    from personalization.services import slot_get
+    from personalization.serving.decide import slot_get
 
     slot = slot_get(SLOT_KEY)
     from personalization.engine import Context
@@ -90,8 +90,8 @@ def test_a_worse_candidate_is_not_promoted(monkeypatch):
     good = model_train(SLOT_KEY, seed=11)
     assert good.promoted
     traffic_run(1000, rng)
-    from personalization import training
     from personalization.engine.model_policy import ModelPolicy
+    from personalization.learning import training
 
     class Contrary(ModelPolicy):
         """The new model's policy, leaning on its worst variant; the serving model and the reward model are untouched."""
@@ -205,8 +205,8 @@ def test_scored_visitors_are_served_from_the_cached_scores():
     from django.core.cache import cache
 
     from personalization.engine import Context
-    from personalization.scoring import _key
-    from personalization.services import slot_get
+    from personalization.serving.decide import slot_get
+    from personalization.serving.scores import scores_key
     from tracking.models import DecisionLog, Visitor
 
     simulation_slot_ensure()
@@ -217,7 +217,7 @@ def test_scored_visitors_are_served_from_the_cached_scores():
     call_command("score_visitors", stdout=out)
     assert "Cached 1500 visitor scores." in out.getvalue()
     version = str(ModelVersion.objects.get(status="active").pk)
-    key = _key(SLOT_KEY, version, visitor_id)
+    key = scores_key(SLOT_KEY, version, visitor_id)
     entry = cache.get(key)
     assert set(entry["scores"]) == set(VISITOR_VARIANTS)
     # Serving reads the cache for a request in the context the visitor was scored in (their last one):
@@ -251,7 +251,7 @@ def _hero_settings(**fields):
 @pytest.mark.simulation
 def test_the_slots_exploration_settings_reach_serving():
     from personalization.engine import Context
-    from personalization.services import slot_get
+    from personalization.serving.decide import slot_get
 
     simulation_slot_ensure()
     _hero_settings(exploration="softmax", temperature=0.5, exploration_rate=0.2)
@@ -270,7 +270,7 @@ def test_the_slots_exploration_settings_reach_serving():
 @pytest.mark.simulation
 def test_a_weighted_reward_mixes_clicks_and_conversions_and_trains():
     from content.selectors import SlotDefinition
-    from personalization.training import logged_rows, reward_value
+    from personalization.learning.training import logged_rows, reward_value
     from tracking.rewards import Reward
 
     weighted = SlotDefinition(
@@ -285,7 +285,7 @@ def test_a_weighted_reward_mixes_clicks_and_conversions_and_trains():
     simulation_slot_ensure()
     _hero_settings(reward="weighted", click_weight=1.0, conversion_weight=3.0)
     traffic_run(1500, random.Random(19))
-    from personalization.services import slot_get
+    from personalization.serving.decide import slot_get
 
     assert {row.reward for row in logged_rows(slot_get(SLOT_KEY).definition)} == {0.0, 0.25}
     report = model_train(SLOT_KEY, seed=19)  # fractional labels: trained with the cross-entropy objective
@@ -365,7 +365,7 @@ def test_evaluate_policy_on_a_log_too_small_to_train_still_estimates_by_importan
 
 def test_seed_demo_puts_the_home_hero_on_the_model_strategy_exploring_until_trained():
     from content.models import Slot
-    from personalization.services import slot_get
+    from personalization.serving.decide import slot_get
 
     call_command("seed_demo", stdout=StringIO())
     assert Slot.objects.get(key="home-hero").strategy == "model"
@@ -378,7 +378,7 @@ def test_seed_demo_puts_the_home_hero_on_the_model_strategy_exploring_until_trai
 
 @pytest.mark.simulation
 def test_an_unexpected_error_in_one_slot_fails_the_task_after_the_others_trained(monkeypatch):
-    from personalization import training
+    from personalization.learning import training
     from personalization.tasks import ModelsTrainingFailed, models_train
     from tests.factories.slots import slot_create
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from content.models import HomePage
+from demo.models import HomePage
 from tests.conftest import IPHONE
 
 pytestmark = pytest.mark.django_db

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from personalization.engine import Context
-from personalization.segments import segment_spec_compile
+from personalization.serving.segments import segment_spec_compile
 from tests.factories.slots import segment_create
 
 pytestmark = pytest.mark.django_db

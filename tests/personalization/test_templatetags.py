@@ -39,7 +39,7 @@ def test_rules_follow_the_request(demo):
 
 def test_unknown_slot_renders_nothing_and_warns(demo, settings, caplog):
     settings.DEBUG = False
-    with caplog.at_level(logging.WARNING, logger="personalization.renderer"):
+    with caplog.at_level(logging.WARNING, logger="personalization.serving.render"):
         assert render('{% personalize "missing" %}') == ""
     assert "missing" in caplog.text
 

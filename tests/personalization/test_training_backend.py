@@ -6,9 +6,9 @@ import random
 
 import pytest
 
+from demo.simulation import SLOT_KEY, simulation_slot_ensure, traffic_run
+from personalization.learning.training import TrainingError, model_train
 from personalization.models import ModelVersion
-from personalization.simulation import SLOT_KEY, simulation_slot_ensure, traffic_run
-from personalization.training import TrainingError, model_train
 
 pytestmark = [pytest.mark.django_db, pytest.mark.simulation]
 

@@ -12,9 +12,9 @@ import uuid
 import pytest
 from django.utils import timezone
 
-from personalization.scoring import visitors_score
-from personalization.simulation import SLOT_KEY, simulation_slot_ensure, traffic_run
-from personalization.training import model_train
+from demo.simulation import SLOT_KEY, simulation_slot_ensure, traffic_run
+from personalization.learning.scoring import visitors_score
+from personalization.learning.training import model_train
 from tracking.metrics import ROWS_SKIPPED
 from tracking.models import DecisionLog, Visitor
 

@@ -219,7 +219,7 @@ def _events_of_objects(body) -> bool:
 @given(body=bodies, depth=st.integers(min_value=1, max_value=3000))
 def test_decoder_and_validator_answer_accepted_or_rejected_and_never_raise(body, depth):
     from tracking.event_decode import BatchInvalidError, events_batch_decode
-    from tracking.ingest import events_validate
+    from tracking.event_rules import events_validate
 
     # ensure_ascii writes NUL and lone surrogates as \u escapes, as a hostile client would.
     raw = json.dumps(body, allow_nan=False).replace(f'"{DEEP_MARK}"', "[" * depth + "]" * depth).encode()

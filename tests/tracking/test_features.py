@@ -163,7 +163,7 @@ def api_event(kind: str, seconds_ago: float, value: float | None = None) -> dict
 def test_ingested_events_show_in_features_at_once_and_a_rebuild_agrees(client):
     from django.core.cache import cache
 
-    from tracking.ingest import visitor_features_get
+    from tracking.feature_store import visitor_features_get
 
     visitor = str(uuid.uuid4())
     post_events(client, visitor, api_event("scroll", 120, 60), api_event("dwell", 100, 30))
@@ -185,7 +185,7 @@ def test_ingested_events_show_in_features_at_once_and_a_rebuild_agrees(client):
 def test_a_late_batch_gives_the_same_features_as_a_rebuild(client):
     from django.core.cache import cache
 
-    from tracking.ingest import visitor_features_get
+    from tracking.feature_store import visitor_features_get
 
     visitor = str(uuid.uuid4())
     post_events(client, visitor, api_event("scroll", 5 * MIN, 50))  # sent now
@@ -200,21 +200,22 @@ def test_a_late_batch_gives_the_same_features_as_a_rebuild(client):
 
 @pytest.mark.django_db
 def test_first_batch_counts_in_features_with_the_redis_backend(client, settings, monkeypatch):
-    from tracking import ingest
+    from tracking import event_ingest
+    from tracking.feature_store import visitor_features_get
 
     settings.TAILOR = {**settings.TAILOR, "EVENT_INGEST_BACKEND": "redis"}
     # The stream takes the batch; the writer has not yet bulk-written it to the database.
-    monkeypatch.setattr(ingest, "_dedupe_and_stream", lambda records, visitor_id: (records, None))
+    monkeypatch.setattr(event_ingest, "_dedupe_and_stream", lambda records, visitor_id: (records, None))
     visitor = str(uuid.uuid4())
     post_events(client, visitor, api_event("scroll", 10, 90))
-    assert ingest.visitor_features_get(visitor)["avg_scroll_depth"] == 90
+    assert visitor_features_get(visitor)["avg_scroll_depth"] == 90
 
 
 @pytest.mark.django_db
 def test_the_rollup_repairs_a_lost_update_and_leaves_quiet_visitors_alone(client):
     from django.core.cache import cache
 
-    from tracking.ingest import visitor_features_get, visitors_features_rollup
+    from tracking.feature_store import visitor_features_get, visitors_features_rollup
     from tracking.tasks import features_rollup
 
     active, quiet = str(uuid.uuid4()), str(uuid.uuid4())
@@ -242,7 +243,7 @@ def test_the_rollup_keeps_a_cached_state_newer_than_the_database(client):
     """Events still on their way from the stream are in the cache, not yet stored: the roll-up must not undo them."""
     from django.core.cache import cache
 
-    from tracking.ingest import visitors_features_rollup
+    from tracking.feature_store import visitors_features_rollup
 
     visitor = str(uuid.uuid4())
     post_events(client, visitor, api_event("scroll", 300, 40))
@@ -258,7 +259,7 @@ def test_the_rollup_keeps_a_cached_state_holding_an_older_event_not_yet_stored(c
     """A late batch (client time older than the newest stored event) still in the stream is not undone."""
     from django.core.cache import cache
 
-    from tracking.ingest import visitors_features_rollup
+    from tracking.feature_store import visitors_features_rollup
 
     visitor = str(uuid.uuid4())
     post_events(client, visitor, api_event("scroll", 60, 40))

@@ -166,7 +166,7 @@ def test_event_that_is_not_an_object_is_rejected_alone(client):
 
 
 def test_bot_events_are_stored_flagged_and_do_not_shape_features(client):
-    from tracking.ingest import visitor_features_get
+    from tracking.feature_store import visitor_features_get
 
     visitor = str(uuid.uuid4())
     response = post(
@@ -328,7 +328,7 @@ def test_every_json_media_type_is_taken_as_the_other_endpoints_take_it(client, c
 
 @pytest.mark.parametrize("raw", [b"[1, 2]", b'{"id": 1}', b"[{}, 3]"])
 def test_a_stream_entry_of_the_wrong_shape_is_named_for_the_dead_letters(raw):
-    from tracking.ingest import _stream_entry_records
+    from tracking.event_stream import _stream_entry_records
 
     with pytest.raises(ValueError, match="not a list of records"):
         _stream_entry_records({b"events": raw})

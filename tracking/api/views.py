@@ -11,11 +11,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from tracking.event_ingest import events_ingest
+from tracking.exceptions import IngestUnavailableError
+
 from ..conf import setting
 from ..consent import consent_set, do_not_track
 from ..context import user_agent_parse
 from ..event_decode import BatchInvalidError, events_batch_decode, rejections_count
-from ..ingest import IngestUnavailableError, events_ingest
 from ..middleware import request_tailor, request_visitor_ensure, request_visitor_withhold
 from ..privacy import ip_prefix
 from ..selectors import visitor_export

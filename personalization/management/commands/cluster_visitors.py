@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from django.core.management.base import BaseCommand, CommandError
 
-from personalization.clustering import ClusteringError, visitors_cluster
+from personalization.behaviour.clustering import ClusteringError, visitors_cluster
 from personalization.management.progress import ProgressBar
 
 

@@ -6,8 +6,8 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from personalization.evaluation import ESTIMATORS, FOLDS, policy_evaluate
-from personalization.training import TrainingError
+from personalization.learning.evaluation import ESTIMATORS, FOLDS, policy_evaluate
+from personalization.learning.training import TrainingError
 
 
 class Command(BaseCommand):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from personalization.importing import ImportFileError, decision_log_import
+from personalization.learning.importing import ImportFileError, decision_log_import
 
 
 class Command(BaseCommand):

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 from django.core.management.base import BaseCommand, CommandError
 
+from personalization.learning.scoring import ScoringError, visitors_score
 from personalization.management.progress import ProgressBar
-from personalization.scoring import ScoringError, visitors_score
 
 
 class Command(BaseCommand):

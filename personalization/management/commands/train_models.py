@@ -6,8 +6,8 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
+from personalization.learning.training import TrainingError, model_slots, model_train
 from personalization.management.progress import ProgressBar
-from personalization.training import TrainingError, model_slots, model_train
 
 
 class Command(BaseCommand):

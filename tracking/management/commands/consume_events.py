@@ -5,7 +5,7 @@ import socket
 
 from django.core.management.base import BaseCommand
 
-from tracking.ingest import events_stream_consume
+from tracking.event_stream import events_stream_consume
 
 
 class Command(BaseCommand):

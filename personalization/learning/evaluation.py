@@ -24,11 +24,11 @@ from typing import Any
 
 import numpy as np
 
-from .catalog import CompiledSlot, catalog_get, exploration_config
-from .engine.estimators import ESTIMATOR_NAMES, PolicyEstimates, crossfit, folds_assign, policy_estimates
-from .engine.featurize import row_features, variant_features
-from .engine.model_policy import ModelPolicy
-from .training import LoggedRow, TrainingError, logged_rows, model_fit, target_probabilities
+from personalization.engine.estimators import ESTIMATOR_NAMES, PolicyEstimates, crossfit, folds_assign, policy_estimates
+from personalization.engine.featurize import row_features, variant_features
+from personalization.engine.model_policy import ModelPolicy
+from personalization.learning.training import LoggedRow, TrainingError, logged_rows, model_fit, target_probabilities
+from personalization.serving.catalog import CompiledSlot, catalog_get, exploration_config
 
 ESTIMATORS = ESTIMATOR_NAMES
 FOLDS = 5

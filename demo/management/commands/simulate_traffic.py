@@ -8,9 +8,7 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
-from personalization.engine.clustering import ClusteringError
-from personalization.management.progress import ProgressBar
-from personalization.simulation import (
+from demo.simulation import (
     SLOT_KEY,
     SimulationError,
     clusters_agreement,
@@ -19,7 +17,9 @@ from personalization.simulation import (
     traffic_run,
     truth,
 )
-from personalization.training import TrainingError, model_train
+from personalization.engine.clustering import ClusteringError
+from personalization.learning.training import TrainingError, model_train
+from personalization.management.progress import ProgressBar
 
 
 class Command(BaseCommand):

@@ -19,35 +19,18 @@ from typing import Any
 from django.core.cache import cache
 from django.utils import timezone
 
-from tracking.ingest import visitor_features_get
+from personalization.engine import Context
+from personalization.engine.featurize import VariantFeatures, context_features, context_signature
+from personalization.serving.catalog import catalog_get
+from personalization.serving.scores import SCORES_TTL_SECONDS, scores_key
+from tracking.feature_store import visitor_features_get
 from tracking.metrics import ROWS_SKIPPED
 from tracking.models import DecisionLog, Visitor
 from tracking.outages import outage_guard
 
-from .catalog import catalog_get
-from .engine import Context
-from .engine.featurize import VariantFeatures, context_features, context_signature
-
-SCORES_TTL_SECONDS = 15 * 60
-
 
 class ScoringError(RuntimeError):
     """Nothing can be scored as asked: no such model slot, no active model, or the cache refused the scores."""
-
-
-def _key(slot_key: str, model_version: str, visitor_id: str) -> str:
-    return f"tailor:scores:{slot_key}:{model_version}:{visitor_id}"
-
-
-def cached_scores_get(slot_key: str, model_version: str, context: Context) -> dict[str, float] | None:
-    """The visitor's scores from the last scoring run, if they were computed for this very context."""
-    with outage_guard("cache", "cached scores not read; scoring in-process") as outage:
-        entry = cache.get(_key(slot_key, model_version, context.visitor_id))
-    if outage.failed:
-        return None
-    if not entry or entry.get("context") != context_signature(context):
-        return None  # scored for another device, campaign, hour or visit: score this request in-process
-    return entry["scores"]
 
 
 def logged_context_read(mapping: Any) -> Context | None:
@@ -122,7 +105,7 @@ def visitors_score(
             variants = [policy.variants.get(k) or VariantFeatures(key=k, template="") for k in keys]
             scores = policy.model.score(built, variants)  # each visitor and variant encoded once
             entries = {
-                _key(slot.key, policy.model_version, v): {
+                scores_key(slot.key, policy.model_version, v): {
                     "context": signature,
                     "scores": dict(zip(keys, map(float, row), strict=True)),
                 }

@@ -18,12 +18,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from tracking.ingest import events_ingest
+from demo.seed import demo_slots_ensure
+from personalization.serving.decide import decide
+from tracking.event_ingest import events_ingest
 from tracking.services import decision_records_write
 from tracking.visitors import VisitorState
-
-from .demo import demo_slots_ensure
-from .services import decide
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +53,7 @@ class SimulationError(ValueError):
 
 def simulation_slot_ensure() -> None:
     """Create the demo's hero (and its segments, nothing else) when missing; refuse one that is not a model slot."""
-    from .catalog import catalog_get
+    from personalization.serving.catalog import catalog_get
 
     created = demo_slots_ensure([SLOT_KEY])
     compiled = catalog_get().slots.get(SLOT_KEY)
@@ -97,7 +96,7 @@ class Truth:
 def pipeline_drain() -> None:
     """Write what Redis still buffers (decisions, the event stream), as the workers would, before training."""
     from tracking.conf import setting
-    from tracking.ingest import events_stream_consume
+    from tracking.event_stream import events_stream_consume
     from tracking.services import decisions_flush
 
     if setting("DECISION_LOG_BACKEND") == "redis":
@@ -204,11 +203,10 @@ def clusters_agreement(types: dict[str, str]) -> dict[str, Any]:
     """
     from sklearn.metrics import adjusted_rand_score
 
-    from tracking.ingest import visitors_features_get
-
-    from .clustering import visitors_cluster
-    from .engine.clustering import CentroidModel
-    from .models import ClusteringRun
+    from personalization.behaviour.clustering import visitors_cluster
+    from personalization.engine.clustering import CentroidModel
+    from personalization.models import ClusteringRun
+    from tracking.feature_store import visitors_features_get
 
     pipeline_drain()  # phase 2's last events may still be in the stream
     report = visitors_cluster()

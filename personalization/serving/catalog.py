@@ -21,14 +21,13 @@ from typing import TYPE_CHECKING, Any
 from django.core.cache import caches
 
 from content.selectors import SlotDefinition, VariantDefinition, slot_definitions_live
+from personalization.conf import setting
+from personalization.engine import Candidate, Policy, SegmentSpec, build_policy
 from tracking.outages import outage_guard
 
-from .conf import setting
-from .engine import Candidate, Policy, SegmentSpec, build_policy
-
 if TYPE_CHECKING:
-    from .engine.reward_model import RewardModel
-from .segments import segment_specs_all
+    from personalization.engine.reward_model import RewardModel
+from personalization.serving.segments import segment_specs_all
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +73,7 @@ def slot_compile(
     config: dict[str, Any] = {"slot_key": definition.key, "default_key": default_key, "rules": rules}
     if definition.strategy == "model":
         # Imported here so that sites without a model slot never load LightGBM.
-        from .engine.featurize import variant_features
+        from personalization.engine.featurize import variant_features
 
         config.update(
             model=model[1] if model else None,
@@ -98,7 +97,7 @@ def catalog_build(version: str) -> Catalog:
     definitions = slot_definitions_live()
     models = {}
     if any(d.strategy == "model" for d in definitions.values()):
-        from .registry import model_versions_active
+        from personalization.serving.model_store import model_versions_active
 
         models = model_versions_active()
     slots = {}

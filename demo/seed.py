@@ -15,9 +15,10 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from wagtail.models import Page, Site
 
-from content.models import ContentPage, HomePage, ProductPage, Slot, Variant
-
-from .models import Segment
+from content.models import Slot
+from content.services import slot_publish
+from demo.models import ContentPage, HomePage, ProductPage
+from personalization.models import Segment
 
 DEMO_USERNAME = "admin"
 
@@ -186,27 +187,6 @@ def _segment_ensure(key: str, name: str, match: str, rules: list[dict[str, Any]]
     return segment
 
 
-def slot_publish(spec: dict[str, Any], segments: dict[str, Segment]) -> Slot:
-    """Create and publish a slot from a plain spec (used by the demo and the benchmarks)."""
-    slot = Slot(
-        key=spec["key"],
-        name=spec["name"],
-        description=spec.get("description", ""),
-        strategy=spec["strategy"],
-        default_variant=spec.get("default_variant", ""),
-        rules=[{"type": "rule", "value": {"segment": segments[s].pk, "variant": v}} for s, v in spec.get("rules", [])],
-        live=False,
-    )
-    slot.variants = [
-        Variant(key=key, name=name, weight=weight, params=params, sort_order=i, is_paused=bool(paused and paused[0]))
-        for i, (key, name, weight, params, *paused) in enumerate(spec["variants"])
-    ]
-    slot.save()
-    slot.save_revision(log_action=True).publish()
-    slot.refresh_from_db()
-    return slot
-
-
 def _page_ensure(parent: Page, page: Page, result: DemoResult) -> Page:
     existing = parent.get_children().filter(slug=page.slug).first()
     if existing is not None:
@@ -285,7 +265,7 @@ def demo_slots_ensure(keys: Sequence[str] | None = None, *, hero_strategy: str =
         if (keys is None or spec["key"] in keys) and not Slot.objects.filter(key=spec["key"]).exists():
             if spec["key"] == "home-hero":
                 spec = {**spec, "strategy": hero_strategy}
-            slot_publish(spec, segments)
+            slot_publish(spec, {key: segment.pk for key, segment in segments.items()})
             result.created.append(f"slot {spec['key']}")
     return result.created
 

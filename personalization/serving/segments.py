@@ -10,8 +10,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from .engine.segments import SegmentSpec, rule_from_dict
-from .models import Segment
+from personalization.engine.segments import SegmentSpec, rule_from_dict
+from personalization.models import Segment
 
 logger = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand
 
-from personalization.demo import HERO_STRATEGIES, demo_seed
+from demo.seed import HERO_STRATEGIES, demo_seed
 
 
 class Command(BaseCommand):

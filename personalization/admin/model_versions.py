@@ -13,8 +13,8 @@ from django.template.response import TemplateResponse
 from django.views.decorators.http import require_POST
 from wagtail.log_actions import log
 
-from .models import ModelVersion
-from .registry import model_activate
+from personalization.learning.registry import model_activate
+from personalization.models import ModelVersion
 
 
 def lift_over_uniform(version: ModelVersion) -> float | None:

@@ -22,13 +22,12 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from wagtail.log_actions import log
 
+from personalization.conf import setting
+from personalization.engine.clustering import CentroidModel, ClusteringError, clusters_fit
+from personalization.models import BehaviourCluster, ClusteringRun, Segment
+from tracking.feature_store import visitors_features_get
 from tracking.features import FEATURE_NAMES
-from tracking.ingest import visitors_features_get
 from tracking.models import DecisionLog, Event, Visitor
-
-from .conf import setting
-from .engine.clustering import CentroidModel, ClusteringError, clusters_fit
-from .models import BehaviourCluster, ClusteringRun, Segment
 
 logger = logging.getLogger(__name__)
 

@@ -26,9 +26,8 @@ from typing import Any
 from django.db import transaction
 
 from content.models import Slot, Variant
+from content.services import slot_publish
 from tracking.models import DecisionLog, Event
-
-from .demo import slot_publish
 
 REQUIRED = ("timestamp", "action", "reward", "propensity")
 TEXT_FIELDS = {"device", "browser", "os", "country", "referrer", "referrer_host"}
@@ -150,7 +149,6 @@ def _variants_ensure(slot_key: str, actions: set[str], report: ImportReport) -> 
                 "strategy": "model",
                 "variants": [(a, a, 1, _placeholder_params(a)) for a in sorted(actions)],
             },
-            {},
         )
         report.slot_created = True
         report.variants_created = sorted(actions)

@@ -24,14 +24,13 @@ from django.utils.safestring import SafeString
 
 from content.rendering import params_personalize, variant_render
 from content.selectors import VariantDefinition
-from tracking.ingest import visitor_features_get
+from personalization.engine import Choice, Context, FixedPolicy, NoCandidatesError
+from personalization.serving.catalog import CompiledSlot, catalog_get
+from personalization.serving.scores import cached_scores_get
+from tracking.feature_store import visitor_features_get
 from tracking.metrics import FALLBACKS
 from tracking.services import decision_log
 from tracking.visitors import VisitorState
-
-from .catalog import CompiledSlot, catalog_get
-from .engine import Choice, Context, FixedPolicy, NoCandidatesError
-from .scoring import cached_scores_get
 
 logger = logging.getLogger(__name__)
 

@@ -16,10 +16,16 @@ from django.conf import settings
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
+from personalization.serving.decide import (
+    Decision,
+    EmptySlotError,
+    UnknownSlotError,
+    decide,
+    decision_params,
+    decision_render,
+)
 from tracking.middleware import request_tailor
 from tracking.visitors import VisitorState
-
-from .services import Decision, EmptySlotError, UnknownSlotError, decide, decision_params, decision_render
 
 logger = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ from django.utils.text import slugify
 from django.views.decorators.http import require_POST
 from wagtail.admin import messages
 
-from .clustering import ClusterSegmentError, cluster_segment_create, clusters_overview
-from .models import BehaviourCluster, Segment
+from personalization.behaviour.clustering import ClusterSegmentError, cluster_segment_create, clusters_overview
+from personalization.models import BehaviourCluster, Segment
 
 SEGMENT_PERMISSIONS = ("personalization.add_segment", "personalization.change_segment", "personalization.view_segment")
 

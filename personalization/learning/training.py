@@ -25,21 +25,20 @@ from typing import Any
 import numpy as np
 
 from content.selectors import SlotDefinition
+from personalization.conf import setting
+from personalization.engine import Candidate, Context
+from personalization.engine.estimators import evaluate_all, not_worse, paired_difference
+from personalization.engine.featurize import VariantFeatures, row_features, variant_features
+from personalization.engine.model_policy import ModelPolicy
+from personalization.engine.reward_model import RewardModel, TrainingMetrics, reward_model_train
+from personalization.learning.registry import model_activate
+from personalization.learning.scoring import logged_context_read
+from personalization.models import ModelVersion
+from personalization.serving.catalog import catalog_get, exploration_config
 from tracking.metrics import ROWS_SKIPPED
 from tracking.models import DecisionLog
 from tracking.rewards import Reward
 from tracking.selectors import decision_rewards
-
-from .catalog import catalog_get, exploration_config
-from .conf import setting
-from .engine import Candidate, Context
-from .engine.estimators import evaluate_all, not_worse, paired_difference
-from .engine.featurize import VariantFeatures, row_features, variant_features
-from .engine.model_policy import ModelPolicy
-from .engine.reward_model import RewardModel, TrainingMetrics, reward_model_train
-from .models import ModelVersion
-from .registry import model_activate
-from .scoring import logged_context_read
 
 logger = logging.getLogger(__name__)
 
@@ -313,7 +312,7 @@ def _train_on_dask(
         raise TrainingError("TAILOR_TRAINING_BACKEND is 'dask' but DASK_SCHEDULER_ADDRESS is not set.")
     from distributed import Client
 
-    from .engine.dask_training import reward_model_train_dask
+    from personalization.engine.dask_training import reward_model_train_dask
 
     try:
         client = Client(address, timeout=setting("DASK_CONNECT_TIMEOUT_SECONDS"), set_as_default=False)

@@ -1,0 +1,1 @@
+"""Admin screens: the Models and Behaviour clusters views that ``wagtail_hooks`` registers."""

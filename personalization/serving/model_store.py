@@ -1,0 +1,34 @@
+"""The trained models serving reads: each model slot's active version, loaded once per process.
+
+A version's text never changes, so a loaded model is kept by version id; a corrupt
+artefact is logged and leaves its slot exploring instead of taking it down.
+Switching versions is ``learning.registry``'s job.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import lru_cache
+
+from personalization.engine.reward_model import RewardModel
+from personalization.models import ModelVersion
+
+logger = logging.getLogger(__name__)
+
+
+@lru_cache(maxsize=64)
+def model_load(version_id: int, text: str) -> RewardModel:
+    return RewardModel.from_text(text)
+
+
+def model_versions_active() -> dict[str, tuple[int, RewardModel]]:
+    """Active model per slot key, loaded (used when the catalog is built)."""
+    active = {}
+    for version in ModelVersion.objects.filter(status=ModelVersion.Status.ACTIVE):
+        try:
+            active[version.slot_key] = (version.pk, model_load(version.pk, version.model_text))
+        except Exception:  # a corrupt artefact must not take the slot down: it explores instead
+            logger.exception(
+                "Model version %s of slot %r cannot be loaded; the slot explores.", version.pk, version.slot_key
+            )
+    return active
