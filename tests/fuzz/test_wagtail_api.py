@@ -30,9 +30,7 @@ DATE_TIME = {
 }
 BOOLEAN_TEXT = {"anyOf": [{"type": "string", "enum": ["true", "false", "1", "0"]}, TEXT]}
 # A page type names the specific model, whose own API fields (body) become filters too.
-PAGE_TYPE = {
-    "anyOf": [{"type": "string", "enum": ["demo.HomePage", "demo.ProductPage", "wagtailcore.Page"]}, TEXT]
-}
+PAGE_TYPE = {"anyOf": [{"type": "string", "enum": ["demo.HomePage", "demo.ProductPage", "wagtailcore.Page"]}, TEXT]}
 JSON_BODY = {"application/json": {"schema": {"type": "object"}}}
 ANSWERS = {
     "200": {"description": "The listing or the item.", "content": JSON_BODY},
