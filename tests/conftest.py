@@ -26,7 +26,7 @@ def _tailor_isolation(settings):
 @pytest.fixture
 def demo(db):
     """The demo site with home-hero on its segment rules: targeting tests need a deterministic choice.
-    The model strategy it ships with is exercised through the simulation (tests/personalization/test_learning.py)."""
+    The model strategy it ships with is exercised through the simulation (tests/personalization/learning/test_learning.py)."""
     from demo.seed import demo_seed
 
     return demo_seed(hero_strategy="rules")

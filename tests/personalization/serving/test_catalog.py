@@ -13,7 +13,7 @@ from personalization.serving.catalog import catalog_get
 
 pytestmark = pytest.mark.django_db
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_a_change_announced_by_another_process_rebuilds_this_ones_catalog(settings):

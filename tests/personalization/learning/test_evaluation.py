@@ -22,7 +22,7 @@ from tests.factories.slots import slot_create
 
 pytestmark = pytest.mark.django_db
 
-OBD_BTS = Path(__file__).resolve().parents[1] / "data" / "obd_bts_all.csv"
+OBD_BTS = Path(__file__).resolve().parents[2] / "data" / "obd_bts_all.csv"
 OBD_ROWS = 10_000
 OBD_ITEMS = 80
 CLICK = {("mobile", "a"): 0.30, ("mobile", "b"): 0.05, ("desktop", "a"): 0.05, ("desktop", "b"): 0.25}
