@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from .metrics import DEAD_LETTERS
 from .models import DeadLetter
+from .text import text_escaped
 
 REASON_MAX_LENGTH = 2000
 
@@ -73,7 +74,7 @@ def refusal_reason(exc: BaseException) -> str:
     """The error as one line; the database's message may quote the refused text, so it is escaped too."""
     lines = str(exc).strip().splitlines()
     text = f"{type(exc).__name__}: {lines[0] if lines else ''}"
-    return text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
+    return text_escaped(text)
 
 
 def records_write_isolating(

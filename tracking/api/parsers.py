@@ -24,6 +24,8 @@ from rest_framework.exceptions import ParseError
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.parsers import BaseParser
 
+from ..text import text_escaped
+
 MAX_DEPTH = 32
 # Every integer the stack stores or computes with fits PostgreSQL's bigint.
 MAX_INTEGER = 2**63 - 1
@@ -44,19 +46,14 @@ class JsonValueError(ValueError):
         """The error shaped like a serializer's: nested by field, a list of messages at the leaf."""
         out: Any = [f"{self.message} (at {path_text(self.path)})"]
         for item in reversed(self.path):
-            out = {item if isinstance(item, int) else _printable(item): out}
+            out = {item if isinstance(item, int) else text_escaped(item): out}
         return out if isinstance(out, dict) else {"detail": out[0]}
-
-
-def _printable(text: str) -> str:
-    # An error echoes field names: escape what a JSON response cannot carry (lone surrogates) or should not (NUL).
-    return text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
 
 
 def path_text(path: tuple[PathItem, ...]) -> str:
     out = "$"
     for item in path:
-        out += f"[{item}]" if isinstance(item, int) else f".{_printable(item)}"
+        out += f"[{item}]" if isinstance(item, int) else f".{text_escaped(item)}"
     return out
 
 
