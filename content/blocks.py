@@ -2,9 +2,9 @@
 
 A variant's parameters are a StreamField (``content.fields``) holding exactly
 one block whose type is the micro-template (hero, banner, ...), so the editor
-chooses the shape and then sees only the fields that shape uses. ``SlotBlock`` stores a slot *key*
-and asks the registered slot renderer (personalization) for the visitor's
-variant at render time; content never decides anything itself.
+chooses the shape and then sees only the fields that shape uses. ``SlotBlock``
+stores a slot *key* and asks the registered slot renderer (personalization) for
+the visitor's variant at render time; content never decides anything itself.
 """
 
 from __future__ import annotations
