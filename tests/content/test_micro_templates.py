@@ -23,8 +23,7 @@ from wagtail.test.utils.form_data import inline_formset, nested_form_data, strea
 
 from content import micro_templates
 from content.models import Slot, Variant
-from tests.factories.slots import page_with_slots
-from tests.factories.slots import slot_publish as factory_slot_publish
+from tests.factories.slots import page_with_slots, slot_publish
 
 PROMO = {
     "key": "promo",
@@ -77,7 +76,7 @@ def tailor_errors() -> list[checks.CheckMessage]:
 
 @pytest.mark.django_db
 def test_a_variant_on_a_site_template_renders_with_the_sites_file_escaped(site_templates, client):
-    factory_slot_publish(
+    slot_publish(
         {
             "key": "promo-slot",
             "name": "Promo slot",
