@@ -1,10 +1,10 @@
 """StreamField blocks: variant parameters, the SlotBlock, and demo page blocks.
 
-A variant's parameters are a StreamField holding exactly one block whose type
-is the micro-template (hero, banner, ...), so the editor chooses the shape and
-then sees only the fields that shape uses. ``SlotBlock`` stores a slot *key*
-and asks the registered slot renderer (personalization) for the visitor's
-variant at render time; content never decides anything itself.
+A variant's parameters are a StreamField (``content.fields``) holding exactly
+one block whose type is the micro-template (hero, banner, ...), so the editor
+chooses the shape and then sees only the fields that shape uses. ``SlotBlock``
+stores a slot *key* and asks the registered slot renderer (personalization) for
+the visitor's variant at render time; content never decides anything itself.
 """
 
 from __future__ import annotations
@@ -92,10 +92,6 @@ def micro_template_block(key: str, **kwargs: Any) -> MicroTemplateBlock:
     return MicroTemplateBlock(micro_templates.get(key), **kwargs)
 
 
-def variant_param_blocks() -> list[tuple[str, blocks.Block]]:
-    return [(mt.key, MicroTemplateBlock(mt)) for mt in micro_templates.all_templates()]
-
-
 def slot_choices() -> list[tuple[str, str]]:
     from .models import Slot
 
@@ -162,5 +158,6 @@ def page_blocks() -> list[tuple[str, blocks.Block]]:
         ("heading", blocks.CharBlock(form_classname="title", icon="title")),
         ("paragraph", blocks.RichTextBlock(icon="pilcrow")),
         ("slot", SlotBlock()),
-        *[(f"static_{mt.key}", MicroTemplateBlock(mt)) for mt in micro_templates.all_templates()],
+        # The shipped micro-templates only: these blocks are frozen into migrations.
+        *[(f"static_{mt.key}", MicroTemplateBlock(mt)) for mt in micro_templates.BUILTIN],
     ]

@@ -18,7 +18,8 @@ from wagtail.fields import StreamField
 from wagtail.models import DraftStateMixin, LockableMixin, Orderable, RevisionMixin
 from wagtail.search import index
 
-from .blocks import RuleBlock, variant_param_blocks
+from .blocks import RuleBlock
+from .fields import MicroTemplateField
 from .forms import SlotForm
 from .panels import TargetingSummaryPanel
 
@@ -127,7 +128,7 @@ class Variant(Orderable):
     name = models.CharField(max_length=255)
     weight = models.PositiveIntegerField(default=1, help_text="Share of traffic under a weighted split.")
     is_paused = models.BooleanField("paused", default=False, help_text="A paused variant is never served.")
-    params = StreamField(variant_param_blocks(), min_num=1, max_num=1, verbose_name="micro-template and parameters")
+    params = MicroTemplateField(min_num=1, max_num=1, verbose_name="micro-template and parameters")
 
     panels = [
         FieldPanel("name"),

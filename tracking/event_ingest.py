@@ -83,7 +83,7 @@ def _dedupe_and_stream(records: list[dict[str, Any]], visitor_id: str) -> tuple[
         keys=[*keys, cache.make_key(features_key(visitor_id)), setting("EVENT_STREAM_KEY")],
         args=[setting("EVENT_DEDUPE_SECONDS"), *[_stream_json.encode(r) for r in records]],
     )
-    fresh = [r for r, new in zip(records, flags, strict=True) if new]
+    fresh: list[Mapping[str, Any]] = [r for r, new in zip(records, flags, strict=True) if new]
     return fresh, None if state is None else cache.client.decode(state)
 
 

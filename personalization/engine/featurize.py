@@ -14,7 +14,7 @@ import html
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -211,7 +211,8 @@ class FeatureSchema:
 
     numeric: tuple[str, ...]
     categorical: dict[str, tuple[str, ...]]
-    _indexes: dict[str, dict[str, float]] = field(init=False, repr=False, compare=False)
+    # Looked up with any cell value: a value outside the vocabulary (None, a number) misses and is NaN.
+    _indexes: dict[str, dict[Hashable, float]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         numeric = tuple(self.numeric)
@@ -363,9 +364,8 @@ def score_matrix(contexts: Sequence[Context], variants: Sequence[VariantFeatures
     by_variant = matrix(variant_rows, schema)
     # Only columns some variant leaves unset can show a visitor's value; encoding just those
     # skips the variant columns, which are most of the schema and always missing here.
-    needed = frozenset(
-        name for name, set_by_all in zip(columns, from_variant.all(axis=0), strict=True) if not set_by_all
-    )
+    set_by_all: npt.NDArray[np.bool_] = np.all(from_variant, axis=0)  # one flag per column
+    needed = frozenset(name for name, by_all in zip(columns, set_by_all.tolist(), strict=True) if not by_all)
     visitor_schema = FeatureSchema(
         numeric=tuple(name for name in schema.numeric if name in needed),
         categorical={name: vocabulary for name, vocabulary in schema.categorical.items() if name in needed},

@@ -37,8 +37,17 @@ class Choice:
 
 
 class Policy(Protocol):
+    """What serving reads from a policy: its name and version, the model it serves, and ``choose``.
+
+    ``model_version`` is the version of the trained model a policy chooses with ("" for a policy
+    without one); serving logs it in place of ``version`` and keys cached scores by it.
+    """
+
     name: ClassVar[str]
     version: ClassVar[str]
+
+    @property
+    def model_version(self) -> str: ...
 
     def choose(self, candidates: Sequence[Candidate], context: Context, rng: random.Random) -> Choice: ...
 
@@ -62,6 +71,7 @@ class FixedPolicy:
 
     name: ClassVar[str] = "fixed"
     version: ClassVar[str] = "1"
+    model_version: ClassVar[str] = ""
     default_key: str
 
     def choose(self, candidates: Sequence[Candidate], context: Context, rng: random.Random) -> Choice:
@@ -79,6 +89,7 @@ class RulesPolicy:
 
     name: ClassVar[str] = "rules"
     version: ClassVar[str] = "1"
+    model_version: ClassVar[str] = ""
     default_key: str
     rules: tuple[tuple[SegmentSpec, str], ...] = ()
 
@@ -103,6 +114,7 @@ class WeightedSplitPolicy:
 
     name: ClassVar[str] = "split"
     version: ClassVar[str] = "1"
+    model_version: ClassVar[str] = ""
     salt: str
 
     def choose(self, candidates: Sequence[Candidate], context: Context, rng: random.Random) -> Choice:

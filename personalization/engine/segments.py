@@ -250,7 +250,7 @@ class ClusterRule:
         return self.centres.nearest(context.features) == self.cluster  # type: ignore[union-attr]
 
 
-RULE_TYPES: dict[str, type] = {
+RULE_TYPES: dict[str, Callable[..., Rule]] = {
     cls.kind: cls
     for cls in (
         DeviceRule,

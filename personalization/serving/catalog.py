@@ -110,7 +110,15 @@ def catalog_build(version: str) -> Catalog:
 
 
 _lock = threading.Lock()
-_state: dict[str, object] = {"catalog": None, "checked_at": 0.0}
+
+
+@dataclass
+class _ProcessCatalog:
+    catalog: Catalog | None = None
+    checked_at: float = 0.0
+
+
+_state = _ProcessCatalog()
 
 
 def _signals() -> Any:
@@ -126,31 +134,34 @@ def _shared_version() -> str | None:
             version = uuid.uuid4().hex
             cache.add(key, version, timeout=None)
             version = cache.get(key, version)
-        return version
+        return str(version)
     return None
 
 
 def catalog_get() -> Catalog:
-    catalog: Catalog | None = _state["catalog"]  # type: ignore[assignment]
+    catalog = _state.catalog
     now = time.monotonic()
-    if catalog is not None and now - _state["checked_at"] < setting("CATALOG_CHECK_SECONDS"):  # type: ignore[operator]
+    if catalog is not None and now - _state.checked_at < setting("CATALOG_CHECK_SECONDS"):
         return catalog
     with _lock:
         version = _shared_version()
-        _state["checked_at"] = now
-        fresh = catalog is not None and now - catalog.built_at < setting("CATALOG_MAX_AGE_SECONDS")
-        if fresh and (version is None or version == catalog.version):
-            return catalog  # type: ignore[return-value]
+        _state.checked_at = now
+        if (
+            catalog is not None
+            and now - catalog.built_at < setting("CATALOG_MAX_AGE_SECONDS")
+            and (version is None or version == catalog.version)
+        ):
+            return catalog
         catalog = catalog_build(version or uuid.uuid4().hex)
-        _state["catalog"] = catalog
+        _state.catalog = catalog
         return catalog
 
 
 def catalog_drop_local() -> None:
     """Rebuild this process's catalog on its next use."""
     with _lock:
-        _state["catalog"] = None
-        _state["checked_at"] = 0.0
+        _state.catalog = None
+        _state.checked_at = 0.0
 
 
 def catalog_invalidate() -> None:

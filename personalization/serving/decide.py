@@ -73,7 +73,7 @@ def _choose(slot: CompiledSlot, context: Context, rng: random.Random) -> tuple[C
     policy = slot.policy
     try:
         # A model policy's version is the model version it serves: that is what offline evaluation needs.
-        version = getattr(policy, "model_version", "") or policy.version
+        version = policy.model_version or policy.version
         return policy.choose(slot.candidates, context, rng), policy.name, version
     except NoCandidatesError:
         raise
@@ -112,7 +112,7 @@ def decide(
             context = {**context, "features": visitor_features_get(visitor.id, known=not visitor.is_new)}
         context = Context.from_mapping({**context, "visitor_id": visitor.id})
         if compiled.policy.name == "model" and personal and not visitor.is_new and not initial:
-            version = getattr(compiled.policy, "model_version", "")
+            version = compiled.policy.model_version
             scores = cached_scores_get(compiled.key, version, context) if version else None
             if scores:
                 context = dataclasses.replace(context, scores=MappingProxyType(scores))

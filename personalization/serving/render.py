@@ -51,10 +51,10 @@ class RenderedDecision:
         return self.decision.variant.key
 
     def __html__(self) -> str:
-        return self.html
+        return str(self.html)
 
     def __str__(self) -> str:
-        return self.html
+        return str(self.html)
 
 
 def _visitor_and_context(request: Any) -> tuple[VisitorState, dict[str, Any]]:

@@ -28,4 +28,5 @@ def cached_scores_get(slot_key: str, model_version: str, context: Context) -> di
         return None
     if not entry or entry.get("context") != context_signature(context):
         return None  # scored for another device, campaign, hour or visit: score this request in-process
-    return entry["scores"]
+    scores: dict[str, float] = entry["scores"]
+    return scores

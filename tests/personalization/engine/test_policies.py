@@ -390,6 +390,14 @@ def test_every_registered_strategy_builds_a_policy_of_that_name():
         assert build_policy(strategy, **config).name == strategy
 
 
+def test_every_policy_says_which_model_version_it_serves():
+    """Serving reads ``model_version`` from any policy: the model's version, or "" for a policy without one."""
+    config = {"default_key": "a", "slot_key": "hero", "rules": ()}
+    for strategy in POLICY_FACTORIES:
+        assert build_policy(strategy, **config).model_version == ""
+    assert build_policy("model", **config, model_version="7").model_version == "7"
+
+
 @pytest.mark.parametrize("strategy", ["bandit", "", "FIXED", "Split"])
 def test_build_policy_rejects_an_unknown_strategy(strategy):
     with pytest.raises(ValueError, match=r"Unknown strategy") as excinfo:

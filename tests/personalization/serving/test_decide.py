@@ -73,6 +73,7 @@ def test_a_failing_policy_falls_back_to_the_default_and_is_counted(db, caplog):
     class Exploding:
         name = "split"
         version = "1"
+        model_version = ""
 
         def choose(self, *args):
             raise RuntimeError("boom")
