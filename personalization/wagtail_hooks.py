@@ -7,6 +7,7 @@ from wagtail.snippets.models import register_snippet
 from wagtail.snippets.views.snippets import SnippetViewSet
 
 from personalization.admin import model_versions as admin_views
+from personalization.learning.activation import LOG_ACTION, ModelActivationLogFormatter
 
 from .models import Segment
 
@@ -49,7 +50,7 @@ def register_models_menu_item():
 
 @hooks.register("register_log_actions")
 def register_model_log_actions(actions):
-    actions.register_action("tailor.model.activate", "Activate model version", "Activated model version")
+    actions.register_action(LOG_ACTION)(ModelActivationLogFormatter)
 
 
 class BehaviourClustersMenuItem(MenuItem):

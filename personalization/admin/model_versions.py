@@ -6,14 +6,12 @@ from collections import defaultdict
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.views.decorators.http import require_POST
-from wagtail.log_actions import log
 
-from personalization.learning.registry import model_activate
+from personalization.learning.activation import ActivateModelVersionAction
 from personalization.models import ModelVersion
 
 
@@ -59,11 +57,8 @@ def model_versions_index(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 def model_version_activate(request: HttpRequest, pk: int) -> HttpResponse:
-    if not request.user.has_perm("personalization.change_modelversion"):
-        raise PermissionDenied
-    version = get_object_or_404(ModelVersion, pk=pk)
-    with transaction.atomic():  # served and audited together, or neither
-        model_activate(version)
-        log(instance=version, action="tailor.model.activate", user=request.user)
+    version = get_object_or_404(ModelVersion.objects.defer("model_text"), pk=pk)
+    # The action checks the permission (PermissionDenied: Wagtail refuses as for any admin view) and audits.
+    ActivateModelVersionAction(version, user=request.user, source="admin").execute()
     messages.success(request, f"Model #{version.pk} now serves slot “{version.slot_key}”.")
     return redirect("tailor_model_versions")

@@ -1,35 +1,21 @@
 """The model registry: which trained version serves each model slot, and switching it.
 
-Versions are rows of ``ModelVersion``; activating one retires the previous
-active version of the slot in the same transaction and invalidates the
-catalog, so every web process serves the new model within seconds, without a
-restart. Serving loads the active versions through ``serving.model_store``.
+Versions are rows of ``ModelVersion``; switching is ``ActivateModelVersionAction``
+(``learning.activation``), which every caller uses so that each switch is checked,
+audited and seen by every web process within seconds, without a restart. Serving
+loads the active versions through ``serving.model_store``.
 """
 
 from __future__ import annotations
 
-import logging
+from typing import Any
 
-from django.db import transaction
-from django.utils import timezone
-
+from personalization.learning.activation import ActivateModelVersionAction, Source
 from personalization.models import ModelVersion
-from personalization.serving.catalog import catalog_changed
-
-logger = logging.getLogger(__name__)
 
 
-@transaction.atomic
-def model_activate(version: ModelVersion, *, note: str = "") -> ModelVersion:
-    """Serve this version for its slot (rollback is activating an older one)."""
-    ModelVersion.objects.filter(slot_key=version.slot_key, status=ModelVersion.Status.ACTIVE).exclude(
-        pk=version.pk
-    ).update(status=ModelVersion.Status.RETIRED)
-    version.status = ModelVersion.Status.ACTIVE
-    version.activated_at = timezone.now()
-    if note:
-        version.note = note
-    version.save(update_fields=["status", "activated_at", "note"])
-    catalog_changed()
-    logger.info("Model version %s now serves slot %r.", version.pk, version.slot_key)
-    return version
+def model_activate(
+    version: ModelVersion, *, user: Any = None, source: Source = "command", reason: str = ""
+) -> ModelVersion:
+    """Serve this version for its slot (rollback is activating an older one), through the one action."""
+    return ActivateModelVersionAction(version, user=user, source=source, reason=reason).execute()

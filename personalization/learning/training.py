@@ -31,7 +31,7 @@ from personalization.engine.estimators import evaluate_all, not_worse, paired_di
 from personalization.engine.featurize import VariantFeatures, row_features, variant_features
 from personalization.engine.model_policy import ModelPolicy
 from personalization.engine.reward_model import RewardModel, TrainingMetrics, reward_model_train
-from personalization.learning.registry import model_activate
+from personalization.learning.activation import ActivateModelVersionAction
 from personalization.learning.scoring import logged_context_read
 from personalization.models import ModelVersion
 from personalization.serving.catalog import catalog_get, exploration_config
@@ -242,7 +242,8 @@ def model_train(
         window_end=rows[-1].at,
     )
     if ok and promote:
-        model_activate(version)
+        # A system action: no user to check, and the audit entry records the evaluation that promoted it.
+        ActivateModelVersionAction(version, source="promotion", reason=note).execute()
     return TrainingReport(
         slot=slot_key,
         rows=len(rows),
