@@ -37,6 +37,11 @@ def features_key(visitor_id: str) -> str:
     return f"tailor:features:{visitor_id}"
 
 
+def features_rebuilding_key(visitor_id: str) -> str:
+    """Held for a minute while a rebuild of the visitor's features is scheduled: one rebuild per miss."""
+    return f"tailor:features-rebuilding:{visitor_id}"
+
+
 def visitor_features_apply(visitor_id: str, events: Sequence[Mapping[str, Any]], *, state: Any = UNREAD) -> None:
     """Fold ``events`` into the visitor's cached feature state; ``state`` is that state when the caller read it."""
     key = features_key(visitor_id)
@@ -123,7 +128,7 @@ def visitor_features_get(visitor_id: str, now: float | None = None, *, known: bo
         return feature_logic.features_compute(None, now)
     if state is None:
         with outage_guard("cache", "feature rebuild not scheduled"):
-            if cache.add(f"tailor:features-rebuilding:{visitor_id}", 1, timeout=60):
+            if cache.add(features_rebuilding_key(visitor_id), 1, timeout=60):
                 rebuild_schedule(visitor_id)
             state = cache.get(features_key(visitor_id))  # an eager rebuild has already filled it
     return feature_logic.features_compute(state, now)

@@ -22,10 +22,13 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from .conf import setting
+from .consent import consent_key
 from .dead_letters import Refused, dead_letters_put, records_write_isolating, refusal_reason
 from .decision_owners import decision_owners_forget, decision_owners_remember
+from .feature_store import features_key, features_rebuilding_key
 from .models import DeadLetter, DecisionLog, Visitor
 from .outages import outage_guard
+from .visitors import visit_key
 
 DecisionRecord = dict[str, Any]
 
@@ -198,9 +201,8 @@ def visitor_erase(visitor_id: str) -> dict[str, int]:
         # A dead letter is a whole record: erased, not replayed after the erasure.
         dead_letters = DeadLetter.objects.filter(visitor_id=vid).delete()[0]
     decision_owners_forget(decision_ids)  # else new events could link the anonymised decisions back
-    for key in (f"tailor:features:{vid}", f"tailor:visit:{vid}", f"tailor:consent:{vid}"):
-        with outage_guard("cache", "an erased visitor's cache entry not deleted; it expires on its own"):
-            cache.delete(key)
+    with outage_guard("cache", "an erased visitor's cache entries not deleted; they expire on their own"):
+        cache.delete_many(visitor_cache_keys(str(vid)))
     return {
         "events": events,
         "decisions_anonymised": decisions,
@@ -297,10 +299,20 @@ def _visitors_expire(cutoff: datetime, batch_size: int) -> tuple[int, int]:
     return visitors, consent
 
 
+def visitor_cache_keys(visitor_id: str) -> list[str]:
+    """Every cache entry kept per visitor, each key from the module that owns it: what erasure deletes."""
+    return [
+        visit_key(visitor_id),
+        consent_key(visitor_id),
+        features_key(visitor_id),
+        features_rebuilding_key(visitor_id),
+    ]
+
+
 def _visitor_cache_forget(visitor_ids: Sequence[uuid.UUID]) -> None:
     from django.core.cache import cache
 
-    keys = [f"tailor:{kind}:{vid}" for vid in visitor_ids for kind in ("features", "visit", "consent")]
+    keys = [key for vid in visitor_ids for key in visitor_cache_keys(str(vid))]
     with outage_guard("cache", "expired visitors' cache entries not deleted; they expire on their own"):
         cache.delete_many(keys)
 
