@@ -18,15 +18,17 @@ HOUR = 3600.0
 DAY = 24 * HOUR
 MAX_TIMES = 500  # bounds the state of a very busy visitor (or a bot)
 
-FEATURE_NAMES = (
-    "clicks_last_hour",
-    "sessions_7d",
-    "avg_scroll_depth",
-    "avg_dwell_s",
-    "seconds_since_last_visit",
-    "conversions_30d",
-    "deal_clicks_ratio",
-)
+# Every feature, with the label editors see where a segment rule picks one: the one list of them.
+FEATURE_LABELS = {
+    "clicks_last_hour": "Clicks in the last hour",
+    "sessions_7d": "Visits in the last 7 days",
+    "avg_scroll_depth": "Average scroll depth (%)",
+    "avg_dwell_s": "Average time on page (s)",
+    "seconds_since_last_visit": "Seconds since the last visit",
+    "conversions_30d": "Conversions in the last 30 days",
+    "deal_clicks_ratio": "Share of clicks on deals (0–1)",
+}
+FEATURE_NAMES = tuple(FEATURE_LABELS)
 
 FeatureState = dict[str, Any]
 
