@@ -22,13 +22,11 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from .conf import setting
-from .consent import consent_key
 from .dead_letters import Refused, dead_letters_put, records_write_isolating, refusal_reason
 from .decision_owners import decision_owners_forget, decision_owners_remember
-from .feature_store import features_key, features_rebuilding_key
 from .models import DeadLetter, DecisionLog, Visitor
 from .outages import outage_guard
-from .visitors import visit_key
+from .visitor_cache import visitor_cache_keys
 
 DecisionRecord = dict[str, Any]
 
@@ -202,7 +200,7 @@ def visitor_erase(visitor_id: str) -> dict[str, int]:
         dead_letters = DeadLetter.objects.filter(visitor_id=vid).delete()[0]
     decision_owners_forget(decision_ids)  # else new events could link the anonymised decisions back
     with outage_guard("cache", "an erased visitor's cache entries not deleted; they expire on their own"):
-        cache.delete_many(visitor_cache_keys(str(vid)))
+        cache.delete_many(visitor_cache_keys([str(vid)]))
     return {
         "events": events,
         "decisions_anonymised": decisions,
@@ -299,20 +297,10 @@ def _visitors_expire(cutoff: datetime, batch_size: int) -> tuple[int, int]:
     return visitors, consent
 
 
-def visitor_cache_keys(visitor_id: str) -> list[str]:
-    """Every cache entry kept per visitor, each key from the module that owns it: what erasure deletes."""
-    return [
-        visit_key(visitor_id),
-        consent_key(visitor_id),
-        features_key(visitor_id),
-        features_rebuilding_key(visitor_id),
-    ]
-
-
 def _visitor_cache_forget(visitor_ids: Sequence[uuid.UUID]) -> None:
     from django.core.cache import cache
 
-    keys = [key for vid in visitor_ids for key in visitor_cache_keys(str(vid))]
+    keys = visitor_cache_keys([str(vid) for vid in visitor_ids])
     with outage_guard("cache", "expired visitors' cache entries not deleted; they expire on their own"):
         cache.delete_many(keys)
 

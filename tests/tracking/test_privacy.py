@@ -144,6 +144,29 @@ def test_erase_leaves_no_cache_entry_about_me(two_visitors):
     assert cache_entries_about(bob_id) == bob_before
 
 
+def test_erase_deletes_my_cached_model_scores(two_visitors):
+    """Personalization keeps scores per visitor: registered at start-up, erasure deletes them too."""
+    from personalization.engine.reward_model import reward_model_train
+    from personalization.models import ModelVersion
+    from personalization.serving.catalog import catalog_invalidate
+    from personalization.serving.scores import scores_key
+    from tests.factories.slots import slot_create
+
+    (alice, alice_id, _), (_, bob_id, _) = two_visitors
+    slot_create("scored", strategy="model")
+    rows = [{"x": float(i % 2)} for i in range(200)]
+    model, _ = reward_model_train(rows, [row["x"] for row in rows], num_boost_round=5)
+    version = ModelVersion.objects.create(slot_key="scored", status="active", model_text=model.to_text())
+    catalog_invalidate()
+    for visitor in (alice_id, bob_id):
+        cache.set(scores_key("scored", str(version.pk), visitor), {"context": "c", "scores": {"a": 1.0}})
+
+    assert alice.delete(ME).status_code == 200
+
+    assert cache_entries_about(alice_id) == []
+    assert cache.get(scores_key("scored", str(version.pk), bob_id)) is not None
+
+
 def test_export_visitor_command_prints_json(two_visitors):
     (_, alice_id, alice_events), _ = two_visitors
     out = StringIO()
