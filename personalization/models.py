@@ -16,6 +16,10 @@ from wagtail.admin.panels import FieldPanel
 from wagtail.fields import StreamField
 from wagtail.search import index
 
+from tracking.features import FEATURE_LABELS
+
+from .engine.context import UTM_PARAMS
+
 DEVICE_CHOICES = [("desktop", "Desktop"), ("mobile", "Mobile"), ("tablet", "Tablet"), ("bot", "Bot")]
 DAY_CHOICES = [(str(i), day) for i, day in enumerate(["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"])]
 NUMBER_OPERATORS = [
@@ -26,16 +30,8 @@ NUMBER_OPERATORS = [
     ("lt", "fewer than"),
 ]
 TEXT_OPERATORS = [("equals", "equals"), ("contains", "contains"), ("starts_with", "starts with")]
-FEATURE_CHOICES = [
-    ("clicks_last_hour", "Clicks in the last hour"),
-    ("sessions_7d", "Visits in the last 7 days"),
-    ("avg_scroll_depth", "Average scroll depth (%)"),
-    ("avg_dwell_s", "Average time on page (s)"),
-    ("seconds_since_last_visit", "Seconds since the last visit"),
-    ("conversions_30d", "Conversions in the last 30 days"),
-    ("deal_clicks_ratio", "Share of clicks on deals (0–1)"),
-]
-UTM_CHOICES = [(p, f"utm_{p}") for p in ("source", "medium", "campaign", "term", "content")]
+FEATURE_CHOICES = list(FEATURE_LABELS.items())
+UTM_CHOICES = [(p, f"utm_{p}") for p in UTM_PARAMS]
 
 
 class ClusterCentresBlock(blocks.FieldBlock):

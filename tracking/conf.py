@@ -14,7 +14,9 @@ DEFAULTS: dict[str, Any] = {
     "VISITOR_HEADER": "HTTP_X_TAILOR_VISITOR",
     "VISITOR_COOKIE_MAX_AGE": 400 * 24 * 3600,  # the longest browsers accept
     "VISITOR_COOKIE_SECURE": False,
-    "VISIT_TIMEOUT_SECONDS": 30 * 60,  # a new visit starts after this long without a request
+    # A new visit starts after this long without a request (visit_count) or an event (the features sessions_7d
+    # and seconds_since_last_visit): one definition of a visit.
+    "VISIT_TIMEOUT_SECONDS": 30 * 60,
     "COUNTRY_HEADER": "HTTP_CF_IPCOUNTRY",
     "CITY_HEADER": "",
     # Event ingest

@@ -46,14 +46,14 @@ def consent_from_cookie(value: str | None) -> ConsentState | None:
     return None
 
 
-def _cache_key(visitor_id: str) -> str:
+def consent_key(visitor_id: str) -> str:
     return f"tailor:consent:{visitor_id}"
 
 
 def consent_cache_key(visitor_id: str, cookie: str | None, *, headless: bool, known: bool = True) -> str | None:
     """The cache entry ``consent_for`` reads with these arguments, or None when it reads none."""
     if consent_from_cookie(cookie) is None and headless and visitor_id and known:
-        return _cache_key(visitor_id)
+        return consent_key(visitor_id)
     return None
 
 
@@ -77,7 +77,7 @@ def consent_for(
 
 def consent_recorded(visitor_id: str, *, cached: object = UNREAD) -> ConsentState | None:
     """The visitor's recorded choice: from the cache, else from the database (and then cached again)."""
-    key = _cache_key(visitor_id)
+    key = consent_key(visitor_id)
     cache_failed = cached is UNREADABLE
     if cached is UNREAD:
         cached = None
@@ -109,7 +109,7 @@ def consent_set(visitor_id: str, *, analytics: bool, personalization: bool) -> C
         visitor_id=visitor_id, defaults={"analytics": analytics, "personalization": personalization}
     )
     with outage_guard("cache", "consent not cached; the database record holds the choice"):
-        cache.set(_cache_key(visitor_id), state.cookie_value(), timeout=visitor_cache_seconds())
+        cache.set(consent_key(visitor_id), state.cookie_value(), timeout=visitor_cache_seconds())
     return state
 
 

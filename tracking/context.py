@@ -23,7 +23,6 @@ from .visitors import VisitorState
 
 MAX_QUERY_PARAMS = 20
 MAX_VALUE_LENGTH = 200
-UTM_PARAMS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
@@ -85,9 +84,8 @@ def request_context(request: Any, visitor: VisitorState) -> dict[str, Any]:
         "visit_count": visitor.visit_count,
         "is_returning": visitor.is_returning,
     }
-    for name in UTM_PARAMS:
-        if name in query:
-            context[name] = query[name]
+    # Every utm_* parameter, flat: the engine's Context keeps those it knows (its UTM_PARAMS, the one list).
+    context.update((name, value) for name, value in query.items() if name.startswith("utm_"))
     city_header = setting("CITY_HEADER")
     city = _clip(request.META.get(city_header, "")) if city_header else ""
     if city:

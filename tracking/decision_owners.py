@@ -41,8 +41,8 @@ def decision_owners(decision_ids: set[str]) -> dict[str, str]:
         return {}
     owners: dict[str, str] = {}
     with outage_guard("cache", "decision owners not read from the cache; using the database"):
-        cached = cache.get_many([decision_owner_key(d) for d in decision_ids])
-        owners = {key.rsplit(":", 1)[1]: value for key, value in cached.items()}
+        keys = {decision_owner_key(d): d for d in decision_ids}
+        owners = {keys[key]: value for key, value in cache.get_many(list(keys)).items()}
     missing = decision_ids - owners.keys()
     if missing:
         rows = DecisionLog.objects.filter(id__in=[uuid.UUID(d) for d in missing]).values_list("id", "visitor_id")

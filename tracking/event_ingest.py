@@ -37,6 +37,11 @@ class IngestResult:
     rejected: list[dict[str, Any]] = field(default_factory=list)
 
 
+def event_seen_key(event_id: str) -> str:
+    """The claim on an event id that makes a retried batch a duplicate (a raw Redis key: the script sets it)."""
+    return f"tailor:event-seen:{event_id}"
+
+
 def _redis() -> Any:
     from django_redis import get_redis_connection
 
@@ -78,7 +83,7 @@ def _dedupe_and_stream(records: list[dict[str, Any]], visitor_id: str) -> tuple[
     Returns the new records and the visitor's cached feature state (None when there is none).
     """
     client = _redis()
-    keys = [f"tailor:event-seen:{record['id']}" for record in records]
+    keys = [event_seen_key(record["id"]) for record in records]
     flags, state = client.register_script(DEDUPE_AND_STREAM)(
         keys=[*keys, cache.make_key(features_key(visitor_id)), setting("EVENT_STREAM_KEY")],
         args=[setting("EVENT_DEDUPE_SECONDS"), *[_stream_json.encode(r) for r in records]],

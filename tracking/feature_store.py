@@ -37,6 +37,11 @@ def features_key(visitor_id: str) -> str:
     return f"tailor:features:{visitor_id}"
 
 
+def features_rebuilding_key(visitor_id: str) -> str:
+    """Held for a minute while a rebuild of the visitor's features is scheduled: one rebuild per miss."""
+    return f"tailor:features-rebuilding:{visitor_id}"
+
+
 def visitor_features_apply(visitor_id: str, events: Sequence[Mapping[str, Any]], *, state: Any = UNREAD) -> None:
     """Fold ``events`` into the visitor's cached feature state; ``state`` is that state when the caller read it."""
     key = features_key(visitor_id)
@@ -109,6 +114,11 @@ def visitors_features_rollup(*, active_within_seconds: float = 900.0, batch: int
     return written
 
 
+def _features_compute(state: Any, now: float) -> dict[str, float | None]:
+    # One definition of a visit: the timeout that counts visits (tracking.visitors) splits the features' too.
+    return feature_logic.features_compute(state, now, visit_timeout=setting("VISIT_TIMEOUT_SECONDS"))
+
+
 def visitor_features_get(visitor_id: str, now: float | None = None, *, known: bool = True) -> dict[str, float | None]:
     """The visitor's features for serving: one cache read; a miss schedules a rebuild from the database.
 
@@ -116,17 +126,17 @@ def visitor_features_get(visitor_id: str, now: float | None = None, *, known: bo
     """
     now = time.time() if now is None else now
     if not known:
-        return feature_logic.features_compute(None, now)
+        return _features_compute(None, now)
     with outage_guard("cache", "visitor features not read; deciding without them") as outage:
         state = cache.get(features_key(visitor_id))
     if outage.failed:
-        return feature_logic.features_compute(None, now)
+        return _features_compute(None, now)
     if state is None:
         with outage_guard("cache", "feature rebuild not scheduled"):
-            if cache.add(f"tailor:features-rebuilding:{visitor_id}", 1, timeout=60):
+            if cache.add(features_rebuilding_key(visitor_id), 1, timeout=60):
                 rebuild_schedule(visitor_id)
             state = cache.get(features_key(visitor_id))  # an eager rebuild has already filled it
-    return feature_logic.features_compute(state, now)
+    return _features_compute(state, now)
 
 
 def visitors_features_get(visitor_ids: Sequence[str], now: float | None = None) -> dict[str, dict[str, float | None]]:
@@ -148,4 +158,5 @@ def visitors_features_get(visitor_ids: Sequence[str], now: float | None = None) 
         with outage_guard("cache", "rebuilt features not cached; serving rebuilds on its own miss"):
             cache.set_many({features_key(v): s for v, s in rebuilt.items()}, timeout=setting("FEATURES_TTL_SECONDS"))
         states.update(rebuilt)
-    return {v: feature_logic.features_compute(states[v], now) for v in visitor_ids}
+    visit_timeout = setting("VISIT_TIMEOUT_SECONDS")
+    return {v: feature_logic.features_compute(states[v], now, visit_timeout=visit_timeout) for v in visitor_ids}

@@ -14,20 +14,21 @@ from bisect import bisect_right, insort
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-SESSION_GAP_SECONDS = 30 * 60
 HOUR = 3600.0
 DAY = 24 * HOUR
 MAX_TIMES = 500  # bounds the state of a very busy visitor (or a bot)
 
-FEATURE_NAMES = (
-    "clicks_last_hour",
-    "sessions_7d",
-    "avg_scroll_depth",
-    "avg_dwell_s",
-    "seconds_since_last_visit",
-    "conversions_30d",
-    "deal_clicks_ratio",
-)
+# Every feature, with the label editors see where a segment rule picks one: the one list of them.
+FEATURE_LABELS = {
+    "clicks_last_hour": "Clicks in the last hour",
+    "sessions_7d": "Visits in the last 7 days",
+    "avg_scroll_depth": "Average scroll depth (%)",
+    "avg_dwell_s": "Average time on page (s)",
+    "seconds_since_last_visit": "Seconds since the last visit",
+    "conversions_30d": "Conversions in the last 30 days",
+    "deal_clicks_ratio": "Share of clicks on deals (0–1)",
+}
+FEATURE_NAMES = tuple(FEATURE_LABELS)
 
 FeatureState = dict[str, Any]
 
@@ -104,23 +105,27 @@ def state_from_events(events: Iterable[Mapping[str, Any]]) -> FeatureState:
     return state_apply_many(state_new(), events)
 
 
-def _session_ends(times: list[float]) -> list[float]:
-    """The last event time of each session (a gap over 30 minutes starts a new one)."""
-    return [t for t, nxt in zip(times, times[1:], strict=False) if nxt - t > SESSION_GAP_SECONDS] + times[-1:]
+def _session_ends(times: list[float], visit_timeout: float) -> list[float]:
+    """The last event time of each visit (a gap longer than the visit timeout starts a new one)."""
+    return [t for t, nxt in zip(times, times[1:], strict=False) if nxt - t > visit_timeout] + times[-1:]
 
 
-def features_compute(state: FeatureState | None, now: float) -> dict[str, float | None]:
-    """Named features at time ``now``; None where there is nothing to say yet."""
+def features_compute(state: FeatureState | None, now: float, *, visit_timeout: float) -> dict[str, float | None]:
+    """Named features at time ``now``; None where there is nothing to say yet.
+
+    ``visit_timeout``: the quiet seconds that end a visit, the setting ``VISIT_TIMEOUT_SECONDS`` that
+    also counts the visits of ``context.visit_count`` (a parameter, so this module stays free of Django).
+    """
     if not state or not state["times"]:
         return dict.fromkeys(FEATURE_NAMES)
     times = [t for t in state["times"] if t <= now]
-    ends = _session_ends(times)
+    ends = _session_ends(times, visit_timeout)
     # The current visit does not count as "the last visit": use the one before it if we are in one.
-    if ends and now - ends[-1] <= SESSION_GAP_SECONDS:
+    if ends and now - ends[-1] <= visit_timeout:
         ends = ends[:-1]
     return {
         "clicks_last_hour": float(sum(1 for t in state["clicks"] if now - HOUR < t <= now)),
-        "sessions_7d": float(sum(1 for t in _session_ends(times) if t > now - 7 * DAY)),
+        "sessions_7d": float(sum(1 for t in _session_ends(times, visit_timeout) if t > now - 7 * DAY)),
         "avg_scroll_depth": state["scroll_sum"] / state["scroll_n"] if state["scroll_n"] else None,
         "avg_dwell_s": state["dwell_sum"] / state["dwell_n"] if state["dwell_n"] else None,
         "seconds_since_last_visit": now - ends[-1] if ends else None,

@@ -26,6 +26,7 @@ from .dead_letters import Refused, dead_letters_put, records_write_isolating, re
 from .decision_owners import decision_owners_forget, decision_owners_remember
 from .models import DeadLetter, DecisionLog, Visitor
 from .outages import outage_guard
+from .visitor_cache import visitor_cache_keys
 
 DecisionRecord = dict[str, Any]
 
@@ -198,9 +199,8 @@ def visitor_erase(visitor_id: str) -> dict[str, int]:
         # A dead letter is a whole record: erased, not replayed after the erasure.
         dead_letters = DeadLetter.objects.filter(visitor_id=vid).delete()[0]
     decision_owners_forget(decision_ids)  # else new events could link the anonymised decisions back
-    for key in (f"tailor:features:{vid}", f"tailor:visit:{vid}", f"tailor:consent:{vid}"):
-        with outage_guard("cache", "an erased visitor's cache entry not deleted; it expires on its own"):
-            cache.delete(key)
+    with outage_guard("cache", "an erased visitor's cache entries not deleted; they expire on their own"):
+        cache.delete_many(visitor_cache_keys([str(vid)]))
     return {
         "events": events,
         "decisions_anonymised": decisions,
@@ -300,7 +300,7 @@ def _visitors_expire(cutoff: datetime, batch_size: int) -> tuple[int, int]:
 def _visitor_cache_forget(visitor_ids: Sequence[uuid.UUID]) -> None:
     from django.core.cache import cache
 
-    keys = [f"tailor:{kind}:{vid}" for vid in visitor_ids for kind in ("features", "visit", "consent")]
+    keys = visitor_cache_keys([str(vid) for vid in visitor_ids])
     with outage_guard("cache", "expired visitors' cache entries not deleted; they expire on their own"):
         cache.delete_many(keys)
 

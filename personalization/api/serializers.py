@@ -20,7 +20,7 @@ from tracking.context import url_host
 from tracking.visitors import visitor_id_parse
 
 from ..conf import setting
-from ..engine.context import DEVICES
+from ..engine.context import DEVICES, UTM_PARAMS
 
 SCALAR_TYPES = (str, int, float, bool, type(None))
 MAX_VISIT_COUNT = 1_000_000
@@ -44,17 +44,17 @@ class ContextInputSerializer(serializers.Serializer):
         r"^[A-Za-z]{2}$", required=False, error_messages={"invalid": "Use a two-letter ISO country code."}
     )
     referrer = serializers.CharField(max_length=500, required=False, allow_blank=True)
-    utm_source = serializers.CharField(max_length=200, required=False)
-    utm_medium = serializers.CharField(max_length=200, required=False)
-    utm_campaign = serializers.CharField(max_length=200, required=False)
-    utm_term = serializers.CharField(max_length=200, required=False)
-    utm_content = serializers.CharField(max_length=200, required=False)
     query = serializers.DictField(child=serializers.CharField(max_length=200, allow_blank=True), required=False)
     hour = serializers.IntegerField(min_value=0, max_value=23, required=False)
     weekday = serializers.IntegerField(min_value=0, max_value=6, required=False, help_text="Monday is 0.")
     visit_count = serializers.IntegerField(min_value=1, max_value=MAX_VISIT_COUNT, required=False)
     is_returning = serializers.BooleanField(required=False)
     attributes = serializers.DictField(required=False, help_text="Flat object of strings, numbers or booleans.")
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        # utm_source...: one field per UTM parameter the engine knows (its UTM_PARAMS), flat as in a query string.
+        utm = {f"utm_{name}": serializers.CharField(max_length=200, required=False) for name in UTM_PARAMS}
+        return {**super().get_fields(), **utm}
 
     def to_internal_value(self, data: Any) -> Any:
         data = _cleaned(data)

@@ -7,17 +7,35 @@ and otherwise scores in-process (``learning.scoring`` writes the entries).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from django.core.cache import cache
 
 from personalization.engine import Context
 from personalization.engine.featurize import context_signature
 from tracking.outages import outage_guard
 
+from .catalog import catalog_get
+
 SCORES_TTL_SECONDS = 15 * 60
 
 
 def scores_key(slot_key: str, model_version: str, visitor_id: str) -> str:
     return f"tailor:scores:{slot_key}:{model_version}:{visitor_id}"
+
+
+def visitor_scores_keys(visitor_ids: Sequence[str]) -> list[str]:
+    """These visitors' entries under every model slot's active version: erasure and retention delete them.
+
+    Registered with ``tracking.visitor_cache`` at start-up. An entry of a version replaced since
+    it was written is no longer served, and ends with ``SCORES_TTL_SECONDS``.
+    """
+    versions = [
+        (slot.key, slot.policy.model_version)
+        for slot in catalog_get().slots.values()
+        if getattr(slot.policy, "model_version", "")
+    ]
+    return [scores_key(slot_key, version, v) for slot_key, version in versions for v in visitor_ids]
 
 
 def cached_scores_get(slot_key: str, model_version: str, context: Context) -> dict[str, float] | None:

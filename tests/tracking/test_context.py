@@ -100,3 +100,13 @@ def test_nul_is_stripped_from_query_names_values_and_headers(settings):
     assert context["country"] == "NL"
     assert context["attributes"] == {"city": "Lyon"}
     assert "\x00" not in repr(context)
+
+
+def test_every_utm_parameter_the_engine_knows_reaches_its_context():
+    """The request hands over every utm_* parameter; the engine's UTM_PARAMS (the one list) says which count."""
+    from personalization.engine import Context
+    from personalization.engine.context import UTM_PARAMS
+
+    query = "&".join(f"utm_{name}={name}-value" for name in UTM_PARAMS)
+    context = Context.from_mapping(ctx(f"/?{query}&utm_unknown=x&source=y"))
+    assert dict(context.utm) == {name: f"{name}-value" for name in UTM_PARAMS}

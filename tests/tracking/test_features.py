@@ -21,6 +21,7 @@ from tracking.features import (
 
 T0 = 1_700_000_000.0
 MIN = 60.0
+VISIT = 30 * MIN  # the default VISIT_TIMEOUT_SECONDS
 HOUR = 3600.0
 DAY = 24 * HOUR
 
@@ -30,11 +31,11 @@ def e(kind: str, ts: float, value: float | None = None, **extra) -> dict:
 
 
 def features(events: list[dict], now: float) -> dict:
-    return features_compute(state_from_events(events), now)
+    return features_compute(state_from_events(events), now, visit_timeout=VISIT)
 
 
 def test_no_state_has_no_features():
-    assert features_compute(None, T0) == dict.fromkeys(FEATURE_NAMES)
+    assert features_compute(None, T0, visit_timeout=VISIT) == dict.fromkeys(FEATURE_NAMES)
     assert set(features([], T0)) == set(FEATURE_NAMES)
 
 
@@ -109,7 +110,9 @@ def test_state_from_events_is_the_fold_in_time_order_whatever_the_input_order():
     for _ in range(3):
         rng.shuffle(events)
         assert state_from_events(events) == folded
-    assert features_compute(folded, T0 + 10 * DAY) == features(list(reversed(events)), T0 + 10 * DAY)
+    assert features_compute(folded, T0 + 10 * DAY, visit_timeout=VISIT) == features(
+        list(reversed(events)), T0 + 10 * DAY
+    )
 
 
 @pytest.mark.parametrize("seed", range(8))
@@ -268,3 +271,25 @@ def test_the_rollup_keeps_a_cached_state_holding_an_older_event_not_yet_stored(c
     cache.set(f"tailor:features:{visitor}", ahead)
     assert visitors_features_rollup() == 0
     assert cache.get(f"tailor:features:{visitor}") == ahead
+
+
+@pytest.mark.parametrize(("timeout_min", "visits"), [(30, 1), (10, 2)])
+def test_one_visit_timeout_for_the_visit_count_and_the_features(settings, timeout_min, visits):
+    """Requests and events 20 minutes apart: one visit or two, by the VISIT_TIMEOUT_SECONDS setting alone."""
+    from tracking.feature_store import visitor_features_apply, visitor_features_get
+    from tracking.visitors import visit_count_touch
+
+    settings.TAILOR = {**settings.TAILOR, "VISIT_TIMEOUT_SECONDS": timeout_min * MIN}
+    visitor = str(uuid.uuid4())
+    now = time.time()
+    first, second = now - 25 * MIN, now - 5 * MIN
+
+    visit_count_touch(visitor, now=first)
+    assert visit_count_touch(visitor, now=second) == visits
+
+    events = [{"id": uuid.uuid4().hex, **e("scroll", ts, 50)} for ts in (first, second)]
+    visitor_features_apply(visitor, events, state=state_new())
+    features_now = visitor_features_get(visitor, now)
+    assert features_now["sessions_7d"] == visits
+    # In the second visit, the last visit ended 20 minutes before it began; in the one visit, there was none.
+    assert features_now["seconds_since_last_visit"] == (pytest.approx(25 * MIN) if visits == 2 else None)

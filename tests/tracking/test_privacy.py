@@ -103,13 +103,68 @@ def test_erase_removes_my_data_and_anonymises_my_decisions(two_visitors):
     assert not Event.objects.filter(visitor_id=alice_id).exists()
     assert not Consent.objects.filter(visitor_id=alice_id).exists()
     assert not Visitor.objects.filter(id=alice_id).exists()
-    assert cache.get(f"tailor:features:{alice_id}") is None
+    assert cache_entries_about(alice_id) == []
     kept = DecisionLog.objects.filter(id__in=my_decisions)
     assert [(d.visitor_id, d.context) for d in kept] == [(None, {}), (None, {})]
     # Bob is untouched.
     assert Event.objects.filter(visitor_id=bob_id).count() == 2
     assert Consent.objects.filter(visitor_id=bob_id).exists()
     assert DecisionLog.objects.filter(visitor_id=bob_id).count() == 2
+
+
+def cache_entries_about(visitor_id: str) -> list[str]:
+    """Every cache entry whose key or value names the visitor, listed from the cache itself (locmem or Redis)."""
+    if hasattr(cache, "_cache"):  # locmem (the embedded default) stores keys as ":<version>:<key>"
+        keys = [stored.split(":", 2)[2] for stored in list(cache._cache)]
+    else:
+        keys = list(cache.keys("*"))
+    entries = {key: cache.get(key) for key in keys}
+    return sorted(
+        key
+        for key, value in entries.items()
+        # DRF's rate counters hold a count, not data, and end with their minute.
+        if "throttle_" not in key and (visitor_id in key or visitor_id in repr(value))
+    )
+
+
+def test_erase_leaves_no_cache_entry_about_me(two_visitors):
+    """Every cache entry of the visitor goes: visit count, consent, features, a rebuild in flight, decision owners."""
+    from tracking.feature_store import features_key, visitor_features_get
+
+    (alice, alice_id, _), (_, bob_id, _) = two_visitors
+    cache.delete(features_key(alice_id))  # evicted: serving's next read rebuilds them
+    visitor_features_get(alice_id)
+    families = {key.split(":")[-2] for key in cache_entries_about(alice_id)}
+    assert families >= {"visit", "consent", "features", "features-rebuilding", "decision-owner"}
+    bob_before = cache_entries_about(bob_id)
+
+    assert alice.delete(ME).status_code == 200
+
+    assert cache_entries_about(alice_id) == []
+    assert cache_entries_about(bob_id) == bob_before
+
+
+def test_erase_deletes_my_cached_model_scores(two_visitors):
+    """Personalization keeps scores per visitor: registered at start-up, erasure deletes them too."""
+    from personalization.engine.reward_model import reward_model_train
+    from personalization.models import ModelVersion
+    from personalization.serving.catalog import catalog_invalidate
+    from personalization.serving.scores import scores_key
+    from tests.factories.slots import slot_create
+
+    (alice, alice_id, _), (_, bob_id, _) = two_visitors
+    slot_create("scored", strategy="model")
+    rows = [{"x": float(i % 2)} for i in range(200)]
+    model, _ = reward_model_train(rows, [row["x"] for row in rows], num_boost_round=5)
+    version = ModelVersion.objects.create(slot_key="scored", status="active", model_text=model.to_text())
+    catalog_invalidate()
+    for visitor in (alice_id, bob_id):
+        cache.set(scores_key("scored", str(version.pk), visitor), {"context": "c", "scores": {"a": 1.0}})
+
+    assert alice.delete(ME).status_code == 200
+
+    assert cache_entries_about(alice_id) == []
+    assert cache.get(scores_key("scored", str(version.pk), bob_id)) is not None
 
 
 def test_export_visitor_command_prints_json(two_visitors):
@@ -280,6 +335,7 @@ def backdate(visitor: str, days: float) -> None:
 
 def test_retention_purge_reaches_every_store(two_visitors, settings):
     """After the retention window: events go, decisions lose their visitor, the visitor and their consent go."""
+    from tracking.feature_store import features_rebuilding_key
     from tracking.models import DeadLetter
 
     (_, gone, _), (_, kept, _) = two_visitors
@@ -300,8 +356,8 @@ def test_retention_purge_reaches_every_store(two_visitors, settings):
     backdate(orphan, 120)
     old_letter = DeadLetter.objects.create(kind="event", reason="x", payload="{}")
     DeadLetter.objects.filter(pk=old_letter.pk).update(created_at=timezone.now() - timedelta(days=91))
-    for key in ("visit", "features", "consent"):
-        cache.set(f"tailor:{key}:{gone}", "x")
+    cache.set(features_rebuilding_key(gone), 1)
+    assert cache_entries_about(gone)
 
     out = StringIO()
     call_command("purge_events", "--older-than", "90d", stdout=out)
@@ -313,7 +369,7 @@ def test_retention_purge_reaches_every_store(two_visitors, settings):
     ]
     assert not Visitor.objects.filter(id=gone).exists()
     assert not Consent.objects.filter(visitor_id__in=[gone, orphan]).exists()
-    assert all(cache.get(f"tailor:{key}:{gone}") is None for key in ("visit", "features", "consent"))
+    assert cache_entries_about(gone) == []
     assert not DeadLetter.objects.filter(pk=old_letter.pk).exists()
     # Within the window, or seen since: untouched.
     assert Event.objects.filter(visitor_id=kept).count() == 2

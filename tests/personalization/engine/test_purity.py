@@ -96,3 +96,46 @@ def test_rule_and_split_policies_never_load_lightgbm():
     report = _run_probe()
     heavy = sorted({name.split(".")[0] for name in report["modules"]} & {"lightgbm", "sklearn", "pandas", "dask"})
     assert heavy == []
+
+
+EVERY_MODULE_PROBE = """
+import importlib, json, pkgutil, sys
+
+import personalization.engine
+
+names = [m.name for m in pkgutil.walk_packages(personalization.engine.__path__, "personalization.engine.")]
+for name in names:
+    importlib.import_module(name)
+print(json.dumps({"imported": names, "modules": sorted(sys.modules)}))
+"""
+
+
+def test_every_engine_module_imports_without_django():
+    """The probe above uses the light modules; this one imports every module, model training included.
+
+    tests/test_layers.py checks the engine's imports on the source; this checks what importing it loads.
+    """
+    env = {name: value for name, value in os.environ.items() if name != "DJANGO_SETTINGS_MODULE"}
+    result = subprocess.run(
+        [sys.executable, "-c", EVERY_MODULE_PROBE],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, f"engine import failed:\n{result.stderr}"
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    on_disk = {
+        "personalization.engine." + path.stem for path in (REPO_ROOT / "personalization" / "engine").glob("*.py")
+    } - {"personalization.engine.__init__"}
+    assert on_disk <= set(report["imported"])
+    ours = ("content", "tracking", "demo", "config")
+    leaked = sorted(
+        name
+        for name in report["modules"]
+        if name.split(".")[0] in FORBIDDEN_TOP_LEVEL + ours
+        or (name.startswith("personalization.") and not name.startswith("personalization.engine"))
+    )
+    assert leaked == []
