@@ -33,7 +33,7 @@ def visitor_scores_keys(visitor_ids: Sequence[str]) -> list[str]:
     versions = [
         (slot.key, slot.policy.model_version)
         for slot in catalog_get().slots.values()
-        if getattr(slot.policy, "model_version", "")
+        if slot.policy.model_version
     ]
     return [scores_key(slot_key, version, v) for slot_key, version in versions for v in visitor_ids]
 
