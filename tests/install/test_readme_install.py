@@ -212,6 +212,11 @@ def test_home_page_carries_a_personalized_slot(site, server):
     assert "Traceback" not in log
 
 
+def test_static_files_come_from_the_wheel(server):
+    tracker = urllib.request.urlopen(server + "/static/tracking/tracker.js", timeout=30).read()
+    assert tracker == (ROOT / "tracking" / "static" / "tracking" / "tracker.js").read_bytes()
+
+
 def test_decisions_api_answers(server):
     request = urllib.request.Request(
         server + "/api/v1/decisions/",
