@@ -66,8 +66,10 @@ class Site:
         self.venv = folder / "venv"
         self.python = str(self.venv / "bin" / "python")
         self.root = folder / "mysite"
-        # No PYTHONPATH or settings module of ours leaks in; the site's manage.py names its own.
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "DJANGO_", "TAILOR_"))}
+        # No PYTHONPATH, settings module or broker of ours leaks in: the site configures nothing but the README.
+        self.env = {
+            k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "DJANGO_", "TAILOR_", "CELERY_"))
+        }
         self.env.update(DJANGO_SUPERUSER_PASSWORD=PASSWORD, PYTHONDONTWRITEBYTECODE="1")
 
     def run(self, *args: str, timeout: float = 180) -> str:
