@@ -11,6 +11,8 @@ from pathlib import Path
 
 import environ
 
+from personalization import beat as tailor_beat
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(environ.Env().str("TAILOR_VAR_DIR", default=str(BASE_DIR / "var")))
 
@@ -229,58 +231,20 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_BEAT_SCHEDULE = {
-    "tracking-decisions-flush": {
-        "task": "tracking.tasks.decisions_flush",
-        "schedule": env.float("TAILOR_DECISION_FLUSH_SECONDS", default=2.0),
-        "options": {"queue": "ingest", "expires": 10},
-    },
-}
-CELERY_BEAT_SCHEDULE.update(
-    {
-        "tracking-events-consume": {
-            "task": "tracking.tasks.events_consume",
-            "schedule": 10.0,  # each run drains the stream for ~9 s, so writers run back to back
-            "options": {"queue": "ingest", "expires": 10},
-        },
-        "tracking-features-rollup": {
-            "task": "tracking.tasks.features_rollup",
-            "schedule": env.float("TAILOR_FEATURES_ROLLUP_SECONDS", default=600.0),
-            "options": {"queue": "features", "expires": 600},
-        },
-        "personalization-models-train": {
-            "task": "personalization.tasks.models_train",
-            "schedule": env.float("TAILOR_TRAIN_SECONDS", default=3600.0),
-            "options": {"queue": "training", "expires": 3600},
-        },
-        "personalization-visitors-score": {
-            "task": "personalization.tasks.visitors_score",
-            "schedule": env.float("TAILOR_SCORE_SECONDS", default=300.0),
-            "options": {"queue": "scoring", "expires": 300},
-        },
-        "personalization-visitors-cluster": {
-            "task": "personalization.tasks.visitors_cluster",
-            "schedule": env.float("TAILOR_CLUSTER_SECONDS", default=24 * 3600.0),
-            "options": {"queue": "clustering", "expires": 3600},
-        },
-        "tracking-events-purge": {
-            "task": "tracking.tasks.events_purge",
-            "schedule": 24 * 3600.0,
-            "options": {"queue": "maintenance"},
-        },
-    }
+# Tailor's periodic jobs and their queues come from the plugin; the intervals are tunable here by environment.
+CELERY_BEAT_SCHEDULE = tailor_beat.beat_schedule(
+    decisions_flush_seconds=env.float("TAILOR_DECISION_FLUSH_SECONDS", default=2.0),
+    features_rollup_seconds=env.float("TAILOR_FEATURES_ROLLUP_SECONDS", default=600.0),
+    train_seconds=env.float("TAILOR_TRAIN_SECONDS", default=3600.0),
+    score_seconds=env.float("TAILOR_SCORE_SECONDS", default=300.0),
+    cluster_seconds=env.float("TAILOR_CLUSTER_SECONDS", default=24 * 3600.0),
 )
-CELERY_TASK_ROUTES = {
-    "tracking.tasks.events_purge": {"queue": "maintenance"},
-    "tracking.tasks.features_rollup": {"queue": "features"},
-    "tracking.tasks.*": {"queue": "ingest"},
-    "personalization.tasks.models_train": {"queue": "training"},
-    "personalization.tasks.visitors_score": {"queue": "scoring"},
-    "personalization.tasks.visitors_cluster": {"queue": "clustering"},
-}
+CELERY_TASK_ROUTES = tailor_beat.TASK_ROUTES
 
 # Tailor's own settings: one namespaced dict per app, read through each app's conf.py.
 TAILOR = {
+    # The catalog version lives in the cache every process shares (file-based when embedded, see CACHES).
+    "CATALOG_CACHE": "signals",
     # "direct" writes each decision in the request (embedded); "redis" buffers it
     # and a worker bulk-writes it (production default when REDIS_URL is set).
     "DECISION_LOG_BACKEND": env.str("TAILOR_DECISION_LOG_BACKEND", default="redis" if REDIS_URL else "direct"),

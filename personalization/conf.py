@@ -13,8 +13,8 @@ DEFAULTS: dict[str, Any] = {
     # Rebuild at least this often even without a publish, as a backstop for missed invalidations.
     "CATALOG_MAX_AGE_SECONDS": 300.0,
     "CATALOG_VERSION_KEY": "tailor:catalog-version",
-    # The cache alias holding that version: shared by every web process, worker and command.
-    "CATALOG_CACHE": "signals",
+    # The cache alias holding that version: it must be shared by every web process, worker and command.
+    "CATALOG_CACHE": "default",
     "API_MAX_SLOTS": 50,
     "API_MAX_CONTEXT_BYTES": 4096,
     # Behaviour clusters: visitors active within this many hours, at most this many (a seeded

@@ -4,11 +4,24 @@ from __future__ import annotations
 
 import os
 import socket
+from typing import Any
 
-from celery import shared_task
+from celery import Task, shared_task
 
 from . import event_stream, feature_store, services
 from .conf import setting
+
+
+def task_send(task: Task, *args: Any) -> Any:
+    """Queue ``task`` on the site's broker, or run it here and now when the site configured none.
+
+    Celery runs tasks eagerly only when the site's own Celery app says so (``CELERY_TASK_ALWAYS_EAGER``);
+    a site that set up no Celery at all would otherwise have every send try a RabbitMQ on localhost.
+    """
+    app = task.app
+    if app.conf.task_always_eager or not app.conf.broker_url:
+        return task.apply(args=args, throw=True)
+    return task.delay(*args)
 
 
 @shared_task(ignore_result=False, soft_time_limit=60, time_limit=90)

@@ -10,6 +10,7 @@ from rest_framework.views import APIView
 
 from personalization.serving.decide import decide, slot_keys_live
 from personalization.serving.render import decision_represent
+from tracking.api.parsers import JSONOnlyApi
 from tracking.api.security import SameSiteOnly, SessionUser
 from tracking.api.throttles import DecisionsIPRateThrottle, DecisionsVisitorRateThrottle, ThrottlesCountedTogether
 from tracking.middleware import RequestTailor, request_visitor_ensure
@@ -17,7 +18,7 @@ from tracking.middleware import RequestTailor, request_visitor_ensure
 from .serializers import DecisionsInputSerializer, DecisionsOutputSerializer
 
 
-class DecisionsCreateApi(ThrottlesCountedTogether, APIView):
+class DecisionsCreateApi(JSONOnlyApi, ThrottlesCountedTogether, APIView):
     """Choose variants of one or more slots for the visitor, with their HTML and decision ids."""
 
     # The session's user, for login targeting and {visitor.first_name}; SameSiteOnly stands in for CSRF.

@@ -63,3 +63,15 @@ def test_every_interval_is_overridable_by_environment():
     schedule = beat_schedule(**overrides)
     for name, (task, queue, _, variable) in JOBS.items():
         assert schedule[name] == {"task": task, "schedule": float(overrides[variable]), "queue": queue}
+
+
+def test_project_runs_the_plugins_schedule_and_routes(settings):
+    """The schedule a site merges (personalization.beat) is the one this project runs, at the same defaults."""
+    from personalization import beat
+
+    schedule = beat_schedule()
+    assert schedule == {
+        name: {"task": entry["task"], "schedule": entry["schedule"], "queue": entry["options"]["queue"]}
+        for name, entry in beat.BEAT_SCHEDULE.items()
+    }
+    assert settings.CELERY_TASK_ROUTES == beat.TASK_ROUTES

@@ -23,6 +23,7 @@ from rest_framework import status
 from rest_framework.exceptions import ParseError
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.parsers import BaseParser
+from rest_framework.renderers import JSONRenderer
 
 from ..text import text_escaped
 
@@ -168,3 +169,15 @@ class StrictJSONParser(BaseParser):
         if limit is not None and len(raw) > limit:
             raise BodyTooLarge(f"The body is larger than {limit} bytes.")
         return json_parse(raw)
+
+
+class JSONOnlyApi:
+    """Tailor's wire format on any site that mounts its API: strict JSON in, JSON out.
+
+    Set on the views rather than left to ``REST_FRAMEWORK``: a site's own parsers (forms,
+    multipart) and browsable renderer are its choice for its own API, not a way into Tailor's.
+    """
+
+    parser_classes = [StrictJSONParser]
+    renderer_classes = [JSONRenderer]
+    content_negotiation_class = JSONContentNegotiation

@@ -23,7 +23,7 @@ from ..models import Event
 from ..privacy import ip_prefix
 from ..selectors import visitor_export
 from ..services import visitor_erase
-from .parsers import is_json_media_type
+from .parsers import JSONOnlyApi, is_json_media_type
 from .security import SameSiteOnly
 from .throttles import ConsentIPRateThrottle, IPRateThrottle, ThrottlesCountedTogether, VisitorRateThrottle
 
@@ -100,7 +100,7 @@ def _declared_length(request: Request) -> int:
         return 0
 
 
-class EventsCreateApi(ThrottlesCountedTogether, APIView):
+class EventsCreateApi(JSONOnlyApi, ThrottlesCountedTogether, APIView):
     """Accept a batch of tracker events; bad events are rejected one by one, never the whole batch."""
 
     authentication_classes: list = []
@@ -168,7 +168,7 @@ class ConsentInputSerializer(serializers.Serializer):
     personalization = serializers.BooleanField()
 
 
-class ConsentUpdateApi(APIView):
+class ConsentUpdateApi(JSONOnlyApi, APIView):
     """Record the visitor's consent for analytics and personalization (a visitor without an id gets one)."""
 
     authentication_classes: list = []
@@ -197,7 +197,7 @@ class ConsentUpdateApi(APIView):
 NO_VISITOR = OpenApiResponse(description="The request carries no known visitor id (cookie or header).")
 
 
-class VisitorMeApi(APIView):
+class VisitorMeApi(JSONOnlyApi, APIView):
     """The requesting visitor's own data: GET exports it, DELETE erases it."""
 
     authentication_classes: list = []
