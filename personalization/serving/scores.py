@@ -31,9 +31,7 @@ def visitor_scores_keys(visitor_ids: Sequence[str]) -> list[str]:
     it was written is no longer served, and ends with ``SCORES_TTL_SECONDS``.
     """
     versions = [
-        (slot.key, slot.policy.model_version)
-        for slot in catalog_get().slots.values()
-        if slot.policy.model_version
+        (slot.key, slot.policy.model_version) for slot in catalog_get().slots.values() if slot.policy.model_version
     ]
     return [scores_key(slot_key, version, v) for slot_key, version in versions for v in visitor_ids]
 

@@ -23,7 +23,18 @@ def tailor_wheel(tmp_path_factory) -> Path:
     source = folder / "tailor"
     shutil.copytree(ROOT, source, ignore=LEFT_OUT)
     result = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--quiet", "-w", str(folder / "dist"), str(source)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "--quiet",
+            "-w",
+            str(folder / "dist"),
+            str(source),
+        ],
         capture_output=True,
         text=True,
         timeout=300,
