@@ -12,20 +12,20 @@ DEFAULTS: dict[str, Any] = {
     "CATALOG_CHECK_SECONDS": 1.0,
     # Rebuild at least this often even without a publish, as a backstop for missed invalidations.
     "CATALOG_MAX_AGE_SECONDS": 300.0,
-    "CATALOG_VERSION_KEY": "tailor:catalog-version",
+    "CATALOG_VERSION_KEY": "tailor:catalog-version",  # the cache key of the shared catalog version
     # The cache alias holding that version: it must be shared by every web process, worker and command.
     "CATALOG_CACHE": "default",
-    "API_MAX_SLOTS": 50,
-    "API_MAX_CONTEXT_BYTES": 4096,
+    "API_MAX_SLOTS": 50,  # slots per POST /api/v1/decisions/
+    "API_MAX_CONTEXT_BYTES": 4096,  # size of a decisions request's context
     # Behaviour clusters: visitors active within this many hours, at most this many (a seeded
     # sample beyond it), k chosen by silhouette within the range; fewer visitors: no new run.
     "CLUSTER_ACTIVE_HOURS": 7 * 24.0,
-    "CLUSTER_MAX_VISITORS": 20_000,
-    "CLUSTER_MIN_VISITORS": 30,
-    "CLUSTER_K_RANGE": (2, 8),
+    "CLUSTER_MAX_VISITORS": 20_000,  # visitors per clustering run (a seeded sample beyond)
+    "CLUSTER_MIN_VISITORS": 30,  # fewer active visitors: no new run
+    "CLUSTER_K_RANGE": (2, 8),  # the numbers of clusters tried; the best silhouette wins
     "TRAINING_BACKEND": "local",  # or "dask", with DASK_SCHEDULER_ADDRESS
-    "DASK_SCHEDULER_ADDRESS": "",
-    "DASK_CONNECT_TIMEOUT_SECONDS": 30,
+    "DASK_SCHEDULER_ADDRESS": "",  # the Dask scheduler's tcp:// address, for the dask backend
+    "DASK_CONNECT_TIMEOUT_SECONDS": 30,  # a scheduler that does not answer in this long fails the training run
     # A candidate is promoted unless its paired doubly robust difference with the serving policy could be a
     # loss of more than this share of the serving policy's estimated value (95 % interval). 0 would demand
     # a significant gain, so an equally good retrain could never replace its predecessor.
