@@ -17,7 +17,7 @@ MetricKind = Literal["rate", "mean"]
 METRIC_KINDS: tuple[MetricKind, ...] = ("rate", "mean")
 
 # Sums of squares are accumulated in floating point by the rollup; a variance this far below
-# zero (relative to the sum of squares) is rounding, anything further is a wrong aggregate.
+# zero (relative to the larger of Σv² and (Σv)²/n) is rounding, anything further is a wrong aggregate.
 _ROUNDING = 1e-9
 
 
@@ -28,10 +28,11 @@ def _finite(field: str, value: float) -> None:
 
 def _centered(field: str, n: int, total: float, squares: float) -> float:
     """Σ(v - mean)² from Σv and Σv², rejecting sums that imply a negative variance."""
-    centered = squares - total * total / n
-    if centered < -_ROUNDING * max(1.0, abs(squares)):
+    mean_square = total * total / n
+    centered = squares - mean_square
+    if centered < -_ROUNDING * max(abs(squares), mean_square):
         raise ValueError(
-            f"{field}: {squares!r} is below sum²/n = {total * total / n!r}, which would make the variance negative"
+            f"{field}: {squares!r} is below sum²/n = {mean_square!r}, which would make the variance negative"
         )
     return max(centered, 0.0)
 

@@ -352,7 +352,8 @@ def verdict_words(
         else:
             parts.append(f"no clear difference yet between {variant} and {control}: {spread}{chance_words}")
     text = "; ".join(parts)
-    text = text[:1].upper() + text[1:]
+    if text.startswith("no clear"):  # a sentence opens with a capital; variant names are kept as written
+        text = "N" + text[1:]
     if minimum_sample is not None and minimum_sample > 0:
         if smallest >= minimum_sample:
             text += "; the minimum sample is reached"
