@@ -24,7 +24,17 @@ from dataclasses import dataclass
 from .aggregates import MetricKind, VariantSums
 from .bayesian import Decision, beta_bernoulli, gaussian_means
 from .cuped import cuped_adjust
-from .frequentist import ALPHA, Effect, Moments, mean_interval, moments, rate_interval, relative_difference, welch_df
+from .frequentist import (
+    ALPHA,
+    Effect,
+    Moments,
+    mean_interval,
+    moments,
+    proportions_test,
+    rate_interval,
+    relative_difference,
+    welch_df,
+)
 from .frequentist import difference as moments_difference
 from .multiple import Correction, p_values_adjust
 from .sequential import SEQUENTIAL_TUNING_DEFAULT, always_valid_p_value, confidence_sequence
@@ -121,15 +131,6 @@ def _summary(arm: VariantSums, kind: MetricKind) -> VariantSummary:
     return VariantSummary(arm.key, arm.visitors, arm.total, arm.mean, ci)
 
 
-def _pooled_rate_p(control: VariantSums, variant: VariantSums, estimate: float) -> float:
-    """Two-proportion z-test p-value with the pooled (null) variance."""
-    pooled = (control.total + variant.total) / (control.visitors + variant.visitors)
-    se = math.sqrt(pooled * (1 - pooled) * (1 / control.visitors + 1 / variant.visitors))
-    if se == 0:
-        return 1.0 if estimate == 0 else 0.0
-    return math.erfc(abs(estimate / se) / math.sqrt(2.0))
-
-
 @dataclass(frozen=True, slots=True)
 class _Raw:
     """One comparison before the p-values are adjusted across variants."""
@@ -158,7 +159,7 @@ def _compare(
     relative = relative_difference(a, b, df=df)
     # CUPED-adjusted rates have no pooled null variance: their p-value is the adjusted z-test's.
     p_value = (
-        _pooled_rate_p(control, variant, absolute.estimate)
+        proportions_test(control, variant).p_value
         if kind == "rate" and variance_reduction is None
         else absolute.p_value
     )
