@@ -26,6 +26,7 @@ import personalization.engine.estimators
 import personalization.engine.hashing
 import personalization.engine.policies
 import personalization.engine.segments
+import personalization.engine.statistics
 from personalization.engine import Candidate, Context, SegmentSpec, build_policy
 from personalization.engine.segments import rule_from_dict
 
@@ -41,6 +42,15 @@ keys = [
     build_policy("split", slot_key="hero").choose(candidates, context, random.Random(0)).key,
 ]
 json.dumps(context.snapshot())
+
+# The statistics package too: every check (tests, sequences, Bayesian integrals, CUPED, SRM) once.
+from personalization.engine.statistics import PreExposureSums, VariantSums, experiment_compare
+
+pre = PreExposureSums(10.0, 30.0, 12.0)
+results = experiment_compare(
+    VariantSums("a", 100, 10, 10, pre), [VariantSums("b", 100, 14, 14, pre)], kind="rate"
+)
+json.dumps(results.as_contract())
 
 print(json.dumps({
     "env_has_settings": env_has_settings,
