@@ -26,8 +26,8 @@ from .conf import setting
 from .consent import consent_cache_key, consent_for
 from .context import request_context, user_agent_parse
 from .cross_site import lax_cookies_withheld, request_from_other_site
+from .decision_sinks import DecisionBatch
 from .outages import outage_guard
-from .services import decision_records_write
 from .visitors import UNREAD, UNREADABLE, VisitorState, visit_count_touch, visit_key, visitor_id_new, visitor_id_parse
 
 
@@ -44,7 +44,7 @@ class RequestTailor:
         # anyone can name any id, and the user would be linked to it and greeted by name under it.
         self.user_applies = not named or visitor_id == _visitor_id_own(request)
         self.headless = named or bool(request.META.get(setting("VISITOR_HEADER")))
-        self.pending_decisions: list[dict[str, Any]] = []
+        self.decisions = DecisionBatch()  # written after the response is built
 
     @cached_property
     def visitor(self) -> VisitorState:
@@ -135,11 +135,10 @@ class VisitorMiddleware:
         response = self.get_response(request)
         # Re-read: a view may have switched the visitor (the decisions API's body visitor_id).
         tailor = request.tailor
-        if tailor.pending_decisions:
+        if tailor.decisions:
             # The response holds this visitor's decisions: a shared cache must not hand it to anyone else.
             patch_cache_control(response, private=True)
-            decision_records_write(tailor.pending_decisions)
-            tailor.pending_decisions = []
+            tailor.decisions.flush()
         # Not on an answer to another site's request: the browser would refuse a Lax cookie there anyway.
         if tailor.issued and not tailor.headless and not request_from_other_site(request):
             response.set_cookie(

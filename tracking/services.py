@@ -1,8 +1,8 @@
 """Writing the decision log.
 
-``decision_log`` is how the decision path records what it showed. Inside a
-request the record is queued on ``request.tailor`` and written once, after the
-response is built. With the ``redis`` backend (production) the batch is one
+``decision_records_write`` is how the decision path records what it showed, through
+a sink (``tracking.decision_sinks``): inside a request the records are queued on
+``request.tailor`` and written once, after the response is built. With the ``redis`` backend (production) the batch is one
 RPUSH to a buffer that ``decisions_flush`` bulk-writes from a worker, so
 serving a page adds no database write; the ``direct`` backend (embedded
 default) writes the batch straight away. If Redis is down, records are written
@@ -28,15 +28,6 @@ from .models import DeadLetter, DecisionLog, Visitor
 from .outages import outage_guard
 
 DecisionRecord = dict[str, Any]
-
-
-def decision_log(record: DecisionRecord, *, request: Any = None) -> None:
-    """Record one decision: queued on the request when there is one, written now otherwise."""
-    tailor = getattr(request, "tailor", None) if request is not None else None
-    if tailor is not None:
-        tailor.pending_decisions.append(record)
-    else:
-        decision_records_write([record])
 
 
 def decision_records_write(records: Sequence[DecisionRecord]) -> None:

@@ -24,6 +24,7 @@ from personalization.serving.decide import (
     decision_params,
     decision_render,
 )
+from tracking.decision_sinks import WRITE_NOW, DecisionSink
 from tracking.middleware import request_tailor
 from tracking.visitors import VisitorState
 
@@ -57,11 +58,12 @@ class RenderedDecision:
         return self.html
 
 
-def _visitor_and_context(request: Any) -> tuple[VisitorState, dict[str, Any]]:
+def _visitor_and_context(request: Any) -> tuple[VisitorState, dict[str, Any], DecisionSink]:
+    """Who the request is for, its context, and the batch its decisions are written from after the response."""
     if request is None:
-        return VisitorState(id=""), {}
+        return VisitorState(id=""), {}, WRITE_NOW
     tailor = request_tailor(request)
-    return tailor.visitor, tailor.context
+    return tailor.visitor, tailor.context, tailor.decisions
 
 
 def _explain(slot_key: str, why: str) -> SafeString:
@@ -75,9 +77,9 @@ def _explain(slot_key: str, why: str) -> SafeString:
 def slot_render(slot_key: str, request: Any) -> RenderedDecision | SafeString:
     if not slot_key:
         return _explain(slot_key, "no slot chosen")
-    visitor, context = _visitor_and_context(request)
+    visitor, context, sink = _visitor_and_context(request)
     try:
-        decision = decide(slot_key, visitor, context, request=request, initial=True)
+        decision = decide(slot_key, visitor, context, sink=sink, initial=True)
     except UnknownSlotError:
         return _explain(slot_key, "no published slot has this key")
     except EmptySlotError:
@@ -117,9 +119,9 @@ class SlotBlockRenderer:
         return str(slot_render(slot_key, request))
 
     def represent(self, slot_key: str, request: Any) -> dict[str, Any] | None:
-        visitor, context = _visitor_and_context(request)
+        visitor, context, sink = _visitor_and_context(request)
         try:
-            decision = decide(slot_key, visitor, context, request=request, initial=True)
+            decision = decide(slot_key, visitor, context, sink=sink, initial=True)
         except (UnknownSlotError, EmptySlotError) as exc:
             logger.warning("Slot %r omitted from the API: %s", slot_key, exc)
             return None
