@@ -3,9 +3,9 @@
 A sink takes one decision record at a time (``add``). ``DecisionsWriteNow`` writes each
 at once (a worker, a command, the default when nobody says otherwise).
 ``DecisionBatch`` keeps them until ``flush()`` writes them all in one batch: a request
-holds one (the visitor middleware flushes it once the page is built), the simulation one
-per batch of visitors, and a test or a benchmark reads ``records`` without writing at all.
-The writes themselves are ``tracking.services.decision_records_write``.
+holds one (the visitor middleware writes it with the request's other writes once the page
+is built, ``tracking.services.request_writes_flush``), the simulation one per batch of
+visitors, and a test or a benchmark reads ``records`` without writing at all.
 """
 
 from __future__ import annotations
@@ -38,9 +38,13 @@ class DecisionBatch:
     def __len__(self) -> int:
         return len(self.records)
 
-    def flush(self) -> None:
+    def take(self) -> list[DecisionRecord]:
+        """The records held, which the batch then forgets."""
         records, self.records = self.records, []
-        decision_records_write(records)
+        return records
+
+    def flush(self) -> None:
+        decision_records_write(self.take())
 
 
 WRITE_NOW = DecisionsWriteNow()
