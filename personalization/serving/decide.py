@@ -172,17 +172,32 @@ def placeholder_values(visitor: VisitorState, context: Mapping[str, Any]) -> dic
     return values
 
 
-def decision_params(decision: Decision, visitor: VisitorState, context: Mapping[str, Any]) -> dict[str, Any]:
-    return params_personalize(decision.variant.params, placeholder_values(visitor, context))
+def decision_params(
+    decision: Decision,
+    visitor: VisitorState,
+    context: Mapping[str, Any],
+    *,
+    values: Mapping[str, object] | None = None,
+) -> dict[str, Any]:
+    """``values``: the request's placeholder values when the caller has them (one page, several slots)."""
+    return params_personalize(
+        decision.variant.params, placeholder_values(visitor, context) if values is None else values
+    )
 
 
-def decision_render(decision: Decision, visitor: VisitorState, context: Mapping[str, Any]) -> SafeString:
+def decision_render(
+    decision: Decision,
+    visitor: VisitorState,
+    context: Mapping[str, Any],
+    *,
+    values: Mapping[str, object] | None = None,
+) -> SafeString:
     return variant_render(
         slot_key=decision.slot_key,
         variant_key=decision.variant.key,
         template_key=decision.variant.template,
         params=decision.variant.params,
         decision_id=decision.id,
-        values=placeholder_values(visitor, context),
+        values=placeholder_values(visitor, context) if values is None else values,
         trigger=decision.trigger,
     )
