@@ -112,13 +112,13 @@ def run(calls: int, warmup: int) -> dict[str, Any]:
         raise RuntimeError(f"the demo seed changed; this benchmark expects 4 variants and 3 segments: {facts}")
 
     pool = scenarios(VisitorState, 500)
-    sink = DecisionBatch()  # read, never written: the write happens after the response, outside decide()
-    pending = sink.records
+    batch = DecisionBatch()  # read, never written: the write happens after the response, outside decide()
+    pending = batch.records
     perf = time.perf_counter_ns
 
     def one(slot_key: str, visitor: Any, context: dict[str, Any]) -> tuple[int, str]:
         start = perf()
-        decision = decide(slot_key, visitor, context, sink=sink)
+        decision = decide(slot_key, visitor, context, sink=batch)
         elapsed = perf() - start
         # Exactly one record queued per call, and it is the decision returned.
         if len(pending) != 1 or pending[0]["variant_key"] != decision.variant.key:

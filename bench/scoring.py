@@ -297,8 +297,8 @@ def decide_run(calls: int, warmup: int, pools: tuple[int, ...]) -> dict[str, Any
     variants = [policy.variants[key] for key in keys]
     k = len(keys)
 
-    sink = DecisionBatch()  # read, never written: the write happens after the response, outside decide()
-    pending = sink.records
+    batch = DecisionBatch()  # read, never written: the write happens after the response, outside decide()
+    pending = batch.records
     perf = time.perf_counter_ns
     queries = [0]
 
@@ -321,7 +321,7 @@ def decide_run(calls: int, warmup: int, pools: tuple[int, ...]) -> dict[str, Any
 
         def one(slot_key: str, visitor: Any, context: dict[str, Any]) -> int:
             start = perf()
-            decision = decide(slot_key, visitor, context, sink=sink)
+            decision = decide(slot_key, visitor, context, sink=batch)
             elapsed = perf() - start
             if len(pending) != 1 or pending[0]["variant_key"] != decision.variant.key:
                 raise AssertionError(f"decision log: expected 1 queued record for {slot_key}, got {pending!r}")
