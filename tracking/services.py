@@ -66,11 +66,12 @@ def request_writes_flush(
         {decision_owner_key(r["id"]): (r["visitor_id"], owners_timeout) for r in records if r.get("visitor_id")}
     )
     backend = setting("DECISION_LOG_BACKEND")
-    if backend == "redis" and _cache_is_redis():
+    redis_cache = _redis_cache() if backend == "redis" else None
+    if redis_cache is not None:
         with outage_guard("redis", "decision buffer unavailable; writing decisions directly") as outage:
             pipe = _redis().pipeline(transaction=False)
             for key, (value, timeout) in entries.items():
-                cache.set(key, value, timeout, client=pipe)
+                redis_cache.set(key, value, timeout, client=pipe)  # django-redis: queued on the pipeline
             if records:
                 pipe.rpush(setting("DECISION_BUFFER_KEY"), *[json.dumps(r, separators=(",", ":")) for r in records])
             pipe.execute()
@@ -95,11 +96,13 @@ def request_writes_flush(
         after_response(lambda: decision_records_persist(records))
 
 
-def _cache_is_redis() -> bool:
+def _redis_cache() -> Any:
+    """The default cache when it is django-redis's (the one ``_redis()`` connects to), else None."""
     from django.core.cache import caches
     from django_redis.cache import RedisCache
 
-    return isinstance(caches["default"], RedisCache)  # ``cache`` is a proxy to it
+    default = caches["default"]  # ``cache`` is a proxy to it
+    return default if isinstance(default, RedisCache) else None
 
 
 def _records_buffer(records: Sequence[DecisionRecord]) -> None:
