@@ -254,11 +254,11 @@ class Stack:
         self.pg = start_postgres()
         self.rd = start_redis(durable=durable_redis)
 
-    def site_prepare(self, env: dict[str, str]) -> None:
+    def site_prepare(self, env: dict[str, str], hero_strategy: str = "rules") -> None:
         """Migrate, seed the demo site and collect static files, with the server's ``env``."""
         print(f"PostgreSQL {self.pg.url}, Redis {self.rd.url}; migrating and seeding ...", flush=True)
         run_python(env, ["manage.py", "migrate", "--noinput"], timeout=300)
-        run_python(env, ["manage.py", "seed_demo", "--hero-strategy", "rules"], timeout=120)
+        run_python(env, ["manage.py", "seed_demo", "--hero-strategy", hero_strategy], timeout=120)
         run_python(env, ["manage.py", "collectstatic", "--noinput"], timeout=120)
 
     def client(self, client: T) -> T:

@@ -1,9 +1,9 @@
 """How long does one ``decide()`` call take on a rules slot, and against a fixed slot?
 
-Measures the real in-process call ``decide("home-hero", visitor, context, request=...)``
+Measures the real in-process call ``decide("home-hero", visitor, context, sink=...)``
 (rules policy, four variants, three segments from the demo seed) on the embedded default
 settings: a throwaway SQLite database under a temp ``TAILOR_VAR_DIR`` and the locmem cache.
-Decisions are queued on a stand-in request exactly as the request path does (the write
+Decisions go to a batch sink exactly as on the request path (the write
 happens after the response, so it is not part of ``decide``). Visitors and contexts vary
 (desktop, mobile, tablet, newsletter by UTM and by referrer, returning, combinations) so
 every rule path is hit, and every chosen variant is checked against the expected one.
@@ -27,7 +27,6 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,18 +38,6 @@ from bench._common import django_embedded_setup, machine, now_utc, percentile, r
 TARGET_MEDIAN_MS = 0.2
 TARGET_P99_MS = 1.0
 HERO, OFFER = "home-hero", "product-offer"
-
-
-@dataclass
-class FakeTailor:
-    pending_decisions: list[dict[str, Any]] = field(default_factory=list)
-
-
-@dataclass
-class FakeRequest:
-    """What ``decision_log`` looks for: ``request.tailor.pending_decisions``."""
-
-    tailor: FakeTailor = field(default_factory=FakeTailor)
 
 
 def _context(visitor: Any, *, device: str = "desktop", utm_source: str = "", referrer: str = "") -> dict[str, Any]:
@@ -110,6 +97,7 @@ def run(calls: int, warmup: int) -> dict[str, Any]:
     from django.test.utils import CaptureQueriesContext
 
     from personalization.serving.decide import decide, slot_get
+    from tracking.decision_sinks import DecisionBatch
     from tracking.visitors import VisitorState
 
     hero, offer = slot_get(HERO), slot_get(OFFER)
@@ -124,13 +112,13 @@ def run(calls: int, warmup: int) -> dict[str, Any]:
         raise RuntimeError(f"the demo seed changed; this benchmark expects 4 variants and 3 segments: {facts}")
 
     pool = scenarios(VisitorState, 500)
-    request = FakeRequest()
-    pending = request.tailor.pending_decisions
+    batch = DecisionBatch()  # read, never written: the write happens after the response, outside decide()
+    pending = batch.records
     perf = time.perf_counter_ns
 
     def one(slot_key: str, visitor: Any, context: dict[str, Any]) -> tuple[int, str]:
         start = perf()
-        decision = decide(slot_key, visitor, context, request=request)
+        decision = decide(slot_key, visitor, context, sink=batch)
         elapsed = perf() - start
         # Exactly one record queued per call, and it is the decision returned.
         if len(pending) != 1 or pending[0]["variant_key"] != decision.variant.key:

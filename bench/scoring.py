@@ -44,7 +44,6 @@ import tempfile  # noqa: E402
 import time  # noqa: E402
 import uuid  # noqa: E402
 from collections import Counter  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -272,18 +271,6 @@ def policy_run(model: RewardModel, pool: list[Context], best: list[str], calls: 
 # 3. Service: decide() with a model, on the embedded settings
 
 
-@dataclass
-class FakeTailor:
-    pending_decisions: list[dict[str, Any]] = field(default_factory=list)
-
-
-@dataclass
-class FakeRequest:
-    """What ``decision_log`` looks for: ``request.tailor.pending_decisions``."""
-
-    tailor: FakeTailor = field(default_factory=FakeTailor)
-
-
 def decide_run(calls: int, warmup: int, pools: tuple[int, ...]) -> dict[str, Any]:
     """Train the simulated slot's model, then time decide() once per visitor-pool size."""
     from django.core.cache import cache
@@ -292,6 +279,7 @@ def decide_run(calls: int, warmup: int, pools: tuple[int, ...]) -> dict[str, Any
     from demo.simulation import SLOT_KEY, pipeline_drain, simulation_slot_ensure, traffic_run
     from personalization.learning.training import model_train as slot_model_train
     from personalization.serving.decide import decide, slot_get
+    from tracking.decision_sinks import DecisionBatch
     from tracking.visitors import VisitorState
 
     started = time.perf_counter()
@@ -309,8 +297,8 @@ def decide_run(calls: int, warmup: int, pools: tuple[int, ...]) -> dict[str, Any
     variants = [policy.variants[key] for key in keys]
     k = len(keys)
 
-    request = FakeRequest()
-    pending = request.tailor.pending_decisions
+    batch = DecisionBatch()  # read, never written: the write happens after the response, outside decide()
+    pending = batch.records
     perf = time.perf_counter_ns
     queries = [0]
 
@@ -333,7 +321,7 @@ def decide_run(calls: int, warmup: int, pools: tuple[int, ...]) -> dict[str, Any
 
         def one(slot_key: str, visitor: Any, context: dict[str, Any]) -> int:
             start = perf()
-            decision = decide(slot_key, visitor, context, request=request)
+            decision = decide(slot_key, visitor, context, sink=batch)
             elapsed = perf() - start
             if len(pending) != 1 or pending[0]["variant_key"] != decision.variant.key:
                 raise AssertionError(f"decision log: expected 1 queued record for {slot_key}, got {pending!r}")

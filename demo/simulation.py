@@ -20,8 +20,8 @@ from typing import Any
 
 from demo.seed import demo_slots_ensure
 from personalization.serving.decide import decide
+from tracking.decision_sinks import DecisionBatch
 from tracking.event_ingest import events_ingest
-from tracking.services import decision_records_write
 from tracking.visitors import VisitorState
 
 logger = logging.getLogger(__name__)
@@ -111,17 +111,6 @@ def truth() -> Truth:
     return Truth(uniform=uniform, oracle=oracle)
 
 
-class _Request:
-    """Stands in for a request so decisions are queued and written in batches, as pages do."""
-
-    class _Tailor:
-        def __init__(self) -> None:
-            self.pending_decisions: list[dict[str, Any]] = []
-
-    def __init__(self) -> None:
-        self.tailor = self._Tailor()
-
-
 def traffic_run(visitors: int, rng: random.Random, progress: Callable[[int], None] | None = None) -> PhaseReport:
     """Send ``visitors`` simulated visitors through decide() and event ingest; clicks follow the hidden truth."""
     names = list(TYPES)
@@ -132,13 +121,13 @@ def traffic_run(visitors: int, rng: random.Random, progress: Callable[[int], Non
     types: dict[str, str] = {}
     batch = 500
     for start in range(0, visitors, batch):
-        request = _Request()
+        sink = DecisionBatch()  # written in batches, as a page writes its decisions after the response
         shown: list[tuple[str, str, bool]] = []
         for _ in range(min(batch, visitors - start)):
             kind = rng.choices(names, weights=shares)[0]
             _, context, probabilities = TYPES[kind]
             visitor = VisitorState(id=str(uuid.UUID(int=rng.getrandbits(128), version=4)))
-            decision = decide(SLOT_KEY, visitor, dict(context), request=request, rng=rng)
+            decision = decide(SLOT_KEY, visitor, dict(context), sink=sink, rng=rng)
             p = probabilities[VARIANTS.index(decision.variant.key)]
             clicked = rng.random() < p
             expected += p
@@ -146,7 +135,7 @@ def traffic_run(visitors: int, rng: random.Random, progress: Callable[[int], Non
             choices[kind][decision.variant.key] += 1
             types[visitor.id] = kind
             shown.append((visitor.id, decision.id, clicked))
-        decision_records_write(request.tailor.pending_decisions)
+        sink.flush()
         now_ms = int(time.time() * 1000)
         for visitor_id, decision_id, clicked in shown:
             events = _behaviour_events(visitor_id, types[visitor_id], now_ms)

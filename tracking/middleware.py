@@ -16,6 +16,8 @@ a visitor call ``request_visitor_ensure`` once the cross-site check passed.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from functools import cached_property
 from typing import Any
 
@@ -26,9 +28,12 @@ from .conf import setting
 from .consent import consent_cache_key, consent_for
 from .context import request_context, user_agent_parse
 from .cross_site import lax_cookies_withheld, request_from_other_site
+from .decision_sinks import DecisionBatch
 from .outages import outage_guard
-from .services import decision_records_write
+from .services import CacheEntries, request_writes_flush
 from .visitors import UNREAD, UNREADABLE, VisitorState, visit_count_touch, visit_key, visitor_id_new, visitor_id_parse
+
+logger = logging.getLogger(__name__)
 
 
 class RequestTailor:
@@ -44,7 +49,11 @@ class RequestTailor:
         # anyone can name any id, and the user would be linked to it and greeted by name under it.
         self.user_applies = not named or visitor_id == _visitor_id_own(request)
         self.headless = named or bool(request.META.get(setting("VISITOR_HEADER")))
-        self.pending_decisions: list[dict[str, Any]] = []
+        self.decisions = DecisionBatch()  # written after the response is built
+        # Cache entries the request writes (its visit count), with the decisions, in one round trip after the
+        # response is built; written at once when no middleware will flush them (a request that bypassed it).
+        self.cache_entries: CacheEntries = {}
+        self._flushed_later = bool(getattr(request, "_tailor_flushed_later", False))
 
     @cached_property
     def visitor(self) -> VisitorState:
@@ -62,7 +71,10 @@ class RequestTailor:
                 visit_cached, consent_cached = found.get(key), found.get(consent_key)
             if outage.failed:
                 visit_cached, consent_cached = UNREADABLE, UNREADABLE
-        visits = visit_count_touch(self.visitor_id, cached=visit_cached) if self.visitor_id else 1
+        if self.issued:
+            visit_cached = None  # an id made in this request has no entry: no need to read it
+        save = self._cache_later if self._flushed_later else None
+        visits = visit_count_touch(self.visitor_id, cached=visit_cached, save=save) if self.visitor_id else 1
         consent = consent_for(self.visitor_id, cookie, headless=self.headless, known=known, cached=consent_cached)
         return VisitorState(
             id=self.visitor_id,
@@ -75,6 +87,19 @@ class RequestTailor:
             analytics_consent=consent.analytics,
             personalization_consent=consent.personalization,
             is_bot=user_agent_parse(self._request.META.get("HTTP_USER_AGENT", ""))[0] == "bot",
+        )
+
+    def _cache_later(self, key: str, value: object, timeout: int) -> None:
+        self.cache_entries[key] = (value, timeout)
+
+    def writes_flush(self, response: Any) -> None:
+        """Write the request's decisions and cache entries; the database write of the ``direct`` backend after the
+        response is sent."""
+        if not self.decisions and not self.cache_entries:
+            return
+        entries, self.cache_entries = self.cache_entries, {}
+        request_writes_flush(
+            self.decisions.take(), entries, after_response=lambda write: _after_response(response, write)
         )
 
     @cached_property
@@ -126,20 +151,37 @@ def _visitor_id_from(request: Any) -> tuple[str, bool]:
     return visitor_id_new(), True
 
 
+def _after_response(response: Any, write: Callable[[], None]) -> None:
+    """Run ``write`` once the server has sent ``response`` (WSGI servers close a response after sending it).
+
+    Django runs a response's closers from ``close()`` and swallows what they raise: say it here.
+    """
+
+    def run() -> None:
+        try:
+            write()
+        except Exception:
+            logger.exception("Writing the decisions of a request after its response failed.")
+
+    response._resource_closers.append(run)
+
+
 class VisitorMiddleware:
     def __init__(self, get_response: Any) -> None:
         self.get_response = get_response
 
     def __call__(self, request: Any) -> Any:
-        request_tailor(request)
+        request._tailor_flushed_later = True
+        first = request_tailor(request)
         response = self.get_response(request)
         # Re-read: a view may have switched the visitor (the decisions API's body visitor_id).
         tailor = request.tailor
-        if tailor.pending_decisions:
+        if tailor.decisions or first.decisions:
             # The response holds this visitor's decisions: a shared cache must not hand it to anyone else.
             patch_cache_control(response, private=True)
-            decision_records_write(tailor.pending_decisions)
-            tailor.pending_decisions = []
+        if first is not tailor:
+            first.writes_flush(response)
+        tailor.writes_flush(response)
         # Not on an answer to another site's request: the browser would refuse a Lax cookie there anyway.
         if tailor.issued and not tailor.headless and not request_from_other_site(request):
             response.set_cookie(

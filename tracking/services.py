@@ -1,8 +1,8 @@
 """Writing the decision log.
 
-``decision_log`` is how the decision path records what it showed. Inside a
-request the record is queued on ``request.tailor`` and written once, after the
-response is built. With the ``redis`` backend (production) the batch is one
+``decision_records_write`` is how the decision path records what it showed, through
+a sink (``tracking.decision_sinks``): inside a request the records are queued on
+``request.tailor`` and written once, after the response is built. With the ``redis`` backend (production) the batch is one
 RPUSH to a buffer that ``decisions_flush`` bulk-writes from a worker, so
 serving a page adds no database write; the ``direct`` backend (embedded
 default) writes the batch straight away. If Redis is down, records are written
@@ -14,16 +14,17 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from django.db import transaction
 
 from .conf import setting
 from .dead_letters import Refused, dead_letters_put, records_write_isolating, refusal_reason
-from .decision_owners import decision_owners_forget, decision_owners_remember
+from .decision_owners import decision_owner_key, decision_owners_forget, decision_owners_remember
 from .models import DeadLetter, DecisionLog, Visitor
 from .outages import outage_guard
 from .visitor_cache import visitor_cache_keys
@@ -31,25 +32,85 @@ from .visitor_cache import visitor_cache_keys
 DecisionRecord = dict[str, Any]
 
 
-def decision_log(record: DecisionRecord, *, request: Any = None) -> None:
-    """Record one decision: queued on the request when there is one, written now otherwise."""
-    tailor = getattr(request, "tailor", None) if request is not None else None
-    if tailor is not None:
-        tailor.pending_decisions.append(record)
-    else:
-        decision_records_write([record])
-
-
 def decision_records_write(records: Sequence[DecisionRecord]) -> None:
     if not records:
         return
     decision_owners_remember({r["id"]: r["visitor_id"] for r in records if r.get("visitor_id")})
     if setting("DECISION_LOG_BACKEND") == "redis":
+        _records_buffer(records)
+    else:
+        decision_records_persist(records)
+
+
+CacheEntries = dict[str, tuple[Any, int]]  # cache key -> (value, timeout in seconds)
+
+
+def request_writes_flush(
+    records: Sequence[DecisionRecord],
+    cache_entries: Mapping[str, tuple[Any, int]],
+    *,
+    after_response: Callable[[Callable[[], None]], None],
+) -> None:
+    """Write what a request leaves once its response is built: its decisions and cache entries (the visit count).
+
+    The cache entries and the decisions' owners are written before the response leaves, so
+    that an event for a decision on the page is attributed as soon as the page arrives. With
+    the ``redis`` backend they and the buffer's RPUSH are one pipeline: one round trip per
+    page, not one per write. With the ``direct`` backend the database write is handed to
+    ``after_response`` (run once the response is sent: the visitor does not wait for it),
+    unless the owners could not be cached; then ingest reads them from the database, which
+    must hold the rows before the page arrives.
+    """
+    owners_timeout = setting("MAX_EVENT_AGE_SECONDS")
+    entries = dict(cache_entries)
+    entries.update(
+        {decision_owner_key(r["id"]): (r["visitor_id"], owners_timeout) for r in records if r.get("visitor_id")}
+    )
+    backend = setting("DECISION_LOG_BACKEND")
+    redis_cache = _redis_cache() if backend == "redis" else None
+    if redis_cache is not None:
         with outage_guard("redis", "decision buffer unavailable; writing decisions directly") as outage:
-            _redis().rpush(setting("DECISION_BUFFER_KEY"), *[json.dumps(r, separators=(",", ":")) for r in records])
-        if not outage.failed:
-            return
-    decision_records_persist(records)
+            pipe = _redis().pipeline(transaction=False)
+            for key, (value, timeout) in entries.items():
+                redis_cache.set(key, value, timeout, client=pipe)  # django-redis: queued on the pipeline
+            if records:
+                pipe.rpush(setting("DECISION_BUFFER_KEY"), *[json.dumps(r, separators=(",", ":")) for r in records])
+            pipe.execute()
+        if outage.failed:
+            decision_records_persist(records)
+        return
+    with outage_guard(
+        "cache", "visit count and decision owners not cached; ingest looks owners up in the database"
+    ) as cached:
+        by_timeout: dict[int, dict[str, Any]] = {}
+        for key, (value, timeout) in entries.items():
+            by_timeout.setdefault(timeout, {})[key] = value
+        for timeout, values in by_timeout.items():
+            cache.set_many(values, timeout=timeout)
+    if not records:
+        return
+    if backend == "redis":
+        _records_buffer(records)
+    elif cached.failed:
+        decision_records_persist(records)
+    else:
+        after_response(lambda: decision_records_persist(records))
+
+
+def _redis_cache() -> Any:
+    """The default cache when it is django-redis's (the one ``_redis()`` connects to), else None."""
+    from django.core.cache import caches
+    from django_redis.cache import RedisCache
+
+    default = caches["default"]  # ``cache`` is a proxy to it
+    return default if isinstance(default, RedisCache) else None
+
+
+def _records_buffer(records: Sequence[DecisionRecord]) -> None:
+    with outage_guard("redis", "decision buffer unavailable; writing decisions directly") as outage:
+        _redis().rpush(setting("DECISION_BUFFER_KEY"), *[json.dumps(r, separators=(",", ":")) for r in records])
+    if outage.failed:
+        decision_records_persist(records)
 
 
 def _redis() -> Any:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.core.cache import cache
@@ -67,10 +68,18 @@ UNREAD = object()  # the caller has not read it: read it here
 UNREADABLE = object()  # the caller's read failed (and was recorded as an outage)
 
 
-def visit_count_touch(visitor_id: str, *, now: float | None = None, cached: object = UNREAD) -> int:
+def visit_count_touch(
+    visitor_id: str,
+    *,
+    now: float | None = None,
+    cached: object = UNREAD,
+    save: Callable[[str, object, int], None] | None = None,
+) -> int:
     """Count a new visit when the last request is older than the visit timeout; return the count.
 
     ``cached``: the visit entry when the caller has read it already (None: there is none).
+    ``save(key, value, timeout)``: how to write the entry when the caller writes it later
+    (a request: with its decisions, in one round trip after the response is built).
     """
     now = time.time() if now is None else now
     key = visit_key(visitor_id)
@@ -90,6 +99,9 @@ def visit_count_touch(visitor_id: str, *, now: float | None = None, cached: obje
             count += 1
         elif now - last < 60:
             return count  # refreshed within the minute: skip the write
+    if save is not None:
+        save(key, (count, now), visitor_cache_seconds())
+        return count
     with outage_guard("cache", "visit count not saved"):
         cache.set(key, (count, now), timeout=visitor_cache_seconds())
     return count

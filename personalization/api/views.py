@@ -55,7 +55,7 @@ class DecisionsCreateApi(JSONOnlyApi, ThrottlesCountedTogether, APIView):
         visitor = tailor.visitor
         context = {**tailor.context, **data.get("context", {})}
         decisions = [
-            decision_represent(decide(key, visitor, context, request=django_request), visitor, context, html=True)
+            decision_represent(decide(key, visitor, context, sink=tailor.decisions), visitor, context, html=True)
             for key in data["slots"]
         ]
         return Response({"visitor_id": visitor.id, "decisions": decisions}, status=status.HTTP_200_OK)

@@ -2,8 +2,9 @@
 
 The template tag, the StreamField block and the API all come through here.
 The slot's compiled policy (from the in-memory catalog) chooses among the live
-variants; the decision gets an id and is logged through tracking's service
-with its propensity, policy and published revision. A policy that fails falls
+variants; the decision gets an id and goes, with its propensity, policy and
+published revision, to the sink the caller names (``tracking.decision_sinks``:
+the request's batch on a page; written at once by default). A policy that fails falls
 back to the default variant, logs why and counts it: a page is never broken by
 personalization.
 """
@@ -27,9 +28,9 @@ from content.selectors import VariantDefinition
 from personalization.engine import Choice, Context, FixedPolicy, NoCandidatesError
 from personalization.serving.catalog import CompiledSlot, catalog_get
 from personalization.serving.scores import cached_scores_get
+from tracking.decision_sinks import WRITE_NOW, DecisionSink
 from tracking.feature_store import visitor_features_get
 from tracking.metrics import FALLBACKS
-from tracking.services import decision_log
 from tracking.visitors import VisitorState
 
 logger = logging.getLogger(__name__)
@@ -94,11 +95,11 @@ def decide(
     visitor: VisitorState,
     context: Mapping[str, Any] | Context,
     *,
-    request: Any = None,
+    sink: DecisionSink = WRITE_NOW,
     rng: random.Random | None = None,
     initial: bool = False,
 ) -> Decision:
-    """Choose a variant of ``slot`` for ``visitor`` and log the decision.
+    """Choose a variant of ``slot`` for ``visitor`` and record the decision in ``sink``.
 
     ``initial=True`` is the server-side render of a page: a slot with a trigger
     then shows its default, and the tracker asks again when the trigger fires.
@@ -140,7 +141,7 @@ def decide(
         reason=choice.reason,
         trigger=compiled.definition.trigger if initial else "",
     )
-    decision_log(
+    sink.add(
         {
             "id": decision.id,
             "ts": time.time(),
@@ -156,8 +157,7 @@ def decide(
             "reason": decision.reason,
             "context": context.snapshot(),
             "is_bot": is_bot,
-        },
-        request=request,
+        }
     )
     return decision
 
@@ -172,17 +172,32 @@ def placeholder_values(visitor: VisitorState, context: Mapping[str, Any]) -> dic
     return values
 
 
-def decision_params(decision: Decision, visitor: VisitorState, context: Mapping[str, Any]) -> dict[str, Any]:
-    return params_personalize(decision.variant.params, placeholder_values(visitor, context))
+def decision_params(
+    decision: Decision,
+    visitor: VisitorState,
+    context: Mapping[str, Any],
+    *,
+    values: Mapping[str, object] | None = None,
+) -> dict[str, Any]:
+    """``values``: the request's placeholder values when the caller has them (one page, several slots)."""
+    return params_personalize(
+        decision.variant.params, placeholder_values(visitor, context) if values is None else values
+    )
 
 
-def decision_render(decision: Decision, visitor: VisitorState, context: Mapping[str, Any]) -> SafeString:
+def decision_render(
+    decision: Decision,
+    visitor: VisitorState,
+    context: Mapping[str, Any],
+    *,
+    values: Mapping[str, object] | None = None,
+) -> SafeString:
     return variant_render(
         slot_key=decision.slot_key,
         variant_key=decision.variant.key,
         template_key=decision.variant.template,
         params=decision.variant.params,
         decision_id=decision.id,
-        values=placeholder_values(visitor, context),
+        values=placeholder_values(visitor, context) if values is None else values,
         trigger=decision.trigger,
     )

@@ -9,13 +9,17 @@ sees it in the page source.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from django.conf import settings
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
+from content.rendering import params_personalize
 from personalization.serving.decide import (
     Decision,
     EmptySlotError,
@@ -23,8 +27,10 @@ from personalization.serving.decide import (
     decide,
     decision_params,
     decision_render,
+    placeholder_values,
 )
-from tracking.middleware import request_tailor
+from tracking.decision_sinks import WRITE_NOW, DecisionSink
+from tracking.middleware import RequestTailor, request_tailor
 from tracking.visitors import VisitorState
 
 logger = logging.getLogger(__name__)
@@ -36,7 +42,12 @@ class RenderedDecision:
 
     decision: Decision
     html: SafeString
-    params: dict[str, Any]
+    values: Mapping[str, object]  # the request's placeholder values
+
+    @cached_property
+    def params(self) -> dict[str, Any]:
+        # Only a template that uses ``as choice`` reads them: built then, not for every slot.
+        return params_personalize(self.decision.variant.params, self.values)
 
     @property
     def decision_id(self) -> str:
@@ -57,11 +68,29 @@ class RenderedDecision:
         return str(self.html)
 
 
-def _visitor_and_context(request: Any) -> tuple[VisitorState, dict[str, Any]]:
+@dataclass(frozen=True)
+class _RequestState:
+    """What every slot of one request shares: built once per request, not once per slot."""
+
+    visitor: VisitorState
+    context: dict[str, Any]
+    sink: DecisionSink  # the request's batch, written after the response
+    values: Mapping[str, object]  # placeholder values
+
+
+_states: WeakKeyDictionary[RequestTailor, _RequestState] = WeakKeyDictionary()
+
+
+def _request_state(request: Any) -> _RequestState:
     if request is None:
-        return VisitorState(id=""), {}
+        return _RequestState(VisitorState(id=""), {}, WRITE_NOW, placeholder_values(VisitorState(id=""), {}))
     tailor = request_tailor(request)
-    return tailor.visitor, tailor.context
+    state = _states.get(tailor)
+    if state is None:
+        visitor, context = tailor.visitor, tailor.context
+        state = _RequestState(visitor, context, tailor.decisions, placeholder_values(visitor, context))
+        _states[tailor] = state
+    return state
 
 
 def _explain(slot_key: str, why: str) -> SafeString:
@@ -75,17 +104,17 @@ def _explain(slot_key: str, why: str) -> SafeString:
 def slot_render(slot_key: str, request: Any) -> RenderedDecision | SafeString:
     if not slot_key:
         return _explain(slot_key, "no slot chosen")
-    visitor, context = _visitor_and_context(request)
+    state = _request_state(request)
     try:
-        decision = decide(slot_key, visitor, context, request=request, initial=True)
+        decision = decide(slot_key, state.visitor, state.context, sink=state.sink, initial=True)
     except UnknownSlotError:
         return _explain(slot_key, "no published slot has this key")
     except EmptySlotError:
         return _explain(slot_key, "the slot has no live variants")
     return RenderedDecision(
         decision=decision,
-        html=decision_render(decision, visitor, context),
-        params=decision_params(decision, visitor, context),
+        html=decision_render(decision, state.visitor, state.context, values=state.values),
+        values=state.values,
     )
 
 
@@ -117,10 +146,10 @@ class SlotBlockRenderer:
         return str(slot_render(slot_key, request))
 
     def represent(self, slot_key: str, request: Any) -> dict[str, Any] | None:
-        visitor, context = _visitor_and_context(request)
+        state = _request_state(request)
         try:
-            decision = decide(slot_key, visitor, context, request=request, initial=True)
+            decision = decide(slot_key, state.visitor, state.context, sink=state.sink, initial=True)
         except (UnknownSlotError, EmptySlotError) as exc:
             logger.warning("Slot %r omitted from the API: %s", slot_key, exc)
             return None
-        return decision_represent(decision, visitor, context, html=False)
+        return decision_represent(decision, state.visitor, state.context, html=False)

@@ -122,3 +122,15 @@ def test_inactive_segment_matches_nobody(db):
     segment.is_active = False
     segment.save()
     assert decide("s", visitor(), {"device": "mobile"}).variant.key == "a"
+
+
+def test_decide_records_in_the_sink_it_is_given_and_writes_nothing_itself(demo):
+    from tracking.decision_sinks import DecisionBatch
+
+    sink = DecisionBatch()
+    decision = decide("home-hero", visitor(), {"device": "mobile"}, sink=sink)
+    assert [(r["id"], r["variant_key"]) for r in sink.records] == [(decision.id, "hero-mobile")]
+    assert not DecisionLog.objects.exists()
+    sink.flush()
+    assert DecisionLog.objects.get().id == uuid.UUID(decision.id)
+    assert sink.records == []
