@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 from django.db import models
-from wagtail.blocks import StreamBlock
+from wagtail.admin.staticfiles import versioned_static
+from wagtail.blocks import BlockField, BlockWidget, StreamBlock
 from wagtail.blocks.definition_lookup import BlockDefinitionLookupBuilder
 from wagtail.fields import StreamField
 
@@ -47,6 +49,11 @@ class MicroTemplateField(StreamField):
             self._block, self._block_templates = block, templates
         return block
 
+    def formfield(self, **kwargs: Any) -> Any:
+        # The admin builds its form class once, when its URLs are loaded: a form field holding
+        # the blocks of that moment would miss a micro-template configured later.
+        return models.Field.formfield(self, **{"form_class": MicroTemplateFormField, "model_field": self, **kwargs})
+
     def deconstruct(self) -> tuple[str, str, list[Any], dict[str, Any]]:
         name, _path, _args, kwargs = models.Field.deconstruct(self)
         lookup = BlockDefinitionLookupBuilder()
@@ -63,3 +70,60 @@ class MicroTemplateField(StreamField):
         else:
             errors = super().check(**kwargs)
         return errors
+
+
+class MicroTemplateWidget(BlockWidget):
+    """Wagtail's block widget over the field's current blocks, packed again when they change."""
+
+    def __init__(self, model_field: MicroTemplateField, attrs: Any = None) -> None:
+        forms.Widget.__init__(self, attrs=attrs)
+        self._model_field = model_field
+        self._packed_for: StreamBlock | None = None
+
+    @property
+    def block_def(self) -> StreamBlock:
+        return self._model_field.stream_block
+
+    @block_def.setter
+    def block_def(self, value: StreamBlock) -> None:
+        pass  # always the field's current blocks
+
+    def _build_block_json(self) -> None:
+        super()._build_block_json()
+        self._packed_for = self.block_def
+
+    @property
+    def js_context(self) -> Any:
+        if self._packed_for is not self.block_def:
+            self._build_block_json()
+        return self._js_context
+
+    @property
+    def block_json(self) -> Any:
+        if self._packed_for is not self.block_def:
+            self._build_block_json()
+        return self._block_json
+
+    @property
+    def media(self) -> forms.Media:
+        return self.js_context.media + forms.Media(
+            js=[versioned_static("wagtailadmin/js/telepath/blocks.js")],
+            css={"all": [versioned_static("wagtailadmin/css/panels/streamfield.css")]},
+        )
+
+
+class MicroTemplateFormField(BlockField):
+    """Wagtail's block form field over the model field's current blocks."""
+
+    def __init__(self, model_field: MicroTemplateField, block: Any = None, **kwargs: Any) -> None:
+        self._model_field = model_field
+        kwargs.setdefault("widget", MicroTemplateWidget(model_field))
+        forms.Field.__init__(self, **kwargs)
+
+    @property
+    def block(self) -> StreamBlock:
+        return self._model_field.stream_block
+
+    @block.setter
+    def block(self, value: StreamBlock) -> None:
+        pass

@@ -53,7 +53,8 @@ def test_visitor_events_arrive_attributed_and_change_features(browser, live_serv
     hero_events = Event.objects.filter(visitor_id=visitor_id, decision_id=decision_id)
     assert {"impression", "click", "hover"} <= set(hero_events.values_list("type", flat=True))
     assert hero_events.filter(type="impression").count() == 1
-    assert hero_events.get(type="hover").value >= 100
+    # The 400 ms hover; clicking the link moves the pointer back over the hero, which may add a second.
+    assert hero_events.filter(type="hover").order_by("ts").first().value >= 100
     assert Event.objects.filter(visitor_id=visitor_id, type="scroll").first().value > 0
     features = visitor_features_get(visitor_id)
     assert features["clicks_last_hour"] >= 1
