@@ -94,7 +94,12 @@ def request_writes_flush(
     elif cached.failed:
         decision_records_persist(records)
     else:
-        after_response(lambda: decision_records_persist(records))
+        after_response(lambda: _records_persist_late(records))
+
+
+def _records_persist_late(records: Sequence[DecisionRecord]) -> None:
+    # after_response takes a callable returning None; the count is of no use once the response is sent.
+    decision_records_persist(records)
 
 
 def _redis_cache() -> Any:

@@ -68,7 +68,9 @@ def waiting_for_a_lock(pg) -> bool:
     return row[0] > 0
 
 
-def test_a_rollback_during_a_promotion_waits_for_it_and_replaces_what_it_activated(stack_env, pg, race_versions_removed):
+def test_a_rollback_during_a_promotion_waits_for_it_and_replaces_what_it_activated(
+    stack_env, pg, race_versions_removed
+):
     serving, promoted, rolled_back = json.loads(python(stack_env, SETUP))
     holder = subprocess.Popen(
         [sys.executable, "-c", HOLD, str(promoted)],
