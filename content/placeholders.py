@@ -31,6 +31,7 @@ ALLOWED_FIELDS = frozenset(
         "context.utm_campaign",
     }
 )
+CONTEXT_FIELDS = tuple(sorted(field for field in ALLOWED_FIELDS if field.startswith("context.")))
 
 
 def substitute(text: str, values: Mapping[str, object]) -> str:

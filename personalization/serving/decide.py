@@ -23,6 +23,7 @@ from typing import Any
 
 from django.utils.safestring import SafeString
 
+from content.placeholders import CONTEXT_FIELDS
 from content.rendering import params_personalize, variant_render
 from content.selectors import VariantDefinition
 from personalization.engine import Choice, Context, FixedPolicy, NoCandidatesError
@@ -165,8 +166,8 @@ def decide(
 def placeholder_values(visitor: VisitorState, context: Mapping[str, Any]) -> dict[str, object]:
     """The allow-listed values editor text may use, by placeholder name."""
     values: dict[str, object] = {"visitor.first_name": visitor.first_name, "visitor.visit_count": visitor.visit_count}
-    for name in ("country", "device", "browser", "os", "utm_source", "utm_medium", "utm_campaign"):
-        values[f"context.{name}"] = context.get(name, "")
+    for field in CONTEXT_FIELDS:
+        values[field] = context.get(field.removeprefix("context."), "")
     for name, value in (context.get("attributes") or {}).items():
         values[f"context.{name}"] = value
     return values
