@@ -10,6 +10,8 @@ import re
 import uuid
 
 import pytest
+from django.core.signals import request_finished
+from django.db import close_old_connections
 from django.http import HttpResponse
 from django.template import Context, Template
 from django.test import RequestFactory
@@ -37,7 +39,13 @@ def test_the_decision_log_is_written_after_the_response_is_sent_and_owners_befor
     # An event for these decisions, sent as soon as the page arrives, is attributed without the rows.
     assert decision_owners({i.hex for i in ids}) == {i.hex: visitor for i in ids}
 
-    response.close()  # what the WSGI server does once the response is sent
+    # What the WSGI server does once the response is sent. As Django's test client does, keep
+    # request_finished from closing the test's connection, which holds the test transaction.
+    request_finished.disconnect(close_old_connections)
+    try:
+        response.close()
+    finally:
+        request_finished.connect(close_old_connections)
 
     assert set(DecisionLog.objects.filter(id__in=ids).values_list("id", flat=True)) == set(ids)
     assert Visitor.objects.filter(id=visitor).exists()
