@@ -34,8 +34,8 @@ DEFAULTS: dict[str, Any] = {
     # so late events and the outcomes of recent visitors are counted; a day further back is final.
     "RESULTS_LOOKBACK_SECONDS": 24 * 3600,
     "RESULTS_BATCH_DECISIONS": 5000,  # decisions per read of the rollup, with their visitors' events
-    # GET /api/v1/slots/<key>/results/ accepts "Authorization: Bearer <token>" (BI tools) when this is set;
-    # without it only an admin session with the view permission of slots can read results.
+    # The results API (`GET /api/v1/slots/KEY/results/`) also accepts `Authorization: Bearer` and this value, for
+    # BI tools; blank: only an admin session with the view permission of slots reads results.
     "RESULTS_API_TOKEN": "",
 }
 
