@@ -29,7 +29,7 @@ from itertools import groupby
 from operator import itemgetter
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Exists, Max, Min, OuterRef
 from django.db.models.functions import TruncDate
 from django.utils import timezone
@@ -99,6 +99,33 @@ def _day(at: datetime) -> date:
     return at.astimezone(UTC).date()
 
 
+def _moment(value: Any) -> datetime:
+    """A timestamp as the driver returns it, made aware: SQLite's are UTC, as text or naive datetimes."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+def _raw_rows(queryset: Any, *, times: tuple[int, ...], chunk_size: int) -> Any:
+    """The queryset's rows as the database driver returns them, timestamps (at ``times``) made datetimes.
+
+    Django's per-value converters (a ``UUID`` object built from every SQLite hex id, a regex per
+    timestamp) cost more than the rest of the rollup together; ids stay in the driver's form,
+    which is the same for decisions and events, so they still match one another.
+    """
+    sql, params = queryset.query.sql_with_params()
+    # chunked_cursor: a server-side cursor on PostgreSQL, so memory holds one chunk, not the result.
+    with connection.chunked_cursor() as cursor:
+        cursor.execute(sql, params)
+        while chunk := cursor.fetchmany(chunk_size):
+            for row in chunk:
+                if times:
+                    row = list(row)
+                    for i in times:
+                        row[i] = _moment(row[i])
+                yield tuple(row)
+
+
 def rollup_start(since: datetime | date | None, now: datetime) -> date | None:
     """The first day to re-roll: ``since``'s, or the lookback's, or the last day rolled if earlier."""
     if isinstance(since, datetime):
@@ -135,7 +162,7 @@ def results_rollup(since: datetime | date | None = None, *, now: datetime | None
         .order_by("visitor_id", "created_at")
         .values_list("id", "visitor_id", "slot_key", "variant_key", "created_at")
     )
-    for row in rows.iterator(chunk_size=batch_size):
+    for row in _raw_rows(rows, times=(4,), chunk_size=batch_size):
         # A batch ends between visitors: attribution needs all of a visitor's decisions together.
         if len(batch) >= batch_size and row[1] != batch[-1][1]:
             _batch_roll(batch, counts, start_at=start_at, window=window, has_history=has_history)
@@ -173,11 +200,12 @@ def _batch_roll(
 ) -> None:
     """Add one batch of whole visitors (decisions sorted by visitor, then time) to ``counts``."""
     visitors = list({row[1] for row in batch})
+    outcomes = Event.objects.filter(
+        visitor_id__in=visitors, is_bot=False, type__in=OUTCOME_EVENTS, ts__gte=start_at - EVENT_SLACK
+    ).values_list("type", "decision_id", "visitor_id", "ts", "value")
     events = [
         {"type": kind, "decision_id": decision_id, "visitor_id": visitor_id, "ts": ts, "value": value}
-        for kind, decision_id, visitor_id, ts, value in Event.objects.filter(
-            visitor_id__in=visitors, is_bot=False, type__in=OUTCOME_EVENTS, ts__gte=start_at - EVENT_SLACK
-        ).values_list("type", "decision_id", "visitor_id", "ts", "value")
+        for kind, decision_id, visitor_id, ts, value in _raw_rows(outcomes, times=(3,), chunk_size=10_000)
     ]
     seen = {event["decision_id"] for event in events if event["type"] == "impression"}
     decisions = [
@@ -243,12 +271,13 @@ def _visitor_count(
 def _exposed_before(visitors: list[Any], start_at: datetime) -> set[tuple[Any, str, str]]:
     """(visitor, slot, variant) of these visitors' exposures before ``start_at``: their cohort is already final."""
     impressed = Event.objects.filter(decision_id=OuterRef("id"), type="impression", is_bot=False)
-    return set(
+    exposures = (
         DecisionLog.objects.filter(visitor_id__in=visitors, created_at__lt=start_at, is_bot=False)
         .filter(Exists(impressed))
         .values_list("visitor_id", "slot_key", "variant_key")
         .distinct()
     )
+    return set(_raw_rows(exposures, times=(), chunk_size=10_000))
 
 
 def _counts_write(counts: dict[Key, DayCounts], start: date, now: datetime) -> tuple[int, int]:
