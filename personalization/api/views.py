@@ -104,4 +104,6 @@ class SlotResultsApi(JSONOnlyApi, APIView):
             body = slot_results_recent(key, **query.validated_data)
         except SlotNotFoundError:
             raise NotFound(f"No slot has the key {key!r}.") from None
-        return Response(body, status=status.HTTP_200_OK)
+        response = Response(body, status=status.HTTP_200_OK)
+        response["Cache-Control"] = "private, no-store"  # a site's figures, for this reader only
+        return response

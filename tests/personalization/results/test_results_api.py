@@ -73,6 +73,7 @@ def test_the_body_is_the_contract_with_control_and_verdict(client, hero):
     response = client.get(URL, **bearer(TOKEN))
 
     assert response.status_code == 200, response.content
+    assert "no-store" in response["Cache-Control"]
     body = response.json()
     assert set(body) == CONTRACT
     assert body["slot"] == "hero"
