@@ -23,15 +23,17 @@ from __future__ import annotations
 import logging
 import time as timer
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import partial
 from itertools import groupby
 from operator import itemgetter
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Count, Exists, Max, Min, OuterRef
-from django.db.models.functions import TruncDate
+from django.db.models import Count, Exists, Max, Min, OuterRef, TextField
+from django.db.models.functions import Cast, TruncDate
 from django.utils import timezone
 
 from tracking.conf import setting as tracking_setting
@@ -106,12 +108,19 @@ def _moment(value: Any) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
+def _text(field: str) -> Cast:
+    """A column read as text: ids hash and compare as plain strings (a ``UUID`` object's hash is
+    Python code), and timestamps parse with ``datetime.fromisoformat``. Text ids sort as the
+    database sorts the ids (fixed-width lowercase hex), which the merge of events relies on."""
+    return Cast(field, output_field=TextField())
+
+
 def _raw_rows(queryset: Any, *, times: tuple[int, ...], chunk_size: int) -> Any:
     """The queryset's rows as the database driver returns them, timestamps (at ``times``) made datetimes.
 
-    Django's per-value converters (a ``UUID`` object built from every SQLite hex id, a regex per
-    timestamp) cost more than the rest of the rollup together; ids stay in the driver's form,
-    which is the same for decisions and events, so they still match one another.
+    Django's per-value converters (a ``UUID`` object built from every id, a regex per timestamp)
+    cost more than the rest of the rollup together; the rollup reads ids and timestamps as text
+    (``_text``), the same text for decisions and events, so they still match one another.
     """
     sql, params = queryset.query.sql_with_params()
     # chunked_cursor: a server-side cursor on PostgreSQL, so memory holds one chunk, not the result.
@@ -160,17 +169,27 @@ def results_rollup(since: datetime | date | None = None, *, now: datetime | None
     rows = (
         recent.exclude(visitor_id=None)
         .order_by("visitor_id", "created_at")
-        .values_list("id", "visitor_id", "slot_key", "variant_key", "created_at")
+        .values_list(_text("id"), _text("visitor_id"), "slot_key", "variant_key", _text("created_at"))
     )
+    outcomes = (
+        Event.objects.filter(is_bot=False, type__in=OUTCOME_EVENTS, ts__gte=start_at - EVENT_SLACK)
+        .order_by("visitor_id", "ts")
+        .values_list(_text("visitor_id"), "type", _text("decision_id"), _text("ts"), "value")
+    )
+    events = _EventsByVisitor(_raw_rows(outcomes, times=(3,), chunk_size=batch_size))
+    roll = partial(_batch_roll, counts=counts, events=events, start_at=start_at, window=window, history=has_history)
     for row in _raw_rows(rows, times=(4,), chunk_size=batch_size):
-        # A batch ends between visitors: attribution needs all of a visitor's decisions together.
-        if len(batch) >= batch_size and row[1] != batch[-1][1]:
-            _batch_roll(batch, counts, start_at=start_at, window=window, has_history=has_history)
-            read += len(batch)
-            batch = []
+        if batch and row[1] != batch[-1][1]:
+            if row[1] < batch[-1][1]:
+                raise RollupOrderError(f"decisions: visitor {row[1]!r} came after {batch[-1][1]!r}")
+            # A batch ends between visitors: attribution needs all of a visitor's decisions together.
+            if len(batch) >= batch_size:
+                roll(batch)
+                read += len(batch)
+                batch = []
         batch.append(row)
     if batch:
-        _batch_roll(batch, counts, start_at=start_at, window=window, has_history=has_history)
+        roll(batch)
         read += len(batch)
 
     # Decisions anonymised by the retention purge (or made without a visitor id) are traffic only.
@@ -190,30 +209,59 @@ def results_rollup(since: datetime | date | None = None, *, now: datetime | None
     return report
 
 
+class RollupOrderError(RuntimeError):
+    """The database did not return rows in the order the merge of decisions and events relies on."""
+
+
+class _EventsByVisitor:
+    """Outcome events in visitor order, handed out beside each batch of decisions (a merge join).
+
+    One ordered read of the events instead of a query per batch: a ``visitor_id IN (...)`` of
+    thousands of ids is a full scan per batch on PostgreSQL. Ids compare in Python as the
+    database orders them (UUIDs by their bytes, SQLite's hex text by character); a row out of
+    order raises rather than silently losing events.
+    """
+
+    def __init__(self, rows: Iterator[tuple[Any, ...]]) -> None:
+        self._rows = rows
+        self._next = next(rows, None)
+        self._previous: Any = None
+
+    def through(self, last_visitor: Any, wanted: set[Any]) -> list[dict[str, Any]]:
+        """The events of ``wanted`` visitors, reading on until the visitor ``last_visitor``, included."""
+        events = []
+        while self._next is not None and self._next[0] <= last_visitor:
+            visitor_id, kind, decision_id, ts, value = self._next
+            if self._previous is not None and visitor_id < self._previous:
+                raise RollupOrderError(f"events: visitor {visitor_id!r} came after {self._previous!r}")
+            self._previous = visitor_id
+            if visitor_id in wanted:
+                events.append(
+                    {"type": kind, "decision_id": decision_id, "visitor_id": visitor_id, "ts": ts, "value": value}
+                )
+            self._next = next(self._rows, None)
+        return events
+
+
 def _batch_roll(
     batch: list[DecisionRow],
-    counts: dict[Key, DayCounts],
     *,
+    counts: dict[Key, DayCounts],
+    events: _EventsByVisitor,
     start_at: datetime,
     window: timedelta,
-    has_history: bool,
+    history: bool,
 ) -> None:
     """Add one batch of whole visitors (decisions sorted by visitor, then time) to ``counts``."""
-    visitors = list({row[1] for row in batch})
-    outcomes = Event.objects.filter(
-        visitor_id__in=visitors, is_bot=False, type__in=OUTCOME_EVENTS, ts__gte=start_at - EVENT_SLACK
-    ).values_list("type", "decision_id", "visitor_id", "ts", "value")
-    events = [
-        {"type": kind, "decision_id": decision_id, "visitor_id": visitor_id, "ts": ts, "value": value}
-        for kind, decision_id, visitor_id, ts, value in _raw_rows(outcomes, times=(3,), chunk_size=10_000)
-    ]
-    seen = {event["decision_id"] for event in events if event["type"] == "impression"}
+    visitors = {row[1] for row in batch}
+    outcomes = events.through(batch[-1][1], visitors)
+    seen = {event["decision_id"] for event in outcomes if event["type"] == "impression"}
     decisions = [
         {"id": decision_id, "visitor_id": visitor_id, "slot_key": slot_key, "created_at": created_at}
         for decision_id, visitor_id, slot_key, _, created_at in batch
     ]
-    rewards = rewards_compute(decisions, events, window_seconds=window.total_seconds())
-    exposed_before = _exposed_before(visitors, start_at) if has_history else set()
+    rewards = rewards_compute(decisions, outcomes, window_seconds=window.total_seconds())
+    exposed_before = _exposed_before(list(visitors), start_at) if history else set()
 
     for visitor_id, group in groupby(batch, key=itemgetter(1)):
         by_variant: dict[tuple[str, str], list[DecisionRow]] = defaultdict(list)
@@ -274,7 +322,7 @@ def _exposed_before(visitors: list[Any], start_at: datetime) -> set[tuple[Any, s
     exposures = (
         DecisionLog.objects.filter(visitor_id__in=visitors, created_at__lt=start_at, is_bot=False)
         .filter(Exists(impressed))
-        .values_list("visitor_id", "slot_key", "variant_key")
+        .values_list(_text("visitor_id"), "slot_key", "variant_key")
         .distinct()
     )
     return set(_raw_rows(exposures, times=(), chunk_size=10_000))
