@@ -103,9 +103,8 @@ def _day(at: datetime) -> date:
 
 def _moment(value: Any) -> datetime:
     """A timestamp as the driver returns it, made aware: SQLite's are UTC, as text or naive datetimes."""
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+    moment: datetime = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 def _text(field: str) -> Cast:
@@ -143,7 +142,7 @@ def rollup_start(since: datetime | date | None, now: datetime) -> date | None:
         return since
     window = timedelta(seconds=tracking_setting("ATTRIBUTION_WINDOW_SECONDS"))
     recent = _day(now - timedelta(seconds=setting("RESULTS_LOOKBACK_SECONDS")) - 2 * window)
-    last = VariantDay.objects.aggregate(last=Max("day"))["last"]
+    last: date | None = VariantDay.objects.aggregate(last=Max("day"))["last"]
     if last is not None:
         return min(recent, last)
     first = DecisionLog.objects.filter(is_bot=False).aggregate(first=Min("created_at"))["first"]

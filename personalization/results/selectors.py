@@ -153,7 +153,7 @@ def _single(arm: VariantSums | None, kind: MetricKind) -> dict[str, Any]:
         variants.append(
             {"key": arm.key, "visitors": arm.visitors, "conversions": arm.total, "rate": arm.mean, "ci95": ci}
         )
-    return _finite(
+    single: dict[str, Any] = _finite(
         {
             "control": arm.key if arm is not None else None,
             "srm_p_value": None,
@@ -162,6 +162,7 @@ def _single(arm: VariantSums | None, kind: MetricKind) -> dict[str, Any]:
             "verdict": "This slot has a single variant: there is nothing to compare it with.",
         }
     )
+    return single
 
 
 def _finite(value: Any) -> Any:

@@ -208,3 +208,19 @@ def test_a_rules_slot_has_no_sample_ratio_check_and_says_it_is_not_randomized(cl
     assert body["srm_p_value"] is None
     assert "not assigned at random" in body["verdict"]
     assert "Do not trust" not in body["verdict"]
+
+
+def test_a_single_variant_slot_shows_its_figures_and_nothing_to_compare(client, db, settings):
+    settings.TAILOR = {**settings.TAILOR, "RESULTS_API_TOKEN": TOKEN}
+    slot_create("solo", strategy="fixed", variants=[("only", 1)])
+    for _ in range(3):
+        seen(uuid.uuid4(), "only", datetime.now(UTC) - timedelta(minutes=5), slot="solo")
+    results_rollup()
+
+    body = client.get("/api/v1/slots/solo/results/", **bearer(TOKEN)).json()
+
+    assert set(body) == CONTRACT
+    assert body["control"] == "only"
+    assert [(v["key"], v["visitors"]) for v in body["variants"]] == [("only", 3)]
+    assert body["comparisons"] == []
+    assert "single variant" in body["verdict"]
