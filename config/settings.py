@@ -238,6 +238,7 @@ CELERY_BEAT_SCHEDULE = tailor_beat.beat_schedule(
     train_seconds=env.float("TAILOR_TRAIN_SECONDS", default=3600.0),
     score_seconds=env.float("TAILOR_SCORE_SECONDS", default=300.0),
     cluster_seconds=env.float("TAILOR_CLUSTER_SECONDS", default=24 * 3600.0),
+    results_rollup_seconds=env.float("TAILOR_RESULTS_ROLLUP_SECONDS", default=3600.0),
 )
 CELERY_TASK_ROUTES = tailor_beat.TASK_ROUTES
 
@@ -262,6 +263,8 @@ TAILOR = {
     # /metrics is refused unless a bearer token or an address allow-list is configured
     "METRICS_TOKEN": env.str("TAILOR_METRICS_TOKEN", default=""),
     "METRICS_ALLOWED_IPS": env.list("TAILOR_METRICS_ALLOWED_IPS", default=[]),
+    # GET /api/v1/slots/<key>/results/ also accepts this bearer token (for BI tools) when set
+    "RESULTS_API_TOKEN": env.str("TAILOR_RESULTS_API_TOKEN", default=""),
 }
 
 LOGGING = {

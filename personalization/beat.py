@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 # Every queue a worker serves when it runs all of Tailor's jobs.
-QUEUES = ("ingest", "default", "features", "training", "scoring", "clustering", "maintenance")
+QUEUES = ("ingest", "default", "features", "training", "scoring", "clustering", "maintenance", "results")
 
 TASK_ROUTES: dict[str, dict[str, str]] = {
     "tracking.tasks.events_purge": {"queue": "maintenance"},
@@ -19,6 +19,7 @@ TASK_ROUTES: dict[str, dict[str, str]] = {
     "personalization.tasks.models_train": {"queue": "training"},
     "personalization.tasks.visitors_score": {"queue": "scoring"},
     "personalization.tasks.visitors_cluster": {"queue": "clustering"},
+    "personalization.tasks.results_rollup": {"queue": "results"},
 }
 
 
@@ -29,6 +30,7 @@ def beat_schedule(
     train_seconds: float = 3600.0,
     score_seconds: float = 300.0,
     cluster_seconds: float = 24 * 3600.0,
+    results_rollup_seconds: float = 3600.0,
 ) -> dict[str, dict[str, Any]]:
     """Tailor's beat entries, with the intervals a site may tune; ``BEAT_SCHEDULE`` holds the defaults."""
     return {
@@ -61,6 +63,11 @@ def beat_schedule(
             "task": "personalization.tasks.visitors_cluster",
             "schedule": cluster_seconds,
             "options": {"queue": "clustering", "expires": 3600},
+        },
+        "personalization-results-rollup": {
+            "task": "personalization.tasks.results_rollup",
+            "schedule": results_rollup_seconds,
+            "options": {"queue": "results", "expires": 3600},
         },
         "tracking-events-purge": {
             "task": "tracking.tasks.events_purge",

@@ -30,6 +30,13 @@ DEFAULTS: dict[str, Any] = {
     # loss of more than this share of the serving policy's estimated value (95 % interval). 0 would demand
     # a significant gain, so an equally good retrain could never replace its predecessor.
     "PROMOTION_MARGIN": 0.02,
+    # Results: each rollup re-rolls the days since this long (plus twice the attribution window) before now,
+    # so late events and the outcomes of recent visitors are counted; a day further back is final.
+    "RESULTS_LOOKBACK_SECONDS": 24 * 3600,
+    "RESULTS_BATCH_DECISIONS": 5000,  # decisions per read of the rollup, with their visitors' events
+    # The results API (`GET /api/v1/slots/KEY/results/`) also accepts `Authorization: Bearer` and this value, for
+    # BI tools; blank: only an admin session with the view permission of slots reads results.
+    "RESULTS_API_TOKEN": "",
 }
 
 

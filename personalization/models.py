@@ -352,3 +352,43 @@ class BehaviourCluster(models.Model):
     @property
     def description(self) -> str:
         return "; ".join(str(d.get("text", "")) for d in self.distinctive)
+
+
+class VariantDay(models.Model):
+    """One variant of a slot on one (UTC) day: its traffic, and the cohort of visitors first exposed that day.
+
+    Two groups of figures share the row. Traffic counts the day's own decisions (bots excluded):
+    ``decisions``, those seen (``impressions``), clicked, credited with a conversion, and the distinct
+    visitors who saw the variant that day. The cohort counts each visitor once, on the day they
+    first saw the variant, with their outcomes within the attribution window after that: so a
+    window's visitors, conversions, Σvalue and Σvalue² are sums over its days, which is what the
+    statistics read. Written only by ``personalization.results.rollup``; no visitor id is kept,
+    so the rows outlive the retention purge of the events they summarise.
+    """
+
+    slot_key = models.SlugField(max_length=64)
+    variant_key = models.SlugField(max_length=64)
+    day = models.DateField()
+    decisions = models.PositiveIntegerField(default=0)
+    impressions = models.PositiveIntegerField(default=0, help_text="Decisions seen at least once.")
+    clicks = models.PositiveIntegerField(default=0, help_text="Decisions clicked.")
+    conversions = models.PositiveIntegerField(default=0, help_text="Decisions credited with a conversion.")
+    visitors_seen = models.PositiveIntegerField(default=0, help_text="Distinct visitors who saw it this day.")
+    visitors = models.PositiveIntegerField(default=0, help_text="Visitors who first saw it this day (the cohort).")
+    visitors_clicked = models.PositiveIntegerField(default=0)
+    visitors_converted = models.PositiveIntegerField(default=0)
+    value_sum = models.FloatField(default=0.0)
+    value_squares = models.FloatField(default=0.0)
+    dwell_sum = models.FloatField(default=0.0, help_text="Seconds visible, summed over the cohort.")
+    dwell_squares = models.FloatField(default=0.0)
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["slot_key", "day", "variant_key"]
+        constraints = [
+            models.UniqueConstraint(fields=["slot_key", "variant_key", "day"], name="one_row_per_variant_and_day")
+        ]
+        indexes = [models.Index(fields=["day"])]
+
+    def __str__(self) -> str:
+        return f"{self.slot_key} → {self.variant_key} on {self.day}"

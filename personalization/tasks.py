@@ -79,3 +79,14 @@ def visitors_cluster() -> dict[str, object]:
         logger.info("Visitors not clustered: %s", exc)
         return {"run": None, "note": str(exc)}
     return {"run": report.run_id, "visitors": report.visitors, "k": report.k, "silhouette": report.silhouette}
+
+
+@shared_task(ignore_result=False, soft_time_limit=1800, time_limit=2000)
+def results_rollup() -> dict[str, object]:
+    """Roll the decision log and its rewards up into per slot × variant × day results (hourly by beat).
+
+    Idempotent: it re-rolls whole recent days, so a retry or an overlapping run writes the same numbers.
+    """
+    from personalization.results.rollup import results_rollup as rollup
+
+    return rollup().as_dict()

@@ -73,3 +73,13 @@ class SessionUserScheme(OpenApiAuthenticationExtension):
 
     def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
         return {"type": "apiKey", "in": "cookie", "name": "sessionid"}
+
+
+class ResultsTokenScheme(OpenApiAuthenticationExtension):
+    """The results API's bearer token (``TAILOR["RESULTS_API_TOKEN"]``), for BI tools."""
+
+    target_class = "personalization.api.security.ResultsToken"
+    name = "resultsToken"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {"type": "http", "scheme": "bearer"}

@@ -21,6 +21,7 @@ from tracking.visitors import visitor_id_parse
 
 from ..conf import setting
 from ..engine.context import DEVICES, UTM_PARAMS
+from ..results.selectors import DEFAULT_DAYS, MAX_DAYS, METRICS
 
 SCALAR_TYPES = (str, int, float, bool, type(None))
 MAX_VISIT_COUNT = 1_000_000
@@ -147,3 +148,62 @@ class DecisionOutputSerializer(serializers.Serializer):
 class DecisionsOutputSerializer(serializers.Serializer):
     visitor_id = serializers.CharField()
     decisions = DecisionOutputSerializer(many=True)
+
+
+class SlotResultsInputSerializer(serializers.Serializer):
+    """The query string of ``GET /api/v1/slots/<key>/results/``."""
+
+    days = serializers.IntegerField(
+        min_value=1,
+        max_value=MAX_DAYS,
+        required=False,
+        help_text=f"The last N days (UTC), today included; {DEFAULT_DAYS} by default.",
+    )
+    metric = serializers.ChoiceField(
+        choices=list(METRICS),
+        required=False,
+        help_text="Default: conversion_rate for a slot rewarded on conversions, else click_rate.",
+    )
+
+
+def _interval(help_text: str) -> serializers.ListField:
+    return serializers.ListField(
+        child=serializers.FloatField(), min_length=2, max_length=2, allow_null=True, help_text=help_text
+    )
+
+
+class ResultsVariantSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    visitors = serializers.IntegerField(help_text="Visitors who saw the variant (each counted once).")
+    conversions = serializers.FloatField(help_text="Visitors who clicked or converted; for a mean, the sum of values.")
+    rate = serializers.FloatField(allow_null=True, help_text="The rate, or the mean per visitor.")
+    ci95 = _interval("95 % interval of the rate or mean.")
+
+
+class ResultsComparisonSerializer(serializers.Serializer):
+    variant = serializers.CharField()
+    control = serializers.CharField()
+    lift = serializers.FloatField(allow_null=True, help_text="Relative: variant / control - 1.")
+    lift_ci95 = _interval("Fixed-horizon 95 % interval of the lift.")
+    p_value = serializers.FloatField(allow_null=True, help_text="Adjusted across the variants (Holm).")
+    sequential_ci95 = _interval("Always-valid 95 % confidence sequence of the lift: safe to look at any time.")
+    chance_to_beat = serializers.FloatField(allow_null=True)
+    expected_loss = serializers.FloatField(allow_null=True, help_text="Of shipping the variant, per visitor.")
+
+
+class ResultsWindowSerializer(serializers.Serializer):
+    start = serializers.DateField()
+    end = serializers.DateField()
+
+
+class SlotResultsOutputSerializer(serializers.Serializer):
+    slot = serializers.CharField()
+    window = ResultsWindowSerializer()
+    metric = serializers.CharField()
+    control = serializers.CharField(allow_null=True)
+    srm_p_value = serializers.FloatField(
+        allow_null=True, help_text="Sample-ratio mismatch test; null where no split was configured."
+    )
+    variants = ResultsVariantSerializer(many=True)
+    comparisons = ResultsComparisonSerializer(many=True)
+    verdict = serializers.CharField()

@@ -1,13 +1,17 @@
-"""HTTP API of personalization: ``POST /api/v1/decisions/``."""
+"""HTTP API of personalization: ``POST /api/v1/decisions/`` and ``GET /api/v1/slots/<key>/results/``."""
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
-from rest_framework import status
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from personalization.results.selectors import SlotNotFoundError, slot_results_recent
 from personalization.serving.decide import decide, slot_keys_live
 from personalization.serving.render import decision_represent
 from tracking.api.parsers import JSONOnlyApi
@@ -15,7 +19,15 @@ from tracking.api.security import SameSiteOnly, SessionUser
 from tracking.api.throttles import DecisionsIPRateThrottle, DecisionsVisitorRateThrottle, ThrottlesCountedTogether
 from tracking.middleware import RequestTailor, request_visitor_ensure
 
-from .serializers import DecisionsInputSerializer, DecisionsOutputSerializer
+from .security import ResultsReaders, ResultsToken
+from .serializers import (
+    DecisionsInputSerializer,
+    DecisionsOutputSerializer,
+    SlotResultsInputSerializer,
+    SlotResultsOutputSerializer,
+)
+
+Detail = inline_serializer("ResultsDetail", {"detail": serializers.CharField()})
 
 
 class DecisionsCreateApi(JSONOnlyApi, ThrottlesCountedTogether, APIView):
@@ -59,3 +71,39 @@ class DecisionsCreateApi(JSONOnlyApi, ThrottlesCountedTogether, APIView):
             for key in data["slots"]
         ]
         return Response({"visitor_id": visitor.id, "decisions": decisions}, status=status.HTTP_200_OK)
+
+
+class SlotResultsApi(JSONOnlyApi, APIView):
+    """One slot's results per variant over the last days, with the comparisons and a verdict (never public)."""
+
+    # The token first: an anonymous request is then answered 401 with WWW-Authenticate: Bearer.
+    authentication_classes = [ResultsToken, SessionAuthentication]
+    permission_classes = [ResultsReaders]
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("key", OpenApiTypes.STR, OpenApiParameter.PATH, description="The slot's key."),
+            SlotResultsInputSerializer,
+        ],
+        responses={
+            200: SlotResultsOutputSerializer,
+            400: OpenApiResponse(
+                OpenApiTypes.OBJECT, description="A query parameter is invalid; the body names it (days, metric)."
+            ),
+            401: OpenApiResponse(
+                Detail, description="No credentials, or a bearer token that is not the results token."
+            ),
+            403: OpenApiResponse(Detail, description="A session whose user may not view slots in the admin."),
+            404: OpenApiResponse(Detail, description="No slot has this key."),
+        },
+    )
+    def get(self, request: Request, key: str) -> Response:
+        query = SlotResultsInputSerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        try:
+            body = slot_results_recent(key, **query.validated_data)
+        except SlotNotFoundError:
+            raise NotFound(f"No slot has the key {key!r}.") from None
+        response = Response(body, status=status.HTTP_200_OK)
+        response["Cache-Control"] = "private, no-store"  # a site's figures, for this reader only
+        return response

@@ -26,6 +26,12 @@ JOBS = {
         "TAILOR_CLUSTER_SECONDS",
     ),
     "tracking-features-rollup": ("tracking.tasks.features_rollup", "features", 600.0, "TAILOR_FEATURES_ROLLUP_SECONDS"),
+    "personalization-results-rollup": (
+        "personalization.tasks.results_rollup",
+        "results",
+        3600.0,
+        "TAILOR_RESULTS_ROLLUP_SECONDS",
+    ),
 }
 
 

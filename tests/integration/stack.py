@@ -16,6 +16,7 @@ import urllib.request
 from pathlib import Path
 
 from devtools.services import free_port
+from personalization.beat import QUEUES
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -126,7 +127,7 @@ class Worker(Process):
                 "config",
                 "worker",
                 "-Q",
-                "ingest,default,features,training,scoring,clustering,maintenance",
+                ",".join(QUEUES),
                 "-P",
                 "solo",
                 "-l",

@@ -1,0 +1,353 @@
+"""The results rollup: the decision log and its rewards, summed per slot × variant × day.
+
+The unit of analysis is the visitor, the unit sticky assignment randomizes, and a visitor counts
+once they saw the slot (an impression of one of their decisions), so an unseen slot does not
+dilute a result. Visitor-level sums are not additive across days when a visitor comes back, so a
+visitor is counted on the day of their first exposure to a variant (their cohort day), with
+their outcomes after it: the rewards, as ``tracking.rewards`` attributes them, of their decisions
+of that variant made within the attribution window after that first exposure (clicked, converted,
+value, seconds visible). A window's n, Σy and Σy² are then sums of day rows. Plain traffic
+(decisions, impressions, clicks, conversions, visitors who saw it) is counted on the decision's day.
+
+A run re-rolls whole days, from a start day to today: late events and recent visitors' outcomes
+are still arriving, so by default it starts ``RESULTS_LOOKBACK_SECONDS`` plus twice the
+attribution window before now (earlier when runs were missed: from the last day rolled). Those
+days' rows are upserted by (slot, variant, day) and rows left without data deleted, so
+re-running gives the same numbers. Decisions are read in visitor order in bounded chunks, each
+chunk with its visitors' events; a visitor already exposed before the start day belongs to an
+earlier, final cohort and is not counted again. Bots never count.
+"""
+
+from __future__ import annotations
+
+import logging
+import time as timer
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from functools import partial
+from itertools import groupby
+from operator import itemgetter
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import Count, Exists, Max, Min, OuterRef, TextField
+from django.db.models.functions import Cast, TruncDate
+from django.utils import timezone
+
+from tracking.conf import setting as tracking_setting
+from tracking.models import DecisionLog, Event
+from tracking.rewards import Reward, rewards_compute
+
+from ..conf import setting
+from ..models import VariantDay
+
+logger = logging.getLogger(__name__)
+
+OUTCOME_EVENTS = ("impression", "click", "dwell", "conversion")
+# Event times are the client's clock: an impression may be stamped a little before its decision.
+EVENT_SLACK = timedelta(days=1)
+COUNTERS = (
+    "decisions",
+    "impressions",
+    "clicks",
+    "conversions",
+    "visitors_seen",
+    "visitors",
+    "visitors_clicked",
+    "visitors_converted",
+    "value_sum",
+    "value_squares",
+    "dwell_sum",
+    "dwell_squares",
+)
+
+Key = tuple[str, str, date]  # (slot key, variant key, day)
+DecisionRow = tuple[Any, Any, str, str, datetime]  # (id, visitor id, slot key, variant key, created at)
+
+
+@dataclass
+class DayCounts:
+    """One ``VariantDay`` row being summed."""
+
+    decisions: int = 0
+    impressions: int = 0
+    clicks: int = 0
+    conversions: int = 0
+    visitors_seen: int = 0
+    visitors: int = 0
+    visitors_clicked: int = 0
+    visitors_converted: int = 0
+    value_sum: float = 0.0
+    value_squares: float = 0.0
+    dwell_sum: float = 0.0
+    dwell_squares: float = 0.0
+
+
+@dataclass(frozen=True)
+class RollupReport:
+    start: date | None  # the first day re-rolled; None when there was nothing to roll
+    decisions: int  # decisions read (bots excluded)
+    rows: int  # VariantDay rows written
+    deleted: int  # rows of re-rolled days that no longer have data
+    seconds: float
+
+    def as_dict(self) -> dict[str, object]:
+        return {**asdict(self), "start": self.start.isoformat() if self.start else None}
+
+
+def _day(at: datetime) -> date:
+    return at.astimezone(UTC).date()
+
+
+def _moment(value: Any) -> datetime:
+    """A timestamp as the driver returns it, made aware: SQLite's are UTC, as text or naive datetimes."""
+    moment: datetime = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+def _text(field: str) -> Cast:
+    """A column read as text: ids hash and compare as plain strings (a ``UUID`` object's hash is
+    Python code), and timestamps parse with ``datetime.fromisoformat``. Text ids sort as the
+    database sorts the ids (fixed-width lowercase hex), which the merge of events relies on."""
+    return Cast(field, output_field=TextField())
+
+
+def _raw_rows(queryset: Any, *, times: tuple[int, ...], chunk_size: int) -> Any:
+    """The queryset's rows as the database driver returns them, timestamps (at ``times``) made datetimes.
+
+    Django's per-value converters (a ``UUID`` object built from every id, a regex per timestamp)
+    cost more than the rest of the rollup together; the rollup reads ids and timestamps as text
+    (``_text``), the same text for decisions and events, so they still match one another.
+    """
+    sql, params = queryset.query.sql_with_params()
+    # chunked_cursor: a server-side cursor on PostgreSQL, so memory holds one chunk, not the result.
+    with connection.chunked_cursor() as cursor:
+        cursor.execute(sql, params)
+        while chunk := cursor.fetchmany(chunk_size):
+            for row in chunk:
+                if times:
+                    row = list(row)
+                    for i in times:
+                        row[i] = _moment(row[i])
+                yield tuple(row)
+
+
+def rollup_start(since: datetime | date | None, now: datetime) -> date | None:
+    """The first day to re-roll: ``since``'s, or the lookback's, or the last day rolled if earlier."""
+    if isinstance(since, datetime):
+        return _day(since)
+    if since is not None:
+        return since
+    window = timedelta(seconds=tracking_setting("ATTRIBUTION_WINDOW_SECONDS"))
+    recent = _day(now - timedelta(seconds=setting("RESULTS_LOOKBACK_SECONDS")) - 2 * window)
+    last: date | None = VariantDay.objects.aggregate(last=Max("day"))["last"]
+    if last is not None:
+        return min(recent, last)
+    first = DecisionLog.objects.filter(is_bot=False).aggregate(first=Min("created_at"))["first"]
+    return None if first is None else _day(first)
+
+
+def results_rollup(since: datetime | date | None = None, *, now: datetime | None = None) -> RollupReport:
+    """Re-roll every slot's ``VariantDay`` rows from ``since`` (default: what may have changed) to today."""
+    began = timer.perf_counter()
+    now = now or timezone.now()
+    start = rollup_start(since, now)
+    if start is None:
+        return RollupReport(None, 0, 0, 0, timer.perf_counter() - began)
+    start_at = datetime.combine(start, time.min, tzinfo=UTC)
+    counts: dict[Key, DayCounts] = defaultdict(DayCounts)
+    window = timedelta(seconds=tracking_setting("ATTRIBUTION_WINDOW_SECONDS"))
+    batch_size = int(setting("RESULTS_BATCH_DECISIONS"))
+    recent = DecisionLog.objects.filter(created_at__gte=start_at, is_bot=False)
+    has_history = DecisionLog.objects.filter(created_at__lt=start_at, is_bot=False).exists()
+
+    read = 0
+    batch: list[DecisionRow] = []
+    rows = (
+        recent.exclude(visitor_id=None)
+        .order_by("visitor_id", "created_at")
+        .values_list(_text("id"), _text("visitor_id"), "slot_key", "variant_key", _text("created_at"))
+    )
+    outcomes = (
+        Event.objects.filter(is_bot=False, type__in=OUTCOME_EVENTS, ts__gte=start_at - EVENT_SLACK)
+        .order_by("visitor_id", "ts")
+        .values_list(_text("visitor_id"), "type", _text("decision_id"), _text("ts"), "value")
+    )
+    events = _EventsByVisitor(_raw_rows(outcomes, times=(3,), chunk_size=batch_size))
+    roll = partial(_batch_roll, counts=counts, events=events, start_at=start_at, window=window, history=has_history)
+    for row in _raw_rows(rows, times=(4,), chunk_size=batch_size):
+        if batch and row[1] != batch[-1][1]:
+            if row[1] < batch[-1][1]:
+                raise RollupOrderError(f"decisions: visitor {row[1]!r} came after {batch[-1][1]!r}")
+            # A batch ends between visitors: attribution needs all of a visitor's decisions together.
+            if len(batch) >= batch_size:
+                roll(batch)
+                read += len(batch)
+                batch = []
+        batch.append(row)
+    if batch:
+        roll(batch)
+        read += len(batch)
+
+    # Decisions anonymised by the retention purge (or made without a visitor id) are traffic only.
+    anonymous = (
+        recent.filter(visitor_id=None)
+        .annotate(day=TruncDate("created_at", tzinfo=UTC))
+        .values("slot_key", "variant_key", "day")
+        .annotate(n=Count("id"))
+    )
+    for group in anonymous:
+        counts[(group["slot_key"], group["variant_key"], group["day"])].decisions += group["n"]
+        read += group["n"]
+
+    written, deleted = _counts_write(counts, start, now)
+    report = RollupReport(start, read, written, deleted, timer.perf_counter() - began)
+    logger.info("Results rolled up from %s: %s", start, report.as_dict())
+    return report
+
+
+class RollupOrderError(RuntimeError):
+    """The database did not return rows in the order the merge of decisions and events relies on."""
+
+
+class _EventsByVisitor:
+    """Outcome events in visitor order, handed out beside each batch of decisions (a merge join).
+
+    One ordered read of the events instead of a query per batch: a ``visitor_id IN (...)`` of
+    thousands of ids is a full scan per batch on PostgreSQL. Ids compare in Python as the
+    database orders them (UUIDs by their bytes, SQLite's hex text by character); a row out of
+    order raises rather than silently losing events.
+    """
+
+    def __init__(self, rows: Iterator[tuple[Any, ...]]) -> None:
+        self._rows = rows
+        self._next = next(rows, None)
+        self._previous: Any = None
+
+    def through(self, last_visitor: Any, wanted: set[Any]) -> list[dict[str, Any]]:
+        """The events of ``wanted`` visitors, reading on until the visitor ``last_visitor``, included."""
+        events = []
+        while self._next is not None and self._next[0] <= last_visitor:
+            visitor_id, kind, decision_id, ts, value = self._next
+            if self._previous is not None and visitor_id < self._previous:
+                raise RollupOrderError(f"events: visitor {visitor_id!r} came after {self._previous!r}")
+            self._previous = visitor_id
+            if visitor_id in wanted:
+                events.append(
+                    {"type": kind, "decision_id": decision_id, "visitor_id": visitor_id, "ts": ts, "value": value}
+                )
+            self._next = next(self._rows, None)
+        return events
+
+
+def _batch_roll(
+    batch: list[DecisionRow],
+    *,
+    counts: dict[Key, DayCounts],
+    events: _EventsByVisitor,
+    start_at: datetime,
+    window: timedelta,
+    history: bool,
+) -> None:
+    """Add one batch of whole visitors (decisions sorted by visitor, then time) to ``counts``."""
+    visitors = {row[1] for row in batch}
+    outcomes = events.through(batch[-1][1], visitors)
+    seen = {event["decision_id"] for event in outcomes if event["type"] == "impression"}
+    decisions = [
+        {"id": decision_id, "visitor_id": visitor_id, "slot_key": slot_key, "created_at": created_at}
+        for decision_id, visitor_id, slot_key, _, created_at in batch
+    ]
+    rewards = rewards_compute(decisions, outcomes, window_seconds=window.total_seconds())
+    exposed_before = _exposed_before(list(visitors), start_at) if history else set()
+
+    for visitor_id, group in groupby(batch, key=itemgetter(1)):
+        by_variant: dict[tuple[str, str], list[DecisionRow]] = defaultdict(list)
+        seen_on: set[Key] = set()
+        for row in group:
+            decision_id, _, slot_key, variant_key, created_at = row
+            key = (slot_key, variant_key, _day(created_at))
+            day = counts[key]
+            reward = rewards[decision_id]
+            day.decisions += 1
+            day.clicks += reward.clicked
+            day.conversions += reward.converted
+            if decision_id in seen:
+                day.impressions += 1
+                seen_on.add(key)
+            by_variant[(slot_key, variant_key)].append(row)
+        for key in seen_on:
+            counts[key].visitors_seen += 1
+        for (slot_key, variant_key), rows in by_variant.items():
+            if (visitor_id, slot_key, variant_key) not in exposed_before:
+                _visitor_count(rows, seen, rewards, counts, window)
+
+
+def _visitor_count(
+    rows: list[DecisionRow],
+    seen: set[Any],
+    rewards: dict[Any, Reward],
+    counts: dict[Key, DayCounts],
+    window: timedelta,
+) -> None:
+    """Count one visitor in the cohort of the day they first saw this variant, with their outcomes after it."""
+    first = next((row for row in rows if row[0] in seen), None)
+    if first is None:
+        return  # never seen: not exposed
+    exposed_at = first[4]
+    clicked = converted = False
+    value = dwell = 0.0
+    for decision_id, *_, created_at in rows:
+        if exposed_at <= created_at <= exposed_at + window:
+            reward = rewards[decision_id]
+            clicked = clicked or reward.clicked
+            converted = converted or reward.converted
+            value += reward.value
+            dwell += reward.visible_ms / 1000.0
+    day = counts[(first[2], first[3], _day(exposed_at))]
+    day.visitors += 1
+    day.visitors_clicked += clicked
+    day.visitors_converted += converted
+    day.value_sum += value
+    day.value_squares += value * value
+    day.dwell_sum += dwell
+    day.dwell_squares += dwell * dwell
+
+
+def _exposed_before(visitors: list[Any], start_at: datetime) -> set[tuple[Any, str, str]]:
+    """(visitor, slot, variant) of these visitors' exposures before ``start_at``: their cohort is already final."""
+    impressed = Event.objects.filter(decision_id=OuterRef("id"), type="impression", is_bot=False)
+    exposures = (
+        DecisionLog.objects.filter(visitor_id__in=visitors, created_at__lt=start_at, is_bot=False)
+        .filter(Exists(impressed))
+        .values_list(_text("visitor_id"), "slot_key", "variant_key")
+        .distinct()
+    )
+    return set(_raw_rows(exposures, times=(), chunk_size=10_000))
+
+
+def _counts_write(counts: dict[Key, DayCounts], start: date, now: datetime) -> tuple[int, int]:
+    """Upsert the re-rolled days' rows and delete those left without data; returns (written, deleted)."""
+    rows = [
+        VariantDay(slot_key=slot_key, variant_key=variant_key, day=day, updated_at=now, **asdict(figures))
+        for (slot_key, variant_key, day), figures in counts.items()
+    ]
+    with transaction.atomic():
+        # By key, not "everything not written now": a concurrent run writing the same days keeps its rows.
+        stale = [
+            pk
+            for pk, *key in VariantDay.objects.filter(day__gte=start).values_list(
+                "pk", "slot_key", "variant_key", "day"
+            )
+            if tuple(key) not in counts
+        ]
+        deleted, _ = VariantDay.objects.filter(pk__in=stale).delete() if stale else (0, {})
+        VariantDay.objects.bulk_create(
+            rows,
+            batch_size=500,
+            update_conflicts=True,
+            unique_fields=["slot_key", "variant_key", "day"],
+            update_fields=[*COUNTERS, "updated_at"],
+        )
+    return len(rows), deleted
