@@ -15,7 +15,6 @@ from django import forms
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 from django.db import models
-from wagtail.admin.staticfiles import versioned_static
 from wagtail.blocks import BlockField, BlockWidget, StreamBlock
 from wagtail.blocks.definition_lookup import BlockDefinitionLookupBuilder
 from wagtail.fields import StreamField
@@ -103,13 +102,6 @@ class MicroTemplateWidget(BlockWidget):
         if self._packed_for is not self.block_def:
             self._build_block_json()
         return self._block_json
-
-    @property
-    def media(self) -> forms.Media:
-        return self.js_context.media + forms.Media(
-            js=[versioned_static("wagtailadmin/js/telepath/blocks.js")],
-            css={"all": [versioned_static("wagtailadmin/css/panels/streamfield.css")]},
-        )
 
 
 class MicroTemplateFormField(BlockField):

@@ -251,8 +251,6 @@ def visitor_erase(visitor_id: str) -> dict[str, int]:
     Decisions are kept without the visitor id so that statistics over what was
     shown stay unbiased.
     """
-    from django.core.cache import cache
-
     from .models import Consent, Event
 
     vid = uuid.UUID(visitor_id)
@@ -364,8 +362,6 @@ def _visitors_expire(cutoff: datetime, batch_size: int) -> tuple[int, int]:
 
 
 def _visitor_cache_forget(visitor_ids: Sequence[uuid.UUID]) -> None:
-    from django.core.cache import cache
-
     keys = visitor_cache_keys([str(vid) for vid in visitor_ids])
     with outage_guard("cache", "expired visitors' cache entries not deleted; they expire on their own"):
         cache.delete_many(keys)

@@ -1,2 +1,2 @@
 """Learning: what the workers run. Training, offline evaluation, batch scoring, the model
-registry (switching versions) and importing logged decisions."""
+model activation (switching versions, one audited action) and importing logged decisions."""

@@ -24,7 +24,7 @@ import logging
 import time as timer
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import UTC, date, datetime, time, timedelta
 from functools import partial
 from itertools import groupby
@@ -48,20 +48,6 @@ logger = logging.getLogger(__name__)
 OUTCOME_EVENTS = ("impression", "click", "dwell", "conversion")
 # Event times are the client's clock: an impression may be stamped a little before its decision.
 EVENT_SLACK = timedelta(days=1)
-COUNTERS = (
-    "decisions",
-    "impressions",
-    "clicks",
-    "conversions",
-    "visitors_seen",
-    "visitors",
-    "visitors_clicked",
-    "visitors_converted",
-    "value_sum",
-    "value_squares",
-    "dwell_sum",
-    "dwell_squares",
-)
 
 Key = tuple[str, str, date]  # (slot key, variant key, day)
 DecisionRow = tuple[Any, Any, str, str, datetime]  # (id, visitor id, slot key, variant key, created at)
@@ -83,6 +69,9 @@ class DayCounts:
     value_squares: float = 0.0
     dwell_sum: float = 0.0
     dwell_squares: float = 0.0
+
+
+COUNTERS = tuple(counter.name for counter in fields(DayCounts))  # the VariantDay figures, in one place
 
 
 @dataclass(frozen=True)

@@ -25,8 +25,7 @@ from ..engine.statistics import (
     MetricKind,
     VariantSums,
     experiment_compare,
-    mean_interval,
-    rate_interval,
+    variant_summary,
     verdict_words,
 )
 from ..models import VariantDay
@@ -143,16 +142,7 @@ def _variant_sums(slot_key: str, start: date, end: date, metric: Metric) -> dict
 
 def _single(arm: VariantSums | None, kind: MetricKind) -> dict[str, Any]:
     """A slot with one variant: its figures, and nothing to compare."""
-    variants = []
-    if arm is not None:
-        ci = None
-        if kind == "rate" and arm.visitors >= 1:
-            ci = list(rate_interval(arm))
-        elif kind == "mean" and arm.visitors >= 2:
-            ci = list(mean_interval(arm))
-        variants.append(
-            {"key": arm.key, "visitors": arm.visitors, "conversions": arm.total, "rate": arm.mean, "ci95": ci}
-        )
+    variants = [variant_summary(arm, kind).as_contract()] if arm is not None else []
     single: dict[str, Any] = _finite(
         {
             "control": arm.key if arm is not None else None,

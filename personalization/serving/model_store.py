@@ -2,7 +2,7 @@
 
 A version's text never changes, so a loaded model is kept by version id; a corrupt
 artefact is logged and leaves its slot exploring instead of taking it down.
-Switching versions is ``learning.registry``'s job.
+Switching versions is ``learning.activation``'s job.
 """
 
 from __future__ import annotations

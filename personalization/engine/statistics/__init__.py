@@ -25,7 +25,7 @@ from .frequentist import (
     welch_test,
 )
 from .multiple import Correction, benjamini_hochberg, holm, p_values_adjust
-from .results import Comparison, ExperimentResults, VariantSummary, experiment_compare, verdict_words
+from .results import Comparison, ExperimentResults, VariantSummary, experiment_compare, variant_summary, verdict_words
 from .sequential import (
     SEQUENTIAL_TUNING_DEFAULT,
     always_valid_p_value,
@@ -70,6 +70,7 @@ __all__ = [
     "sample_ratio_check",
     "sequential_halfwidth",
     "sequential_rho",
+    "variant_summary",
     "verdict_words",
     "welch_df",
     "welch_test",

@@ -51,6 +51,15 @@ class VariantSummary:
     rate: float  # conversion rate or mean per visitor
     ci95: tuple[float, float] | None
 
+    def as_contract(self) -> dict[str, object]:
+        return {
+            "key": self.key,
+            "visitors": self.visitors,
+            "conversions": self.conversions,
+            "rate": self.rate,
+            "ci95": _pair(self.ci95),
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class Comparison:
@@ -103,16 +112,7 @@ class ExperimentResults:
         return {
             "control": self.control,
             "srm_p_value": self.srm_p_value,
-            "variants": [
-                {
-                    "key": v.key,
-                    "visitors": v.visitors,
-                    "conversions": v.conversions,
-                    "rate": v.rate,
-                    "ci95": _pair(v.ci95),
-                }
-                for v in self.variants
-            ],
+            "variants": [v.as_contract() for v in self.variants],
             "comparisons": [c.as_contract() for c in self.comparisons],
             "verdict": self.verdict,
         }
@@ -122,7 +122,8 @@ def _pair(pair: tuple[float, float] | None) -> list[float] | None:
     return None if pair is None else [pair[0], pair[1]]
 
 
-def _summary(arm: VariantSums, kind: MetricKind) -> VariantSummary:
+def variant_summary(arm: VariantSums, kind: MetricKind) -> VariantSummary:
+    """One arm's visitors, rate (or mean) and its 95 % interval, when the data supports one."""
     ci: tuple[float, float] | None = None
     if kind == "rate" and arm.visitors >= 1:
         ci = rate_interval(arm)
@@ -273,7 +274,7 @@ def experiment_compare(
         kind=kind,
         control=control.key,
         srm=srm,
-        variants=tuple(_summary(arm, kind) for arm in arms),
+        variants=tuple(variant_summary(arm, kind) for arm in arms),
         comparisons=tuple(comparisons),
         correction=correction,
         cuped=use_cuped,

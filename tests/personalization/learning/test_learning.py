@@ -13,7 +13,7 @@ from prometheus_client import REGISTRY
 
 from demo.simulation import SLOT_KEY, simulation_slot_ensure, traffic_run, truth
 from demo.simulation import VARIANTS as VISITOR_VARIANTS
-from personalization.learning.registry import model_activate
+from personalization.learning.activation import ActivateModelVersionAction
 from personalization.learning.training import TrainingError, model_train
 from personalization.models import ModelVersion
 from personalization.serving.decide import decide
@@ -73,11 +73,11 @@ def test_rollback_to_an_older_version_changes_serving():
     second = model_train(SLOT_KEY, seed=8, promote=False)
     assert not second.promoted
     assert ModelVersion.objects.get(pk=second.version_id).status == "candidate"
-    model_activate(ModelVersion.objects.get(pk=second.version_id))
+    ActivateModelVersionAction(ModelVersion.objects.get(pk=second.version_id), source="command").execute()
     assert ModelVersion.objects.get(pk=first.version_id).status == "retired"
     visitor = VisitorState(id=str(uuid.uuid4()))
     assert decide(SLOT_KEY, visitor, {}).policy_version == str(second.version_id)
-    model_activate(ModelVersion.objects.get(pk=first.version_id))
+    ActivateModelVersionAction(ModelVersion.objects.get(pk=first.version_id), source="command").execute()
     assert decide(SLOT_KEY, visitor, {}).policy_version == str(first.version_id)
 
 

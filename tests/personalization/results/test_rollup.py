@@ -9,38 +9,23 @@ from datetime import timedelta
 import pytest
 
 from personalization.models import VariantDay
-from personalization.results.rollup import results_rollup
+from personalization.results.rollup import COUNTERS, results_rollup
 from tracking.models import DecisionLog
 
 from .conftest import D1, D2, at, decision, event, seen
 
 pytestmark = pytest.mark.django_db
 
-FIGURES = (
-    "decisions",
-    "impressions",
-    "clicks",
-    "conversions",
-    "visitors_seen",
-    "visitors",
-    "visitors_clicked",
-    "visitors_converted",
-    "value_sum",
-    "value_squares",
-    "dwell_sum",
-    "dwell_squares",
-)
-
 
 def table() -> dict[tuple[str, str, str], dict[str, float]]:
     return {
-        (row.slot_key, row.variant_key, row.day.isoformat()): {name: getattr(row, name) for name in FIGURES}
+        (row.slot_key, row.variant_key, row.day.isoformat()): {name: getattr(row, name) for name in COUNTERS}
         for row in VariantDay.objects.all()
     }
 
 
 def figures(**given: float) -> dict[str, float]:
-    return {name: given.get(name, 0) for name in FIGURES}
+    return {name: given.get(name, 0) for name in COUNTERS}
 
 
 V1, V2, V3, V4, V5 = (uuid.uuid4() for _ in range(5))
