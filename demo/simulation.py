@@ -138,7 +138,7 @@ def traffic_run(visitors: int, rng: random.Random, progress: Callable[[int], Non
         sink.flush()
         now_ms = int(time.time() * 1000)
         for visitor_id, decision_id, clicked in shown:
-            events = _behaviour_events(visitor_id, types[visitor_id], now_ms)
+            events = [_impression(decision_id, now_ms), *_behaviour_events(visitor_id, types[visitor_id], now_ms)]
             if clicked:
                 event = {
                     "id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
@@ -158,6 +158,17 @@ def traffic_run(visitors: int, rng: random.Random, progress: Callable[[int], Non
         choices=choices,
         types=types,
     )
+
+
+def _impression(decision_id: str, now_ms: int) -> dict[str, Any]:
+    """The tracker's report that the hero was seen: results count a visitor once they saw the slot.
+
+    Its id comes from the decision id, not the phase's generator, so every decision and click of
+    a seeded run stays as it was.
+    """
+    rng = random.Random(decision_id)  # noqa: S311 - simulation, not security
+    event_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+    return {"id": event_id, "type": "impression", "decision_id": decision_id, "ts": now_ms}
 
 
 def _behaviour_events(visitor_id: str, kind: str, now_ms: int) -> list[dict[str, Any]]:

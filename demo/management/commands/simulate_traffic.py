@@ -20,6 +20,8 @@ from demo.simulation import (
 from personalization.engine.clustering import ClusteringError
 from personalization.learning.training import TrainingError, model_train
 from personalization.management.progress import ProgressBar
+from personalization.results.rollup import results_rollup
+from personalization.results.selectors import slot_results_recent
 
 
 class Command(BaseCommand):
@@ -59,6 +61,11 @@ class Command(BaseCommand):
             clusters = clusters_agreement({**explore.types, **serve.types})
         except ClusteringError as exc:
             clusters = {"error": str(exc)}
+        if not as_json:
+            sys.stderr.write("rolling up results…\n")
+        pipeline_drain()
+        results_rollup()
+        results = slot_results_recent(SLOT_KEY)
         result = {
             "slot": SLOT_KEY,
             "visitors_per_phase": visitors,
@@ -70,6 +77,7 @@ class Command(BaseCommand):
             "lift_over_uniform": serve.expected_ctr / known.uniform,
             "fraction_of_oracle": serve.expected_ctr / known.oracle,
             "clusters": clusters,
+            "results": results,
         }
         if as_json:
             self.stdout.write(json.dumps(result, indent=2, default=str))
@@ -89,6 +97,7 @@ class Command(BaseCommand):
                 f"behaviour clusters: k={clusters['k']} for {clusters['hidden_types']} hidden types, "
                 f"adjusted Rand index {clusters['adjusted_rand_index']:.2f} (admin: Behaviour clusters)"
             )
+        self.stdout.write(f"results (admin: Slots → {SLOT_KEY} → Results): {results['verdict']}")
         self.stdout.write(
             self.style.SUCCESS(
                 f"model: {result['lift_over_uniform']:.2f}x uniform, {result['fraction_of_oracle']:.0%} of the oracle"

@@ -35,6 +35,12 @@ def test_simulated_traffic_learns_well_beyond_uniform_and_the_admin_shows_the_li
     # Behaviour clusters find the hidden types again from scroll and dwell alone (clicks may split a type).
     assert result["clusters"]["k"] >= result["clusters"]["hidden_types"] == 4
     assert result["clusters"]["adjusted_rand_index"] >= 0.5, result["clusters"]
+    # Every simulated visitor saw the hero, so the results count all 6,000 of them, once per variant seen.
+    results = result["results"]
+    assert results["slot"] == SLOT_KEY
+    assert sum(v["visitors"] for v in results["variants"]) == 6000
+    assert sum(v["conversions"] for v in results["variants"]) == result["phase1"]["clicks"] + result["phase2"]["clicks"]
+    assert "not assigned at random" in results["verdict"]
     active = ModelVersion.objects.get(status="active")
     assert active.slot_key == SLOT_KEY == "home-hero"  # the demo's own hero learns
     html = admin_client.get("/admin/tailor/models/").content.decode()
