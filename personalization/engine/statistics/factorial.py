@@ -606,6 +606,11 @@ def factorial_words(analysis: FactorialAnalysis, *, labels: Mapping[str, str] | 
             f"The factors interact (p = {test.p_value:.2g}): a level's effect depends on the other factors,"
             " so compare whole combinations rather than each factor alone."
         )
+        served = [cell for cell in analysis.cells if cell.mean is not None]
+        best = max(served, key=lambda cell: cell.mean or 0.0)
+        levels = ", ".join(f"{label(factor)} '{level}'" for factor, level in best.levels.items())
+        figure = f"{best.mean * 100:.1f} %" if kind == "rate" else f"{best.mean:.2f} per visitor"  # type: ignore[operator]
+        sentences.append(f"The best combination so far: {levels} ({figure}).")
     else:
         sentences.append(
             f"No sign that the factors interact (p = {test.p_value:.2g}): each factor's effect can be read on its own."

@@ -352,6 +352,7 @@ def test_words_say_which_level_wins_and_whether_factors_interact():
     assert re.fullmatch(r"Headline: 'Free shipping' beats 'Save 10%' by \+3\.0 points \(±\d\.\d points\)\.", words[0])
     assert words[1].startswith("Call to action: 'Shop now' beats 'Buy' by +1.0 points")
     assert words[2].startswith("The factors interact (p = ")
+    assert words[3] == "The best combination so far: Headline 'Free shipping', Call to action 'Shop now' (9.0 %)."
 
     flat = [0.05, 0.05, 0.05, 0.05]
     cells = [FactorialCell(c.levels, VariantSums(c.sums.key, 1000, 1000 * flat[i])) for i, c in enumerate(cells)]
