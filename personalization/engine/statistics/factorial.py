@@ -534,9 +534,7 @@ def _interaction_test(
     lack_of_fit = float(np.sum((a @ coefficients - b) ** 2))
     df_numerator = rank_full - int(rank_main)
     if df_numerator <= 0:
-        return InteractionTest(
-            None, 0, max(df_residual, 0), None, "some combinations have no visitors: no interaction can be tested yet"
-        )
+        return InteractionTest(None, 0, max(df_residual, 0), None, "some combinations have no visitors yet")
     if df_residual <= 0:
         return InteractionTest(None, df_numerator, 0, None, "too few visitors to estimate the noise")
     # The lack of fit is a sum of squares of residuals: below rounding relative to the spread of the means, it is 0.
@@ -553,12 +551,12 @@ def _interaction_test(
 
 
 def _points(value: float, kind: MetricKind, *, signed: bool = True) -> str:
-    """+1.2 points for a rate (percentage points), +0.35 for a mean per visitor."""
+    """+1.2 points for a rate (percentage points); +0.35 per visitor for a mean (the ± part without the unit)."""
     if kind == "rate":
         text = f"{value * 100:+.1f}" if signed else f"{abs(value) * 100:.1f}"
         return f"{text} points"
     digits = 2 if abs(value) < 10 else 1
-    return f"{value:+.{digits}f}" if signed else f"{abs(value):.{digits}f}"
+    return f"{value:+.{digits}f} per visitor" if signed else f"{abs(value):.{digits}f}"
 
 
 def factorial_words(analysis: FactorialAnalysis, *, labels: Mapping[str, str] | None = None) -> list[str]:

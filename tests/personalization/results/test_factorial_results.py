@@ -100,6 +100,7 @@ def test_a_mean_metric_reads_its_sums_and_squares(experiment):
     assert body["cells"][2]["mean"] == pytest.approx(rates[2])
     assert body["terms"][0]["estimate"] == pytest.approx(((rates[2] - rates[0]) + (rates[3] - rates[1])) / 2)
     assert body["terms"][0]["standard_error"] > 0
+    assert body["words"][0].startswith("Headline: 'Free shipping' beats 'Save 10%' by +0.05 per visitor (±0.")
 
 
 def test_a_combination_never_served_is_reported_not_raised(experiment):
