@@ -3,7 +3,9 @@
 A multivariate experiment serves one variant per combination of its factors' levels
 (``engine.statistics.factorial.combinations_from_factors``). ``factorial_results`` sums each
 combination's ``VariantDay`` rows over the window, exactly as ``slot_results`` does, and hands
-the per-combination sums to the engine's ``factorial_analysis``: the answer is JSON-ready
+the per-combination sums to the engine's ``factorial_analysis``. A rate pools the noise over
+every visitor (classical OLS); a mean (value, dwell) lets each combination keep its own spread
+(HC2), as the two-variant results use Welch's test for means. The answer is JSON-ready
 (no NaN), with the plain words an editor reads ("Headline: 'Free shipping' beats 'Save 10%' by
 +1.2 points (±0.8 points)").
 """
@@ -17,7 +19,13 @@ from typing import Any
 from content.models import Slot
 
 from ..engine.statistics import VariantSums
-from ..engine.statistics.factorial import FactorialCell, ParamValue, factorial_analysis, factorial_words
+from ..engine.statistics.factorial import (
+    Covariance,
+    FactorialCell,
+    ParamValue,
+    factorial_analysis,
+    factorial_words,
+)
 from ..engine.statistics.sequential import SEQUENTIAL_TUNING_DEFAULT
 from .selectors import METRICS, SlotNotFoundError, _variant_sums
 
@@ -55,7 +63,8 @@ def factorial_results(
         FactorialCell(levels, sums.get(key) or VariantSums(key, 0, 0.0, empty_squares))
         for key, levels in variant_levels.items()
     ]
-    analysis = factorial_analysis(cells, factors, kind=chosen.kind, tuning=tuning)
+    covariance: Covariance = "hc2" if chosen.kind == "mean" else "classical"
+    analysis = factorial_analysis(cells, factors, kind=chosen.kind, tuning=tuning, covariance=covariance)
     words = factorial_words(analysis, labels=labels)
     return {
         "slot": slot_key,

@@ -12,8 +12,10 @@ X'X = Σ n_c x_c x_c' and X'y = Σ x_c Σy_c, and the residual sum of squares is
 sum of squares, Σ (Σy² − (Σy)²/n) over cells, plus the lack of fit between cells,
 Σ n_c (ȳ_c − x_c'β)², which is 0 for the saturated model. So every estimate, standard error and
 p-value below equals statsmodels' OLS on the visitor rows (checked to 1e-8 in the tests). For
-a rate the outcome is 0/1 and the model is the linear probability model; the standard errors
-are the classical pooled ones, as ``ols`` gives.
+a rate the outcome is 0/1 and the model is the linear probability model. Standard errors are
+the classical pooled ones (``ols``) or, with ``covariance="hc2"``, heteroskedasticity-robust
+HC2 ones, which in this saturated model give each combination its own variance, as Welch's
+test does: also a function of each cell's n, Σy and Σy².
 
 Coding. Each factor's first level is its baseline, and a term reads "level vs baseline", as
 treatment coding does ("Free shipping vs Save 10 %: +1.2 points"). Pure treatment coding in a
@@ -43,7 +45,7 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 from scipy import special
@@ -54,6 +56,8 @@ from .multiple import Correction, p_values_adjust
 from .sequential import SEQUENTIAL_TUNING_DEFAULT, always_valid_p_value, confidence_sequence
 
 ParamValue = str | int | float | bool
+Covariance = Literal["classical", "hc2"]
+COVARIANCES: tuple[Covariance, ...] = ("classical", "hc2")
 MAX_COMBINATIONS = 64
 KEY_PREFIX = "mvt"
 KEY_MAX_LENGTH = 64  # Variant.key and VariantDay.variant_key are SlugField(max_length=64)
@@ -259,6 +263,7 @@ class FactorialAnalysis:
     residual_variance: float | None
     correction: Correction
     alpha: float
+    covariance: Covariance = "classical"
 
     def main_effects(self) -> tuple[FactorialTerm, ...]:
         return tuple(term for term in self.terms if term.order == 1)
@@ -276,6 +281,7 @@ class FactorialAnalysis:
                 "intercept": self.intercept,
                 "df_residual": self.df_residual,
                 "residual_variance": self.residual_variance,
+                "covariance": self.covariance,
                 "correction": self.correction,
                 "terms": [term.as_contract() for term in self.terms],
                 "interaction_test": self.interactions.as_contract(),
@@ -365,6 +371,7 @@ def factorial_analysis(
     alpha: float = ALPHA,
     tuning: float = SEQUENTIAL_TUNING_DEFAULT,
     correction: Correction = "holm",
+    covariance: Covariance = "classical",
 ) -> FactorialAnalysis:
     """Main effects and interactions of ``factors`` from one ``FactorialCell`` per combination.
 
@@ -372,24 +379,39 @@ def factorial_analysis(
     which the confidence sequences are tightest (the experiment's planned sample). Nothing here
     raises on thin data: a term the cells cannot support is returned with ``estimable`` False
     or its figures None, and the F-test with its reason.
+
+    ``covariance`` "classical" pools the noise over every visitor (statsmodels' ``ols``
+    default); "hc2" lets each combination keep its own spread (White's estimator with HC2
+    leverage, which in this saturated model is exactly Var(ȳ_c) = s_c²/n_c, the variance
+    Welch's test uses) and tests the interactions with the matching Wald F-test: the safer
+    choice for a mean such as revenue, whose spread differs between combinations.
     """
     if kind not in METRIC_KINDS:
         raise ValueError(f"kind: must be one of {METRIC_KINDS}, got {kind!r}")
     if not 0 < alpha < 1:
         raise ValueError(f"alpha: must lie in (0, 1), got {alpha!r}")
+    if covariance not in COVARIANCES:
+        raise ValueError(f"covariance: must be one of {COVARIANCES}, got {covariance!r}")
     checked = _checked_factors(factors)
     sizes = [len(levels) for levels in checked.values()]
     ordered, n, total, squares = _cell_arrays(cells, checked, kind)
     observed = n > 0
     means = np.divide(total, n, out=np.zeros_like(total), where=observed)
     # Σ(y − ȳ_c)² per cell; rounding can leave a hair below 0 (VariantSums already rejected worse).
-    within = float(
-        np.clip(squares - np.divide(total * total, n, out=np.zeros_like(total), where=observed), 0, None).sum()
-    )
+    within_cells = np.clip(squares - np.divide(total * total, n, out=np.zeros_like(total), where=observed), 0, None)
+    within = float(within_cells.sum())
     visitors = int(n.sum())
     rank_full = int(observed.sum())
     df_residual = visitors - rank_full
     variance = within / df_residual if df_residual > 0 else None
+    # Var(ȳ_c) per cell, NaN where the data cannot tell (no visitors, or one visitor under HC2).
+    unknown = np.full_like(n, np.nan)
+    if covariance == "hc2":
+        mean_variances = np.divide(within_cells, n * (n - 1), out=unknown, where=n >= 2)
+    elif variance is not None:
+        mean_variances = np.divide(variance, n, out=unknown, where=observed)
+    else:
+        mean_variances = unknown
 
     contrast, design = simple_coding(tuple(sizes))
     raw_terms: list[tuple[tuple[int, ...], str, tuple[TermLevel, ...], np.ndarray]] = []
@@ -412,11 +434,14 @@ def factorial_analysis(
     raw_terms.sort(key=lambda term: term[0])
 
     terms = [
-        _term(name, levels, weights, n, means, variance, df_residual, visitors, tuning)
+        _term(name, levels, weights, n, means, mean_variances, df_residual, visitors, tuning)
         for _, name, levels, weights in raw_terms
     ]
     terms = _adjusted(terms, correction)
-    interactions = _interaction_test(design, sizes, n, means, within, df_residual, rank_full)
+    if covariance == "classical":
+        interactions = _interaction_test(design, sizes, n, means, within, df_residual, rank_full)
+    else:
+        interactions = _interaction_wald(contrast, sizes, means, mean_variances, df_residual)
     summaries = tuple(
         CellSummary(
             dict(zip(checked, values, strict=True)),
@@ -438,6 +463,7 @@ def factorial_analysis(
         residual_variance=variance,
         correction=correction,
         alpha=alpha,
+        covariance=covariance,
     )
 
 
@@ -447,7 +473,7 @@ def _term(
     weights: np.ndarray,
     n: np.ndarray,
     means: np.ndarray,
-    variance: float | None,
+    mean_variances: np.ndarray,
     df_residual: int,
     visitors: int,
     tuning: float,
@@ -463,11 +489,11 @@ def _term(
             reason=f"{count} of the combinations it compares {'has' if count == 1 else 'have'} no visitors yet",
         )
     estimate = float(weights[touched] @ means[touched])
-    if variance is None:
+    if df_residual <= 0 or np.isnan(mean_variances[touched]).any():
         return FactorialTerm(
             name, levels, estimable=True, reason="too few visitors to estimate the noise", estimate=estimate
         )
-    se = math.sqrt(variance * float((weights[touched] ** 2 / n[touched]).sum()))
+    se = math.sqrt(float((weights[touched] ** 2 * mean_variances[touched]).sum()))
     if se > 0:
         p_value = float(2 * special.stdtr(df_residual, -abs(estimate) / se))  # stats.t.sf, without its overhead
     else:
@@ -548,6 +574,28 @@ def _interaction_test(
     return InteractionTest(
         f_statistic, df_numerator, df_residual, float(special.fdtrc(df_numerator, df_residual, f_statistic))
     )
+
+
+def _interaction_wald(
+    contrast: np.ndarray, sizes: Sequence[int], means: np.ndarray, mean_variances: np.ndarray, df_residual: int
+) -> InteractionTest:
+    """The Wald F-test that every interaction is 0, on the per-combination (HC2) variances: b'V⁻¹b / q."""
+    if len(sizes) < 2:
+        return InteractionTest(None, 0, max(df_residual, 0), None, "a single factor has no interactions")
+    positions = itertools.product(*(range(k) for k in sizes))
+    rows = [i for i, position in enumerate(positions) if sum(j > 0 for j in position) >= 2]
+    if np.isnan(mean_variances).any() or df_residual <= 0:
+        return InteractionTest(
+            None, len(rows), max(df_residual, 0), None, "every combination needs at least 2 visitors"
+        )
+    r = contrast[rows]
+    b = r @ means
+    v = (r * mean_variances) @ r.T
+    q = len(rows)
+    if np.linalg.matrix_rank(v) < q:
+        return InteractionTest(None, q, df_residual, None, "no variation within some combinations")
+    f_statistic = float(b @ np.linalg.solve(v, b)) / q
+    return InteractionTest(f_statistic, q, df_residual, float(special.fdtrc(q, df_residual, f_statistic)))
 
 
 def _points(value: float, kind: MetricKind, *, signed: bool = True) -> str:

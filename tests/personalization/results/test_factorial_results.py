@@ -63,6 +63,7 @@ def test_the_analysis_reads_the_summed_rows_of_the_window(experiment):
     assert body["slot"] == "hero"
     assert body["window"] == {"start": "2026-11-30", "end": "2026-12-01"}
     assert body["metric"] == "click_rate"
+    assert body["covariance"] == "classical"
     expected = factorial_analysis(
         [
             FactorialCell(levels, VariantSums(key, a[0] + b[0], float(a[1] + b[1])))
@@ -100,6 +101,18 @@ def test_a_mean_metric_reads_its_sums_and_squares(experiment):
     assert body["cells"][2]["mean"] == pytest.approx(rates[2])
     assert body["terms"][0]["estimate"] == pytest.approx(((rates[2] - rates[0]) + (rates[3] - rates[1])) / 2)
     assert body["terms"][0]["standard_error"] > 0
+    assert body["covariance"] == "hc2"  # each combination keeps its own spread, as Welch's test does for two
+    expected = factorial_analysis(
+        [
+            FactorialCell(levels, VariantSums(key, a[0] + b[0], 2.5 * (a[1] + b[1]), 2.5 * 2.5 * (a[1] + b[1])))
+            for (key, levels), (a, b) in zip(experiment.items(), TRAFFIC, strict=True)
+        ],
+        FACTORS,
+        kind="mean",
+        covariance="hc2",
+    ).as_contract()
+    assert body["terms"] == expected["terms"]
+    assert body["interaction_test"] == expected["interaction_test"]
     assert body["words"][0].startswith("Headline: 'Free shipping' beats 'Save 10%' by +0.05 per visitor (±0.")
 
 

@@ -184,6 +184,54 @@ def test_terms_match_statsmodels_ols_on_visitor_rows(case, kind):
     assert test.p_value == pytest.approx(table["Pr(>F)"][1], rel=1e-8)
 
 
+@pytest.mark.parametrize("case", list(CASES))
+def test_hc2_terms_and_wald_test_match_statsmodels(case):
+    """Revenue whose spread differs between combinations: HC2 standard errors and the robust Wald F-test."""
+    factors = CASES[case]
+    rng = np.random.default_rng(7 + len(case))
+    cells_count = math.prod(len(levels) for levels in factors.values())
+    sizes = rng.integers(80, 300, size=cells_count).tolist()
+    frame, cells = simulate_cells(
+        factors, rng.normal(3.0, 1.0, cells_count), rng.uniform(0.5, 6.0, cells_count), sizes, rng, kind="mean"
+    )
+
+    analysis = factorial_analysis(cells, factors, kind="mean", covariance="hc2")
+
+    design = simple_design(frame, factors)
+    fit = sm.OLS(frame["y"].to_numpy(), design).fit(cov_type="HC2", use_t=True)
+    intervals = fit.conf_int(0.05)
+    for term in analysis.terms:
+        assert term.estimate == pytest.approx(fit.params[term.name], rel=1e-8, abs=1e-12)
+        assert term.standard_error == pytest.approx(fit.bse[term.name], rel=1e-8)
+        assert term.p_value == pytest.approx(fit.pvalues[term.name], rel=1e-8)
+        assert term.ci95 == pytest.approx(tuple(intervals.loc[term.name]), rel=1e-8)
+    interactions = [i for i, name in enumerate(design.columns) if ":" in name]
+    wald = fit.wald_test(np.eye(len(design.columns))[interactions], use_f=True, scalar=True)
+    assert analysis.covariance == "hc2"
+    assert analysis.interactions.f_statistic == pytest.approx(float(wald.statistic), rel=1e-8)
+    assert analysis.interactions.p_value == pytest.approx(float(wald.pvalue), rel=1e-8)
+    assert analysis.interactions.df_numerator == len(interactions)
+    # The classical fit of the same data differs: the spreads are unequal on purpose.
+    classical = factorial_analysis(cells, factors, kind="mean")
+    assert classical.terms[0].standard_error != pytest.approx(analysis.terms[0].standard_error, rel=1e-3)
+
+
+def test_hc2_needs_two_visitors_in_each_combination_it_reads():
+    factors = CASES["2x2"]
+    counts = [1, 50, 50, 50]
+    cells = [
+        FactorialCell(dict(zip(factors, levels, strict=True)), VariantSums(f"c{i}", k, 2.0 * k, 5.0 * k))
+        for i, (levels, k) in enumerate(zip(itertools.product(*factors.values()), counts, strict=True))
+    ]
+    analysis = factorial_analysis(cells, factors, kind="mean", covariance="hc2")
+    assert all(t.estimate is not None and t.standard_error is None for t in analysis.terms)
+    assert analysis.interactions.p_value is None
+    assert analysis.interactions.reason == "every combination needs at least 2 visitors"
+    assert_json_safe(analysis)
+    with pytest.raises(ValueError, match="covariance"):
+        factorial_analysis(cells, factors, kind="mean", covariance="hc3")
+
+
 def test_main_effect_is_the_level_contrast_averaged_over_the_other_factor():
     """What an editor reads: 'Free shipping' vs 'Save 10%', averaged over both call-to-action labels."""
     factors = CASES["2x2"]
