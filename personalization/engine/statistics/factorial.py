@@ -37,6 +37,7 @@ Holm-adjusted across the terms, on which the plain words decide, as the results 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import itertools
@@ -222,7 +223,11 @@ class FactorialTerm:
 
 @dataclass(frozen=True, slots=True)
 class InteractionTest:
-    """The partial F-test of all interactions at once: main effects only vs the full factorial model."""
+    """All interactions at once: are they needed beyond the main effects?
+
+    Classical: the partial F-test of the main-effects model against the full factorial one.
+    HC2: the Wald F-test that every interaction coefficient is 0, on the robust covariance.
+    """
 
     f_statistic: float | None
     df_numerator: int
@@ -515,25 +520,13 @@ def _term(
 
 
 def _adjusted(terms: list[FactorialTerm], correction: Correction) -> list[FactorialTerm]:
+    """The fixed and always-valid p-values adjusted across the terms that have them."""
     tested = [i for i, term in enumerate(terms) if term.p_value is not None]
-    fixed = p_values_adjust([terms[i].p_value for i in tested], correction)  # type: ignore[misc]
-    sequential = p_values_adjust([terms[i].sequential_p_value for i in tested], correction)  # type: ignore[misc]
+    fixed = p_values_adjust([terms[i].p_value or 0.0 for i in tested], correction)
+    sequential = p_values_adjust([terms[i].sequential_p_value or 0.0 for i in tested], correction)
     adjusted = list(terms)
     for i, p, q in zip(tested, fixed, sequential, strict=True):
-        term = terms[i]
-        adjusted[i] = FactorialTerm(
-            term.name,
-            term.levels,
-            term.estimable,
-            term.reason,
-            term.estimate,
-            term.standard_error,
-            term.ci95,
-            term.p_value,
-            p,
-            term.sequential_ci95,
-            q,
-        )
+        adjusted[i] = dataclasses.replace(terms[i], p_value_adjusted=p, sequential_p_value=q)
     return adjusted
 
 
