@@ -1,8 +1,8 @@
 /*
  * Tailor tracker: what visitors do with personalized slots (impressions, clicks, hover and visible time), plus scroll
  * depth, dwell time and conversions per page (also the goals editors define in the admin), batched to Tailor's event
- * API. Plain ES2020, no dependencies. It sets
- * no cookies: the server's HttpOnly tailor_vid cookie (or visitorId, headless) says who the visitor is.
+ * API. Plain ES2020, no dependencies. It sets no cookies: the server's HttpOnly tailor_vid cookie (or visitorId,
+ * headless) says who the visitor is.
  *
  * This is the source. Browsers load tracker.js, minified from it to stay under 4 KB gzipped. After an edit, rebuild
  * it from the repository root (needs node and the npm registry; paste the three lines as they are):
