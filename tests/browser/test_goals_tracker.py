@@ -41,6 +41,7 @@ def test_a_page_goal_and_a_click_goal_arrive_as_conversions(browser, live_server
     goal_publish(key="product-page", name="Product page", kind="page", match="/product/*", value=10)
     goal_publish(key="hero-cta", name="Hero call to action", kind="click", match='[data-tailor-slot="home-hero"] a')
     goal_publish(key="elsewhere", name="Never reached", kind="page", match="/checkout/thanks*")
+    goal_publish(key="order", name="Order", kind="event", match="", value=1, site_value=True)
     # A selector no browser accepts (written around the admin's check): the tracker must carry on past it.
     Goal.objects.create(key="broken", name="Broken", kind="click", match="a, #1abc", live=True)
 
@@ -59,9 +60,12 @@ def test_a_page_goal_and_a_click_goal_arrive_as_conversions(browser, live_server
     page.wait_for_url("**/product/")
     found = wait_for(lambda: (c := _conversions(visitor_id)) and {"hero-cta", "product-page"} <= set(c) and c)
     page.wait_for_timeout(800)  # nothing more arrives: the page goal is sent once per page view
+    assert set(_conversions(visitor_id)) == {"hero-cta", "product-page"}
+    page.evaluate("Tailor.goal('order', 49.9); Tailor.goal('no-such-goal')")  # an event goal, from the site's code
+    wait_for(lambda: "order" in _conversions(visitor_id))
     context.close()
 
-    assert _conversions(visitor_id) == {"hero-cta": [None], "product-page": [10.0]}
+    assert _conversions(visitor_id) == {"hero-cta": [None], "product-page": [10.0], "order": [49.9]}
     assert found["product-page"] == [10.0]  # the goal's value, set at ingest
     assert errors == []
 
