@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 import string
 import time
 
@@ -68,6 +69,40 @@ def test_a_page_goal_and_a_click_goal_arrive_as_conversions(browser, live_server
     assert _conversions(visitor_id) == {"hero-cta": [None], "product-page": [10.0], "order": [49.9]}
     assert found["product-page"] == [10.0]  # the goal's value, set at ingest
     assert errors == []
+
+
+def test_an_editor_defines_a_click_goal_in_the_admin_and_a_visitor_reaches_it(browser, live_server, seeded, settings):
+    from tests.browser.test_admin_editor import publish
+
+    settings.TAILOR = {**settings.TAILOR, "TRACKER_OPTIONS": {"flushInterval": 300}}
+    editor = browser.new_context(viewport={"width": 1400, "height": 1000})
+    editor.set_default_timeout(10_000)
+    admin = editor.new_page()
+    admin.goto(live_server.url + "/admin/login/")
+    admin.get_by_label("Username").fill(seeded.username)
+    admin.get_by_label("Password").fill(seeded.password)
+    admin.get_by_role("button", name="Sign in").click()
+    admin.get_by_role("link", name="Goals").click()
+    admin.get_by_role("link", name=re.compile("Add goal")).first.click()
+    admin.locator("#id_name").fill("Hero call to action")
+    admin.locator("#id_key").fill("hero-cta")
+    admin.locator("#id_kind").select_option("click")
+    admin.locator("#id_match").fill('[data-tailor-slot="home-hero"] a[href')  # an editor's slip
+    publish(admin)
+    expect(admin.locator("#panel-match-section")).to_contain_text("Expected ] at the end.")  # the field, the reason
+    admin.locator("#id_match").fill('[data-tailor-slot="home-hero"] a')
+    publish(admin)
+    expect(admin.get_by_text("Hero call to action").first).to_be_visible()
+    editor.close()
+
+    visitor = browser.new_context(viewport={"width": 1200, "height": 700})
+    page = visitor.new_page()
+    page.goto(live_server.url + "/")
+    visitor_id = next(c["value"] for c in visitor.cookies() if c["name"] == "tailor_vid")
+    page.locator('[data-tailor-slot="home-hero"]').get_by_role("link").click()
+    page.wait_for_url("**/product/")
+    assert wait_for(lambda: _conversions(visitor_id)) == {"hero-cta": [None]}
+    visitor.close()
 
 
 def test_with_required_consent_goals_wait_for_the_visitors_yes(browser, live_server, seeded, settings):
