@@ -97,12 +97,31 @@ def test_an_editor_defines_a_click_goal_in_the_admin_and_a_visitor_reaches_it(br
 
     visitor = browser.new_context(viewport={"width": 1200, "height": 700})
     page = visitor.new_page()
-    page.goto(live_server.url + "/")
+    with page.expect_response("**/api/v1/goals/"):  # the first page of a visit: its goals must have arrived
+        page.goto(live_server.url + "/")
     visitor_id = next(c["value"] for c in visitor.cookies() if c["name"] == "tailor_vid")
     page.locator('[data-tailor-slot="home-hero"]').get_by_role("link").click()
     page.wait_for_url("**/product/")
     assert wait_for(lambda: _conversions(visitor_id)) == {"hero-cta": [None]}
     visitor.close()
+
+
+def test_the_next_page_uses_the_tabs_copy_of_the_goals_until_its_own_arrives(browser, live_server, seeded, settings):
+    from tracking.services import goal_publish
+
+    settings.TAILOR = {**settings.TAILOR, "TRACKER_OPTIONS": {"flushInterval": 300}}
+    goal_publish(key="hero-cta", name="Hero call to action", kind="click", match='[data-tailor-slot="home-hero"] a')
+    context = browser.new_context(viewport={"width": 1200, "height": 700})
+    page = context.new_page()
+    with page.expect_response("**/api/v1/goals/"):
+        page.goto(live_server.url + "/")
+    visitor_id = next(c["value"] for c in context.cookies() if c["name"] == "tailor_vid")
+    page.route("**/api/v1/goals/", lambda route: route.abort())  # from now on the definitions never arrive
+    page.reload()
+    page.locator('[data-tailor-slot="home-hero"]').get_by_role("link").click()
+    page.wait_for_url("**/product/")
+    assert wait_for(lambda: _conversions(visitor_id)) == {"hero-cta": [None]}
+    context.close()
 
 
 def test_with_required_consent_goals_wait_for_the_visitors_yes(browser, live_server, seeded, settings):

@@ -49,9 +49,11 @@ npx --yes terser@5.51.4 tracker.src.js --ecma 2020 -c passes=2 -m --comments fal
  *   data-tailor-consent="accept|reject" buttons, inside [data-tailor-banner] (shown until the visitor chooses)
  *
  * Goals: once analytics is allowed, the published page and click goals are fetched from goalsEndpoint (once per page
- * view; the browser's cache and the ETag spare most of them). A page goal whose path pattern (* for any characters)
- * matches this page's path sends a conversion {props: {goal}} once per page view, a click on an element matching a
- * click goal's CSS selector sends one per click. The server checks the goal and stores its value.
+ * view; the browser's cache and the ETag spare most of them), and kept in sessionStorage ("tailor_goals") so that the
+ * next page of the tab can use them before its own copy arrives. A page goal whose path pattern (* for any
+ * characters) matches this page's path sends a conversion {props: {goal}} once per page view, a click on an element
+ * matching a click goal's CSS selector sends one per click (clicks before any copy arrived are checked when it does).
+ * The server checks the goal and stores its value.
  */
 (() => {
   "use strict";
@@ -68,7 +70,7 @@ npx --yes terser@5.51.4 tracker.src.js --ecma 2020 -c passes=2 -m --comments fal
     impressionDelay: 1000,
   };
   const TYPES = ["impression", "click", "hover", "scroll", "dwell", "conversion", "custom"];
-  const DECISION = "data-tailor-decision", QUEUE = "tailor_q", CONSENT = "tailor_consent";
+  const DECISION = "data-tailor-decision", QUEUE = "tailor_q", CONSENT = "tailor_consent", GOALS = "tailor_goals";
   const MAX_QUEUE = 2000; // a visitor whose events cannot be sent for long keeps the newest
   const els = new Map(); // tracked element -> {id, in, on, ms, sent, seen, timer}
   const triggers = new Map(); // slot element -> [kind, amount]
@@ -76,7 +78,9 @@ npx --yes terser@5.51.4 tracker.src.js --ecma 2020 -c passes=2 -m --comments fal
   let batch = 500; // the server's limit; halved after a 413 (the batch was over 256 KB)
   let busy, delay = 0, retryAt = 0, retryTimer, started, hidden = false, io, ticker;
   let hovered, hoverAt, maxDepth = 0, depthSent = 0, shownAt = Date.now(), shownMs = 0, dwellSent = 0;
-  let goals = [], goalsAsked; // the page and click goals, fetched once per page view
+  // The page and click goals: fetched once per page view; until they arrive, the last page's copy (this tab's) serves.
+  let goals = load("sessionStorage", GOALS), goalsAsked, early = []; // early: clicked before any copy was here
+  const reached = new Set(); // page goals sent on this page view
 
   // Storage can be missing or throw (private modes, blocked site data); the tracker then works from memory.
   function load(area, key) {
@@ -147,6 +151,17 @@ npx --yes terser@5.51.4 tracker.src.js --ecma 2020 -c passes=2 -m --comments fal
 
   const goal = (key, value) => add("conversion", null, value, { goal: String(key) });
 
+  function clickGoals(el) {
+    if (!goals) return early.length < 20 && early.push(el);
+    [].concat(goals).forEach((g) => {
+      try {
+        if (g.kind == "click" && el.closest(g.match)) goal(g.key);
+      } catch {
+        // a selector this browser does not know: that goal never matches here
+      }
+    });
+  }
+
   // Page goals match the path as sent (/caf%C3%A9/) or as it reads (/café/); never the query string or fragment.
   function pageGoals() {
     const raw = location.pathname;
@@ -156,20 +171,25 @@ npx --yes terser@5.51.4 tracker.src.js --ecma 2020 -c passes=2 -m --comments fal
     } catch {
       // a malformed escape: the raw path only
     }
-    goals.forEach((g) => {
-      if (g.kind == "page" && !g.sent && (glob(g.match, raw) || glob(g.match, path))) g.sent = goal(g.key);
+    [].concat(goals || []).forEach((g) => {
+      if (g.kind == "page" && !reached.has(g.key) && (glob(g.match, raw) || glob(g.match, path)) && goal(g.key)) {
+        reached.add(g.key);
+      }
     });
   }
 
   function goalsLoad() {
     if (goalsAsked || !allowed("analytics")) return;
     goalsAsked = true;
+    pageGoals();
     // No cookies: the list is the same for everyone, and shared caches may keep it.
     fetch(cfg.goalsEndpoint || cfg.endpoint.replace(/events\/?$/, "goals/"), { credentials: "omit" })
       .then((r) => (r.ok ? r.json() : Promise.reject(r.status)))
       .then((b) => {
-        goals = [].concat(b.goals || []);
+        save("sessionStorage", GOALS, (goals = [].concat(b.goals || [])));
         pageGoals();
+        early.forEach(clickGoals);
+        early = [];
       })
       .catch((e) => console.warn("Tailor: goals not loaded", e));
   }
@@ -376,13 +396,7 @@ npx --yes terser@5.51.4 tracker.src.js --ecma 2020 -c passes=2 -m --comments fal
       const props = link ? { href: link.pathname, tag: "a" } : { tag: t.localName };
       if (el) add("click", el.getAttribute(DECISION), null, props);
       if (link?.dataset.tailorGoal) add("conversion", null, null, { goal: link.dataset.tailorGoal });
-      goals.forEach((g) => {
-        try {
-          if (g.kind == "click" && t.closest(g.match)) goal(g.key);
-        } catch {
-          // a selector this browser does not know: that goal never matches here
-        }
-      });
+      clickGoals(t);
       if (button) {
         const yes = button.dataset.tailorConsent == "accept";
         consent({ analytics: yes, personalization: yes }).catch(console.warn);
