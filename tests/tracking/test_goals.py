@@ -139,6 +139,9 @@ def test_admin_creates_a_draft_then_publishes_and_unpublishes_it(admin_client, c
     assert response.status_code == 302
     listed = definitions(client)
     assert listed["goals"] == [{"key": "thanks", "kind": "page", "match": "/checkout/thanks*"}]
+    listing = admin_client.get("/admin/snippets/tracking/goal/")
+    assert listing.status_code == 200
+    assert "Thank you page" in listing.content.decode()
 
     # A draft of a change to a live goal is not tracked until it is published.
     admin_client.post(f"/admin/snippets/tracking/goal/edit/{goal.pk}/", _form(match="/changed/"))

@@ -57,7 +57,8 @@ EventsInput = inline_serializer(
                         child=serializers.JSONField(),
                         help_text=(
                             "Flat: names of at most 64 characters to strings, numbers, booleans or null. "
-                            "NUL characters are removed; a lone UTF-16 surrogate is refused."
+                            "NUL characters are removed; a lone UTF-16 surrogate is refused. A conversion's "
+                            '"goal" must be the key of a published, active goal (its value is then the goal\'s).'
                         ),
                     ),
                 },
