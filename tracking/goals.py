@@ -106,6 +106,8 @@ def goals_signals_connect() -> None:
 
     from .models import Goal
 
-    for signal, name in ((published, "published"), (unpublished, "unpublished"), (post_save, "saved")):
-        signal.connect(goals_changed, sender=Goal, dispatch_uid=f"tailor-goal-{name}")
+    published.connect(goals_changed, sender=Goal, dispatch_uid="tailor-goal-published")
+    unpublished.connect(goals_changed, sender=Goal, dispatch_uid="tailor-goal-unpublished")
+    # A saved draft leaves the published row alone, but code (or a shell) may write the row itself.
+    post_save.connect(goals_changed, sender=Goal, dispatch_uid="tailor-goal-saved")
     post_delete.connect(goals_changed, sender=Goal, dispatch_uid="tailor-goal-deleted")
