@@ -146,6 +146,8 @@ def test_admin_creates_a_draft_then_publishes_and_unpublishes_it(admin_client, c
     # A draft of a change to a live goal is not tracked until it is published.
     admin_client.post(f"/admin/snippets/tracking/goal/edit/{goal.pk}/", _form(match="/changed/"))
     assert definitions(client) == listed
+    assert Goal.objects.get(pk=goal.pk).match == "/checkout/thanks*"  # the row stays the published state
+    assert goal.revisions.count() == 3
 
     response = admin_client.post(f"/admin/snippets/tracking/goal/unpublish/{goal.pk}/")
     assert response.status_code == 302
