@@ -45,6 +45,9 @@ DEFAULTS: dict[str, Any] = {
     "FEATURES_TTL_SECONDS": 30 * 24 * 3600,  # how long a visitor's cached feature state lives without activity
     # The roll-up recomputes visitors with events this recent; beat runs it more often than this.
     "FEATURES_ROLLUP_WINDOW_SECONDS": 900.0,
+    # Goals
+    "GOALS_CACHE": "default",  # the cache alias holding the published goal definitions: shared by every process
+    "GOALS_MAX_AGE_SECONDS": 60,  # browsers and CDNs may reuse GET /api/v1/goals/ this long (then revalidate)
     # Privacy
     "CONSENT_MODE": "implied",  # or "required": nothing is recorded before consent
     "RESPECT_DO_NOT_TRACK": True,  # DNT and Global Privacy Control stop tracking

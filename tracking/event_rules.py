@@ -1,7 +1,8 @@
 """The rules a decoded event must meet to be accepted, checked one event at a time.
 
-A known type, a recent timestamp, clean props without personal data, and a decision
-that exists and was shown to this visitor. One bad event is rejected by its index and
+A known type, a recent timestamp, clean props without personal data, a decision
+that exists and was shown to this visitor, and for a conversion naming a goal
+(``props.goal``), a published, active goal, whose value it then takes. One bad event is rejected by its index and
 never costs the good ones beside it. Decoding the body is ``event_decode``'s job.
 """
 
@@ -13,6 +14,7 @@ from typing import Any
 from .conf import setting
 from .decision_owners import decision_owners
 from .event_decode import SURROGATE_ERROR, DecodedBatch, EventIn, props_clean, rejections_count, text_clean
+from .goals import goal_book_get
 from .models import Event
 from .privacy import looks_personal
 
@@ -80,6 +82,41 @@ def _props_errors(props: dict[str, Any]) -> str | None:
     return None
 
 
+def _goals_check(
+    clean: list[tuple[int, dict[str, Any]]], rejected: list[dict[str, Any]]
+) -> list[tuple[int, dict[str, Any]]]:
+    """Conversions naming a goal must name a published, active one; they take its value.
+
+    The site's own value is kept only for a goal that accepts one: a visitor cannot make a
+    signup worth more by editing a request. Conversions without ``props.goal`` are the site's own
+    (``Tailor.track("conversion", ...)``) and pass as they are. The definitions are read only for
+    a batch that holds a goal conversion.
+    """
+    if not any(record["type"] == "conversion" and "goal" in (record["props"] or {}) for _, record in clean):
+        return clean
+    values = goal_book_get().values
+    kept: list[tuple[int, dict[str, Any]]] = []
+    for index, record in clean:
+        if record["type"] == "conversion" and "goal" in (record["props"] or {}):
+            key = record["props"]["goal"]
+            goal = values.get(key) if isinstance(key, str) else None
+            if goal is None:
+                rejected.append({"index": index, "errors": {"props.goal": [_goal_unknown(key)]}})
+                continue
+            value, site_value = goal
+            if not (site_value and record["value"] is not None):
+                record["value"] = value
+        kept.append((index, record))
+    return kept
+
+
+def _goal_unknown(key: Any) -> str:
+    if not isinstance(key, str):
+        return "Must be the key of a published goal (a string)."
+    shown = key if len(key) <= 64 else key[:64] + "…"
+    return f"No published, active goal has the key {shown!r}."
+
+
 def events_validate(
     batch: DecodedBatch, visitor_id: str, now: float
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -94,6 +131,7 @@ def events_validate(
             rejected.append({"index": index, "errors": errors})
         else:
             clean.append((index, checked))
+    clean = _goals_check(clean, rejected)
     owners = decision_owners({e["decision_id"] for _, e in clean if e["decision_id"]})
     accepted: list[dict[str, Any]] = []
     for index, record in clean:

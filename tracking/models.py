@@ -1,4 +1,4 @@
-"""Visitors and the decision log.
+"""Visitors, the decision log, events and conversion goals.
 
 The decision log records what was shown, to whom, by which policy and with
 which propensity. It stores slot key, variant key and revision id as values,
@@ -11,8 +11,12 @@ from __future__ import annotations
 import uuid
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
+from wagtail.admin.panels import FieldPanel
+from wagtail.models import DraftStateMixin, RevisionMixin
 
 
 class Visitor(models.Model):
@@ -114,3 +118,78 @@ class DeadLetter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} #{self.pk}: {self.reason[:60]}"
+
+
+class Goal(DraftStateMixin, RevisionMixin, models.Model):
+    """A conversion an editor defines without code: a page reached, an element clicked, or an event the site sends.
+
+    Like slots, the row is the published state and drafts live in revisions; the tracker and ingest only
+    ever see published, active goals (``tracking.goals``). ``match`` is read according to ``kind``.
+    """
+
+    class Kind(models.TextChoices):
+        PAGE = "page", "Page visited"
+        CLICK = "click", "Element clicked"
+        EVENT = "event", 'Event sent by the site (Tailor.goal("key"))'
+
+    key = models.SlugField(
+        max_length=64,
+        unique=True,
+        help_text='What conversions are recorded under (props.goal), and what an event goal\'s site sends: Tailor.goal("signup").',
+    )
+    name = models.CharField(max_length=255)
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.PAGE)
+    match = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text=(
+            "Page: the path, such as /checkout/thanks/ (exact), or with * for any characters: /checkout/thanks* "
+            "or /shop/*/done/ (the path only, no ?query or #fragment; at most 5 *). "
+            "Click: a CSS selector, such as #signup button, a.buy-now or [data-plan=pro] "
+            "(names, #id, .class, [attribute], simple pseudo-classes such as :first-child, and the combinators "
+            'space > + ~). Event: leave blank; the site calls Tailor.goal("<key>").'
+        ),
+    )
+    value = models.FloatField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(-(2**53)), MaxValueValidator(2**53)],
+        help_text="What one conversion is worth (such as revenue). Blank: no value.",
+    )
+    site_value = models.BooleanField(
+        default=False,
+        verbose_name="Value sent by the site",
+        help_text='Event goals: take the value the site sends, Tailor.goal("order", 49.90), over the value above.',
+    )
+    is_active = models.BooleanField(default=True, help_text="Inactive goals are not tracked, even when published.")
+
+    panels = [
+        FieldPanel("name"),
+        FieldPanel("key"),
+        FieldPanel("kind"),
+        FieldPanel("match"),
+        FieldPanel("value"),
+        FieldPanel("site_value"),
+        FieldPanel("is_active"),
+    ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        super().clean()
+        from .goal_rules import css_selector_problem, path_pattern_problem
+
+        errors: dict[str, str] = {}
+        if self.kind == self.Kind.PAGE:
+            problem = path_pattern_problem(self.match)
+        elif self.kind == self.Kind.CLICK:
+            problem = css_selector_problem(self.match)
+        else:
+            problem = "Leave blank: the site sends the goal's key." if self.match else None
+        if problem:
+            errors["match"] = problem
+        if self.site_value and self.kind != self.Kind.EVENT:
+            errors["site_value"] = "Only an event goal's site can send a value."
+        if errors:
+            raise ValidationError(errors)

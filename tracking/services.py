@@ -374,3 +374,21 @@ def _dead_letters_expire(cutoff: datetime, batch_size: int) -> int:
     while ids := list(DeadLetter.objects.filter(created_at__lt=cutoff).values_list("id", flat=True)[:batch_size]):
         done += DeadLetter.objects.filter(id__in=ids).delete()[0]
     return done
+
+
+def goal_publish(**fields: Any) -> Any:
+    """Create (or update, by ``key``) and publish a goal from code, through a logged revision as the admin does.
+
+    ``fields``: ``key``, ``name``, ``kind``, ``match`` and optionally ``value``, ``site_value``, ``is_active``;
+    checked as the admin form checks them (``ValidationError`` naming the field).
+    """
+    from .models import Goal
+
+    goal = Goal.objects.filter(key=fields["key"]).first() or Goal(live=False)
+    for name, value in fields.items():
+        setattr(goal, name, value)
+    goal.full_clean()
+    goal.save()
+    goal.save_revision(log_action=True).publish()
+    goal.refresh_from_db()
+    return goal

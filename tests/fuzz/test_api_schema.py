@@ -58,6 +58,7 @@ def test_schema_covers_every_operation():
         ("POST", "/api/v1/decisions/"),
         ("POST", "/api/v1/events/"),
         ("POST", "/api/v1/consent/"),
+        ("GET", "/api/v1/goals/"),
         ("GET", "/api/v1/visitors/me/"),
         ("DELETE", "/api/v1/visitors/me/"),
         ("GET", "/api/v1/slots/{key}/results/"),

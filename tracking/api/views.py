@@ -1,9 +1,11 @@
-"""Tracking HTTP API: event ingest, consent, and a visitor's own data (export and erasure)."""
+"""Tracking HTTP API: event ingest, consent, goal definitions, and a visitor's own data (export and erasure)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.http import HttpResponse
+from django.utils.http import parse_etags
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import ParseError, UnsupportedMediaType
@@ -18,6 +20,7 @@ from ..conf import setting
 from ..consent import consent_set, do_not_track
 from ..context import user_agent_parse
 from ..event_decode import BatchInvalidError, events_batch_decode, rejections_count
+from ..goals import goal_book_get
 from ..middleware import request_tailor, request_visitor_ensure, request_visitor_withhold
 from ..models import Event
 from ..privacy import ip_prefix
@@ -54,7 +57,8 @@ EventsInput = inline_serializer(
                         child=serializers.JSONField(),
                         help_text=(
                             "Flat: names of at most 64 characters to strings, numbers, booleans or null. "
-                            "NUL characters are removed; a lone UTF-16 surrogate is refused."
+                            "NUL characters are removed; a lone UTF-16 surrogate is refused. A conversion's "
+                            '"goal" must be the key of a published, active goal (its value is then the goal\'s).'
                         ),
                     ),
                 },
@@ -232,3 +236,47 @@ class VisitorMeApi(JSONOnlyApi, APIView):
         response.delete_cookie(setting("VISITOR_COOKIE"), samesite="Lax")
         response.delete_cookie(setting("CONSENT_COOKIE"), samesite="Lax")
         return response
+
+
+GoalsOutput = inline_serializer(
+    "GoalDefinitions",
+    {
+        "version": serializers.CharField(help_text="Changes whenever the list does; also the ETag."),
+        "goals": serializers.ListField(
+            child=inline_serializer(
+                "GoalDefinition",
+                {
+                    "key": serializers.SlugField(help_text="Sent as props.goal of the conversion event."),
+                    "kind": serializers.ChoiceField(choices=["page", "click"]),
+                    "match": serializers.CharField(
+                        help_text="page: a path, * standing for any characters; click: a CSS selector."
+                    ),
+                },
+            )
+        ),
+    },
+)
+
+
+class GoalsListApi(JSONOnlyApi, APIView):
+    """The published, active page and click goals the tracker watches for (event goals are sent by the site).
+
+    The same for every visitor: no visitor id is issued, and browsers and CDNs may reuse the answer for
+    ``GOALS_MAX_AGE_SECONDS``, then revalidate it with its ETag (304 while unchanged).
+    """
+
+    authentication_classes: list = []
+    permission_classes: list = []
+
+    @extend_schema(
+        responses={200: GoalsOutput, 304: OpenApiResponse(description="Unchanged since the ETag in If-None-Match.")}
+    )
+    def get(self, request: Request) -> HttpResponse:
+        request_visitor_withhold(request._request)
+        book = goal_book_get()
+        etag = f'"{book.version}"'
+        headers = {"ETag": etag, "Cache-Control": f"public, max-age={int(setting('GOALS_MAX_AGE_SECONDS'))}"}
+        sent = parse_etags(request.META.get("HTTP_IF_NONE_MATCH", ""))
+        if etag in sent or "*" in sent:
+            return HttpResponse(status=304, headers=headers)
+        return HttpResponse(book.body, content_type="application/json", headers=headers)

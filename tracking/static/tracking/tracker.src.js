@@ -1,7 +1,8 @@
 /*
  * Tailor tracker: what visitors do with personalized slots (impressions, clicks, hover and visible time), plus scroll
- * depth, dwell time and conversions per page, batched to Tailor's event API. Plain ES2020, no dependencies. It sets
- * no cookies: the server's HttpOnly tailor_vid cookie (or visitorId, headless) says who the visitor is.
+ * depth, dwell time and conversions per page (also the goals editors define in the admin), batched to Tailor's event
+ * API. Plain ES2020, no dependencies. It sets no cookies: the server's HttpOnly tailor_vid cookie (or visitorId,
+ * headless) says who the visitor is.
  *
  * This is the source. Browsers load tracker.js, minified from it to stay under 4 KB gzipped. After an edit, rebuild
  * it from the repository root (needs node and the npm registry; paste the three lines as they are):
@@ -20,6 +21,7 @@ npx --yes terser@5.51.4 tracker.src.js --ecma 2020 -c passes=2 -m --comments fal
  *     endpoint: "https://site.example/api/v1/events/",
  *     decisionsEndpoint: "https://site.example/api/v1/decisions/",
  *     consentEndpoint: "https://site.example/api/v1/consent/",
+ *     goalsEndpoint: "https://site.example/api/v1/goals/", // default: endpoint with events/ replaced by goals/
  *     visitorId: "<visitor_id from the decisions API>", // sent as X-Tailor-Visitor (the server must allow it in CORS)
  *     consent: "implied",     // or "required": nothing is recorded before Tailor.consent({analytics: true, ...})
  *     respectDoNotTrack: true, // false: ignore Do Not Track and Global Privacy Control
@@ -33,6 +35,8 @@ npx --yes terser@5.51.4 tracker.src.js --ecma 2020 -c passes=2 -m --comments fal
  *       own fields, the other strings, numbers and booleans its props. Types: impression, click, hover, scroll,
  *       dwell, conversion, custom; any other name is sent as "custom" with props.name = type.
  *       Tailor.track("conversion", {value: 49.0, plan: "pro"}).
+ *   Tailor.goal(key, value)  a conversion for the event goal an editor defined with this key; value counts only
+ *       when the goal takes the site's value (else the goal's own value is stored). Tailor.goal("order", 49.9).
  *   Tailor.consent({analytics, personalization})  stores the visitor's choice (localStorage "tailor_consent") and
  *       POSTs it to the server; returns the fetch promise.
  *   Tailor.flush()  sends the queue now.
@@ -43,6 +47,13 @@ npx --yes terser@5.51.4 tracker.src.js --ecma 2020 -c passes=2 -m --comments fal
  *   data-tailor-slot="key" data-tailor-trigger="scroll:50|dwell:10|exit"
  *                                    when the trigger fires, the slot's decision is fetched and replaces the element
  *   data-tailor-consent="accept|reject" buttons, inside [data-tailor-banner] (shown until the visitor chooses)
+ *
+ * Goals: once analytics is allowed, the published page and click goals are fetched from goalsEndpoint (once per page
+ * view; the browser's cache and the ETag spare most of them), and kept in sessionStorage ("tailor_goals") so that the
+ * next page of the tab can use them before its own copy arrives. A page goal whose path pattern (* for any
+ * characters) matches this page's path sends a conversion {props: {goal}} once per page view, a click on an element
+ * matching a click goal's CSS selector sends one per click (clicks before any copy arrived are checked when it does).
+ * The server checks the goal and stores its value.
  */
 (() => {
   "use strict";
@@ -59,7 +70,7 @@ npx --yes terser@5.51.4 tracker.src.js --ecma 2020 -c passes=2 -m --comments fal
     impressionDelay: 1000,
   };
   const TYPES = ["impression", "click", "hover", "scroll", "dwell", "conversion", "custom"];
-  const DECISION = "data-tailor-decision", QUEUE = "tailor_q", CONSENT = "tailor_consent";
+  const DECISION = "data-tailor-decision", QUEUE = "tailor_q", CONSENT = "tailor_consent", GOALS = "tailor_goals";
   const MAX_QUEUE = 2000; // a visitor whose events cannot be sent for long keeps the newest
   const els = new Map(); // tracked element -> {id, in, on, ms, sent, seen, timer}
   const triggers = new Map(); // slot element -> [kind, amount]
@@ -67,6 +78,9 @@ npx --yes terser@5.51.4 tracker.src.js --ecma 2020 -c passes=2 -m --comments fal
   let batch = 500; // the server's limit; halved after a 413 (the batch was over 256 KB)
   let busy, delay = 0, retryAt = 0, retryTimer, started, hidden = false, io, ticker;
   let hovered, hoverAt, maxDepth = 0, depthSent = 0, shownAt = Date.now(), shownMs = 0, dwellSent = 0;
+  // The page and click goals: fetched once per page view; until they arrive, the last page's copy (this tab's) serves.
+  let goals = load("sessionStorage", GOALS), goalsAsked, early = []; // early: clicked before any copy was here
+  const reached = new Set(); // page goals sent on this page view
 
   // Storage can be missing or throw (private modes, blocked site data); the tracker then works from memory.
   function load(area, key) {
@@ -119,6 +133,65 @@ npx --yes terser@5.51.4 tracker.src.js --ecma 2020 -c passes=2 -m --comments fal
     for (const key in props) if (!["string", "number", "boolean"].includes(typeof props[key])) delete props[key];
     if (!TYPES.includes(type)) (props.name = type), (type = "custom");
     return add(type, decision_id, value, props);
+  }
+
+  // The wildcard match of tracking/goal_rules.py's path_matches, step for step: * is any characters, and a mismatch
+  // backtracks to the last * only, so an editor's pattern is never compiled into a regular expression.
+  function glob(pattern, path) {
+    let p = 0, s = 0, star = -1, mark = 0;
+    while (s < path.length) {
+      if (pattern[p] != "*" && p < pattern.length && pattern[p] == path[s]) p++, s++;
+      else if (pattern[p] == "*") (star = p++), (mark = s);
+      else if (star >= 0) (p = star + 1), (s = ++mark);
+      else return false;
+    }
+    while (pattern[p] == "*") p++;
+    return p == pattern.length;
+  }
+
+  const goal = (key, value) => add("conversion", null, value, { goal: String(key) });
+
+  function clickGoals(el) {
+    if (!goals) return early.length < 20 && early.push(el);
+    [].concat(goals).forEach((g) => {
+      try {
+        if (g.kind == "click" && el.closest(g.match)) goal(g.key);
+      } catch {
+        // a selector this browser does not know: that goal never matches here
+      }
+    });
+  }
+
+  // Page goals match the path as sent (/caf%C3%A9/) or as it reads (/café/); never the query string or fragment.
+  function pageGoals() {
+    const raw = location.pathname;
+    let path = raw;
+    try {
+      path = decodeURI(raw);
+    } catch {
+      // a malformed escape: the raw path only
+    }
+    [].concat(goals || []).forEach((g) => {
+      if (g.kind == "page" && !reached.has(g.key) && (glob(g.match, raw) || glob(g.match, path)) && goal(g.key)) {
+        reached.add(g.key);
+      }
+    });
+  }
+
+  function goalsLoad() {
+    if (goalsAsked || !allowed("analytics")) return;
+    goalsAsked = true;
+    pageGoals();
+    // No cookies: the list is the same for everyone, and shared caches may keep it.
+    fetch(cfg.goalsEndpoint || cfg.endpoint.replace(/events\/?$/, "goals/"), { credentials: "omit" })
+      .then((r) => (r.ok ? r.json() : Promise.reject(r.status)))
+      .then((b) => {
+        save("sessionStorage", GOALS, (goals = [].concat(b.goals || [])));
+        pageGoals();
+        early.forEach(clickGoals);
+        early = [];
+      })
+      .catch((e) => console.warn("Tailor: goals not loaded", e));
   }
 
   function post(url, body, keepalive) {
@@ -280,7 +353,7 @@ npx --yes terser@5.51.4 tracker.src.js --ecma 2020 -c passes=2 -m --comments fal
     const c = { analytics: !!choice.analytics, personalization: !!choice.personalization };
     save("localStorage", CONSENT, c);
     if (!c.analytics) (queue = []), persist();
-    if (started) els.forEach(update); // impressions not recorded before consent can be now
+    if (started) els.forEach(update), goalsLoad(), pageGoals(); // what was not recorded before consent can be now
     d.querySelectorAll("[data-tailor-banner]").forEach((b) => (b.hidden = true));
     return post(cfg.consentEndpoint, c).then((r) => {
       if (!r.ok) throw Error(`Tailor: consent not stored, HTTP ${r.status}`);
@@ -323,6 +396,7 @@ npx --yes terser@5.51.4 tracker.src.js --ecma 2020 -c passes=2 -m --comments fal
       const props = link ? { href: link.pathname, tag: "a" } : { tag: t.localName };
       if (el) add("click", el.getAttribute(DECISION), null, props);
       if (link?.dataset.tailorGoal) add("conversion", null, null, { goal: link.dataset.tailorGoal });
+      clickGoals(t);
       if (button) {
         const yes = button.dataset.tailorConsent == "accept";
         consent({ analytics: yes, personalization: yes }).catch(console.warn);
@@ -341,6 +415,7 @@ npx --yes terser@5.51.4 tracker.src.js --ecma 2020 -c passes=2 -m --comments fal
     d.querySelectorAll("[data-tailor-banner]").forEach((b) => (b.hidden = !!chosen || blocked()));
     if (chosen && !chosen.sent) consent(chosen).catch(console.warn); // the server missed it last time
     flush(); // what an earlier page left unsent
+    goalsLoad();
   }
 
   function init(options) {
@@ -351,7 +426,7 @@ npx --yes terser@5.51.4 tracker.src.js --ecma 2020 -c passes=2 -m --comments fal
     else start();
   }
 
-  w.Tailor = { init, track, consent, flush: () => flush() };
+  w.Tailor = { init, track, goal, consent, flush: () => flush() };
   const config = d.currentScript?.dataset.tailorConfig;
   if (config) init(JSON.parse(config));
 })();
