@@ -51,6 +51,10 @@ class VariantLine:
     chance_to_beat: str
     lift_sign: int  # 1 ahead, -1 behind, 0 not decided or control: the status tag's colour
 
+    @property
+    def visitors_text(self) -> str:
+        return f"{self.visitors:,}"
+
 
 @dataclass(frozen=True, slots=True)
 class SampleRatioStatus:
@@ -251,11 +255,22 @@ def _lines(results: dict[str, Any], names: Mapping[str, str], kind: MetricKind) 
                 lift=_signed(lift),
                 lift_ci95=_interval(comparison["lift_ci95"] if comparison else None, _signed),
                 sequential_ci95=_interval(sequential, _signed),
-                chance_to_beat="—" if chance is None else f"{chance:.0%}",
+                chance_to_beat=_chance(chance),
                 lift_sign=sign,
             )
         )
     return lines
+
+
+def _chance(value: float | None) -> str:
+    # As the verdict words it: a posterior probability is never quite certain.
+    if value is None:
+        return "—"
+    if value > 0.99:
+        return "over 99%"
+    if value < 0.01:
+        return "under 1%"
+    return f"{value:.0%}"
 
 
 def _figure(value: float | None, kind: MetricKind) -> str:
