@@ -67,9 +67,11 @@ def test_allocation_is_each_days_share_of_visitors_who_saw_the_slot():
 
     allocation = build(rows).allocation
 
-    assert allocation[0].visitors == 100 and allocation[0].shares == pytest.approx((0.75, 0.25))
+    assert allocation[0].visitors == 100
+    assert allocation[0].shares == pytest.approx((0.75, 0.25))
     assert allocation[1].shares == pytest.approx((0.0, 1.0))
-    assert allocation[2].visitors == 0 and allocation[2].shares == (0.0, 0.0)  # no traffic: nothing to share
+    assert allocation[2].visitors == 0
+    assert allocation[2].shares == (0.0, 0.0)
 
 
 def test_a_variant_missing_from_the_keys_still_shows_and_rows_outside_the_window_do_not():
