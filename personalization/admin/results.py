@@ -126,7 +126,7 @@ def slot_results_csv(request: HttpRequest, key: str) -> HttpResponse:
         raise PermissionDenied
     slot = _slot_or_404(key)
     _, metric, days = _query(request, slot)
-    dashboard = slot_dashboard(key, days=days, metric=metric)
+    dashboard = slot_dashboard(key, days=days, metric=metric, every_figure=True)
     filename = f"tailor-results-{slot.key}-{dashboard.start.isoformat()}-{dashboard.end.isoformat()}.csv"
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'

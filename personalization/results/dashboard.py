@@ -13,7 +13,7 @@ date until it has a day of traffic.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -89,8 +89,13 @@ class SlotDashboard:
     rows: tuple[VariantDayFigures, ...]
 
 
-def slot_dashboard(slot_key: str, *, days: int, metric: str | None = None, today: date | None = None) -> SlotDashboard:
-    """The dashboard of one slot over the last ``days`` days. Raises ``SlotNotFoundError`` or ``ValueError``."""
+def slot_dashboard(
+    slot_key: str, *, days: int, metric: str | None = None, today: date | None = None, every_figure: bool = False
+) -> SlotDashboard:
+    """The dashboard of one slot over the last ``days`` days. Raises ``SlotNotFoundError`` or ``ValueError``.
+
+    ``rows`` carry only what the charts need unless ``every_figure`` (the CSV export) asks for all.
+    """
     slot = Slot.objects.filter(key=slot_key).prefetch_related("variants").first()
     if slot is None:
         raise SlotNotFoundError(slot_key)
@@ -100,7 +105,8 @@ def slot_dashboard(slot_key: str, *, days: int, metric: str | None = None, today
     chosen = METRICS[metric]
     start, end = window_days(days, today=today)
     results = slot_results(slot_key, start, end, metric)
-    rows = tuple(variant_days_get(slot_key, start, end))
+    charted = [name for name in ("visitors", "visitors_seen", chosen.total, chosen.squares) if name]
+    rows = tuple(variant_days_get(slot_key, start, end, None if every_figure else charted))
     names = {v.key: v.name for v in slot.variants.all()}
     keys = [v["key"] for v in results["variants"]]
     series = series_build(
@@ -285,7 +291,7 @@ def _signed(value: float | None) -> str:
     return f"{value:+.1%}"
 
 
-def _interval(pair: Sequence[float] | None, fmt) -> str:
+def _interval(pair: Sequence[float | None] | None, fmt: Callable[[float], str]) -> str:
     if not pair or pair[0] is None or pair[1] is None:
         return ""
     return f"{fmt(pair[0])} to {fmt(pair[1])}"
