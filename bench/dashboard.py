@@ -148,7 +148,7 @@ def main() -> None:
         empty_url = "/admin/tailor/models/"
         start, end = window_days(DAYS)
         expected = slot_results(KEY, start, end)
-        check = slot_dashboard(KEY, days=DAYS)
+        check = slot_dashboard(KEY, days=DAYS, every_figure=True)
         correct = sum(row.decisions for row in check.rows) == seeded == args.decisions
 
         def dashboard() -> None:

@@ -131,19 +131,20 @@ def rate_chart(
     high = max(values, default=1.0)
     low = min(0.0, *values) if values else 0.0
     frame = _Frame(len(series.days), low, high * 1.05 if high > 0 else 1.0)
+    xs = [frame.x(i) for i in range(len(series.days))]
     shapes = []
     for index, variant in enumerate(series.variants):
         fill = colour(index)
         banded = [(i, p) for i, p in enumerate(variant.points) if p.ci95 is not None]
         if banded:
-            edge = [(frame.x(i), frame.y(p.ci95[1])) for i, p in banded]
-            edge += [(frame.x(i), frame.y(p.ci95[0])) for i, p in reversed(banded)]
+            edge = [(xs[i], frame.y(p.ci95[1])) for i, p in banded]
+            edge += [(xs[i], frame.y(p.ci95[0])) for i, p in reversed(banded)]
             shapes.append(
                 format_html(
                     '<polygon points="{}" fill="{}" fill-opacity="0.15" stroke="none"></polygon>', _points(edge), fill
                 )
             )
-        line = [(frame.x(i), frame.y(p.rate)) for i, p in enumerate(variant.points) if p.rate is not None]
+        line = [(xs[i], frame.y(p.rate)) for i, p in enumerate(variant.points) if p.rate is not None]
         if len(line) == 1:
             shapes.append(
                 format_html('<circle cx="{}" cy="{}" r="3" fill="{}"></circle>', _n(line[0][0]), _n(line[0][1]), fill)
@@ -173,6 +174,7 @@ def allocation_chart(
 ) -> SafeString:
     """Each variant's share of the day's visitors, stacked to 100 %."""
     frame = _Frame(len(series.days), 0.0, 1.0)
+    xs = [frame.x(i) for i in range(len(series.days))]
     bottoms = [0.0] * len(series.days)
     shapes = []
     for index, _variant in enumerate(series.variants):
@@ -188,8 +190,8 @@ def allocation_chart(
                 )
             )
         else:
-            edge = [(frame.x(i), frame.y(t)) for i, t in enumerate(tops)]
-            edge += [(frame.x(i), frame.y(b)) for i, b in reversed(list(enumerate(bottoms)))]
+            edge = [(xs[i], frame.y(t)) for i, t in enumerate(tops)]
+            edge += [(xs[i], frame.y(b)) for i, b in reversed(list(enumerate(bottoms)))]
             shapes.append(
                 format_html(
                     '<polygon points="{}" fill="{}" fill-opacity="0.8" stroke="none"></polygon>',

@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from wagtail.admin.widgets.button import HeaderButton
@@ -83,20 +83,20 @@ def _slot_or_404(key: str) -> Slot:
     return slot
 
 
-def _query(request: HttpRequest, slot: Slot) -> tuple[ResultsQueryForm, str, int]:
+def _query(request: HttpRequest, slot: Slot) -> tuple[ResultsQueryForm, str, int, list[str]]:
     default = metric_default(slot)
     form = ResultsQueryForm(request.GET, metric_default=default)
     metric, days, problems = form.values(default)
-    for problem in problems:
-        messages.error(request, f"{problem} Showing the default instead.")
-    return form, metric, days
+    return form, metric, days, problems
 
 
 def slot_results_view(request: HttpRequest, key: str) -> HttpResponse:
     if not can_view_results(request.user):
         raise PermissionDenied  # Wagtail answers 403 to scripts, redirects a browser to the dashboard
     slot = _slot_or_404(key)
-    form, metric, days = _query(request, slot)
+    form, metric, days, problems = _query(request, slot)
+    for problem in problems:
+        messages.error(request, f"{problem} Showing the default instead.")
     try:
         dashboard = slot_dashboard(key, days=days, metric=metric)
     except SlotNotFoundError:
@@ -125,7 +125,10 @@ def slot_results_csv(request: HttpRequest, key: str) -> HttpResponse:
     if not can_view_results(request.user):
         raise PermissionDenied
     slot = _slot_or_404(key)
-    _, metric, days = _query(request, slot)
+    _, metric, days, problems = _query(request, slot)
+    if problems:
+        # A download has no page to show a message on: say what is wrong instead of exporting something else.
+        return HttpResponseBadRequest(" ".join(problems), content_type="text/plain; charset=utf-8")
     dashboard = slot_dashboard(key, days=days, metric=metric, every_figure=True)
     filename = f"tailor-results-{slot.key}-{dashboard.start.isoformat()}-{dashboard.end.isoformat()}.csv"
     response = HttpResponse(content_type="text/csv; charset=utf-8")

@@ -89,6 +89,27 @@ def test_the_minimum_sample_says_when_it_is_reached(viewer, db):
     assert "is reached in about 306 days" in html
 
 
+@pytest.mark.parametrize(
+    ("variants", "days", "words"),
+    [
+        ([("a", 1), ("b", 1)], 0, "Not enough data yet"),
+        ([("a", 1)], 3, "single variant"),
+        ([("a", 1), ("b", 1)], 1, "Not enough data yet"),  # one visitor each, today
+    ],
+)
+def test_a_slot_without_much_data_still_has_a_page(viewer, db, variants, days, words):
+    slot_create("quiet", strategy="split", variants=variants, default="a")
+    if days:
+        variant_days_create("quiet", {key: (1, 0) for key, _ in variants}, days=days)
+
+    response = viewer.get(page_url("quiet", days="1"))
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert words in html
+    assert html.count("<svg") >= 2
+
+
 def test_a_model_slot_shows_the_serving_model(viewer, db):
     slot_create("picks", strategy="model", variants=[("a", 1), ("b", 1)], default="a")
     version = ModelVersion.objects.create(slot_key="picks", status=ModelVersion.Status.ACTIVE, model_text="")
@@ -111,6 +132,13 @@ def test_a_bad_query_is_a_message_not_an_error(viewer, hero, query, field):
     assert f"{field}: " in html
     assert "Showing the default instead." in html
     assert "Variant a is ahead" in html  # the defaults (14 days, click rate) still show
+
+
+def test_a_bad_csv_query_is_a_400_naming_the_field(viewer, hero):
+    response = viewer.get(csv_url(days="-3"))
+
+    assert response.status_code == 400
+    assert response.content.decode().startswith("days: ")
 
 
 def test_a_window_and_a_metric_from_the_pickers(viewer, hero):
@@ -156,7 +184,10 @@ def test_a_hostile_variant_name_is_escaped_everywhere(viewer, hero):
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in html
     svg = html[html.index("<svg") : html.rindex("</svg>")]
     assert "<script" not in svg
-    assert "&lt;script&gt;" in svg
+    assert "&lt;script&gt;" in svg  # in the chart's legend and description too
+    listing = viewer.get(SLOTS_URL).content.decode()  # a is the leading variant there
+    assert HOSTILE not in listing
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in listing
 
 
 # ---------------------------------------------------------------------------- CSV
@@ -199,7 +230,8 @@ def test_the_listing_shows_visitors_leader_and_a_results_link(viewer, hero):
     assert "Experiment" in html
     assert "5,600" in html  # 7 days x 2 variants x 400
     assert "Variant a" in html
-    assert reverse("tailor_results:slot", args=["hero"]) in html
+    results = reverse("tailor_results:slot", args=["hero"])
+    assert html.count(f'href="{results}"') == 2  # the Results column and the row's "More" menu
 
 
 def test_the_listing_reads_the_rollup_once_for_all_slots(viewer, db, django_assert_max_num_queries):
