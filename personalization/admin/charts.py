@@ -11,8 +11,9 @@ with the common colour-vision deficiencies.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import chain
 
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
@@ -55,7 +56,7 @@ def _n(value: float) -> str:
     return f"{value:.1f}"
 
 
-def _points(pairs: Sequence[tuple[float, float]]) -> str:
+def _points(pairs: Iterable[tuple[float, float]]) -> str:
     return " ".join(f"{x:.1f},{y:.1f}" for x, y in pairs)
 
 
@@ -122,12 +123,12 @@ def rate_chart(
 ) -> SafeString:
     """Cumulative rate (or mean) per variant by day, with the 95 % interval as a band."""
     values = [
-        bound
+        value
         for variant in series.variants
-        for point in variant.points
-        if point.ci95 is not None
-        for bound in point.ci95
-    ] + [point.rate for variant in series.variants for point in variant.points if point.rate is not None]
+        for column in (variant.rates, variant.lows, variant.highs)
+        for value in column
+        if value is not None
+    ]
     high = max(values, default=1.0)
     low = min(0.0, *values) if values else 0.0
     frame = _Frame(len(series.days), low, high * 1.05 if high > 0 else 1.0)
@@ -135,17 +136,19 @@ def rate_chart(
     shapes = []
     for index, variant in enumerate(series.variants):
         fill = colour(index)
-        banded = [(i, p) for i, p in enumerate(variant.points) if p.ci95 is not None]
+        banded = [i for i, top in enumerate(variant.highs) if top is not None]
         if banded:
-            edge = [(xs[i], frame.y(p.ci95[1])) for i, p in banded]
-            edge += [(xs[i], frame.y(p.ci95[0])) for i, p in reversed(banded)]
+            edge = chain(
+                ((xs[i], frame.y(variant.highs[i])) for i in banded),
+                ((xs[i], frame.y(variant.lows[i])) for i in reversed(banded)),
+            )
             shapes.append(
                 format_html(
                     '<polygon points="{}" fill="{}" fill-opacity="0.15" stroke="none"></polygon>', _points(edge), fill
                 )
             )
-        line = [(xs[i], frame.y(p.rate)) for i, p in enumerate(variant.points) if p.rate is not None]
-        if len(line) == 1:
+        line = [(xs[i], frame.y(rate)) for i, rate in enumerate(variant.rates) if rate is not None]
+        if len(line) == 1:  # one day of data: a dot, since a line needs two
             shapes.append(
                 format_html('<circle cx="{}" cy="{}" r="3" fill="{}"></circle>', _n(line[0][0]), _n(line[0][1]), fill)
             )
@@ -157,9 +160,9 @@ def rate_chart(
             )
     legend = [(names.get(v.key, v.key), colour(i)) for i, v in enumerate(series.variants)]
     last = ", ".join(
-        f"{names.get(v.key, v.key)} {label(v.points[-1].rate)}"
+        f"{names.get(v.key, v.key)} {label(v.rates[-1])}"
         for v in series.variants
-        if v.points and v.points[-1].rate is not None
+        if v.rates and v.rates[-1] is not None
     )
     desc = (
         f"{metric_name} since {series.days[0].isoformat()} per variant, day by day, each with its 95 % interval"
@@ -190,8 +193,10 @@ def allocation_chart(
                 )
             )
         else:
-            edge = [(xs[i], frame.y(t)) for i, t in enumerate(tops)]
-            edge += [(xs[i], frame.y(b)) for i, b in reversed(list(enumerate(bottoms)))]
+            edge = chain(
+                ((xs[i], frame.y(t)) for i, t in enumerate(tops)),
+                ((xs[i], frame.y(bottoms[i])) for i in reversed(range(len(bottoms)))),
+            )
             shapes.append(
                 format_html(
                     '<polygon points="{}" fill="{}" fill-opacity="0.8" stroke="none"></polygon>',

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db.models import Sum
 
@@ -34,9 +34,12 @@ COUNTS = (
 SUMS = ("value_sum", "value_squares", "dwell_sum", "dwell_squares")
 
 
-@dataclass(frozen=True, slots=True)
-class VariantDayFigures:
-    """One variant on one day, summed over assignment groups: a ``VariantDay`` row without its bookkeeping."""
+class VariantDayFigures(NamedTuple):
+    """One variant on one day, summed over assignment groups: a ``VariantDay`` row without its bookkeeping.
+
+    A named tuple of plain values, which the garbage collector stops tracking: a year of a
+    slot's rows then costs it nothing on later collections.
+    """
 
     day: date
     variant: str
@@ -64,8 +67,25 @@ class SeriesPoint:
 
 @dataclass(frozen=True, slots=True)
 class VariantSeries:
+    """One variant's cumulative figures, a column per figure and an entry per day of the window.
+
+    Columns rather than a point object per day: a year of four variants is then a few dozen
+    objects, not thousands that the garbage collector would walk on every busy request.
+    """
+
     key: str
-    points: tuple[SeriesPoint, ...]
+    days: tuple[date, ...]
+    visitors: tuple[int, ...]
+    rates: tuple[float | None, ...]
+    lows: tuple[float | None, ...]
+    highs: tuple[float | None, ...]
+
+    @property
+    def points(self) -> tuple[SeriesPoint, ...]:
+        return tuple(
+            SeriesPoint(day, n, rate, None if low is None or high is None else (low, high))
+            for day, n, rate, low, high in zip(self.days, self.visitors, self.rates, self.lows, self.highs, strict=True)
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +160,7 @@ def series_build(
     days = tuple(start + timedelta(days=i) for i in range((end - start).days + 1))
 
     running = {key: [0, 0.0, 0.0] for key in order}  # visitors, Σy, Σy²
-    points: dict[str, list[SeriesPoint]] = {key: [] for key in order}
+    columns: dict[str, tuple[list, list, list, list]] = {key: ([], [], [], []) for key in order}
     allocation = []
     for day in days:
         seen = []
@@ -152,21 +172,26 @@ def series_build(
                 sums[1] += getattr(found, total)
                 sums[2] += getattr(found, squares) if squares else 0.0
             seen.append(found.visitors_seen if found is not None else 0)
-            points[key].append(_point(day, key, sums, kind))
-        visitors = sum(seen)
+            visitors, rate, interval = _cumulative(key, sums, kind)
+            column = columns[key]
+            column[0].append(visitors)
+            column[1].append(rate)
+            column[2].append(interval[0] if interval else None)
+            column[3].append(interval[1] if interval else None)
+        visitors_today = sum(seen)
         allocation.append(
-            AllocationDay(day, visitors, tuple(n / visitors if visitors else 0.0 for n in seen)),
+            AllocationDay(day, visitors_today, tuple(n / visitors_today if visitors_today else 0.0 for n in seen)),
         )
     return Series(
         days=days,
-        variants=tuple(VariantSeries(key, tuple(points[key])) for key in order),
+        variants=tuple(VariantSeries(key, days, *(tuple(column) for column in columns[key])) for key in order),
         allocation=tuple(allocation),
     )
 
 
-def _point(day: date, key: str, sums: list, kind: MetricKind) -> SeriesPoint:
+def _cumulative(key: str, sums: list, kind: MetricKind) -> tuple[int, float | None, tuple[float, float] | None]:
     visitors, total, squares = int(sums[0]), float(sums[1]), float(sums[2])
     if visitors == 0:
-        return SeriesPoint(day, 0, None, None)
+        return 0, None, None
     summary = variant_summary(VariantSums(key, visitors, total, squares if kind == "mean" else None), kind)
-    return SeriesPoint(day, visitors, summary.rate, summary.ci95)
+    return visitors, summary.rate, summary.ci95
