@@ -3,7 +3,7 @@
 from django.urls import path, reverse
 from wagtail import hooks
 from wagtail.admin.menu import MenuItem
-from wagtail.admin.widgets.button import Button
+from wagtail.admin.widgets.button import Button, HeaderButton
 from wagtail.snippets.models import register_snippet
 from wagtail.snippets.views.snippets import SnippetViewSet
 
@@ -116,3 +116,12 @@ def register_slot_results_button(snippet, user, next_url=None):
 
     if isinstance(snippet, Slot) and can_view_results(user):
         yield Button("Results", url=reverse("tailor_results:slot", args=[snippet.key]), icon_name="table", priority=15)
+
+
+@hooks.register("tailor_slot_header_buttons")
+def register_slot_results_header_button(slot, user):
+    from personalization.admin.results import can_view_results
+
+    if not can_view_results(user):
+        return []
+    return [HeaderButton("Results", url=reverse("tailor_results:slot", args=[slot.key]), icon_name="table")]

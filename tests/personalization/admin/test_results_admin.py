@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 import pytest
 from django.contrib.auth.models import Group, Permission
@@ -232,6 +233,18 @@ def test_the_listing_shows_visitors_leader_and_a_results_link(viewer, hero):
     assert "Variant a" in html
     results = reverse("tailor_results:slot", args=["hero"])
     assert html.count(f'href="{results}"') == 2  # the Results column and the row's "More" menu
+
+
+def test_the_slot_edit_screen_has_a_results_button(django_user_model, hero):
+    editor = admin_client(django_user_model, "editor", "content.change_slot")
+    edit_url = reverse(Slot.snippet_viewset.get_url_name("edit"), args=[hero.pk])
+
+    html = editor.get(edit_url).content.decode()
+
+    results = reverse("tailor_results:slot", args=["hero"])
+    button = re.search(rf'<a [^>]*href="{results}"[^>]*>', html)
+    assert button is not None
+    assert "w-header-button" in button.group(0)
 
 
 def test_the_listing_reads_the_rollup_once_for_all_slots(viewer, db, django_assert_max_num_queries):
