@@ -105,10 +105,16 @@ def _axes(frame: _Frame, days: Sequence, label: Callable[[float], str]) -> SafeS
         ((LEFT, WIDTH - RIGHT, _n(frame.y(t)), _n(frame.y(t)), LEFT - 6, _n(frame.y(t) + 4), label(t)) for t in ticks),
     )
     marks = sorted({0, len(days) // 2, len(days) - 1}) if days else []
+
+    def anchor(i: int) -> str:  # the first and last dates sit inside the plot's edges, not across them
+        if len(days) == 1 or 0 < i < len(days) - 1:
+            return "middle"
+        return "start" if i == 0 else "end"
+
     dates = format_html_join(
         "",
-        '<text x="{}" y="{}" text-anchor="middle" class="tailor-chart__tick">{}</text>',
-        ((_n(frame.x(i)), TOP + PLOT_HEIGHT + 18, days[i].isoformat()) for i in marks),
+        '<text x="{}" y="{}" text-anchor="{}" class="tailor-chart__tick">{}</text>',
+        ((_n(frame.x(i)), TOP + PLOT_HEIGHT + 18, anchor(i), days[i].isoformat()) for i in marks),
     )
     return format_html("{}{}", grid, dates)
 

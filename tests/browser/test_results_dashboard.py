@@ -77,3 +77,4 @@ def test_an_editor_reads_a_slots_results_and_downloads_the_csv(admin_page, live_
     assert {row["variant_name"] for row in rows} == {"Free trial", "Book a demo"}
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "results-dashboard.png"), full_page=True)
+    page.locator("#tailor-results-time-section").screenshot(path=str(ARTIFACTS / "results-dashboard-charts.png"))
