@@ -1,10 +1,19 @@
 """Admin registration for slots (thin: the work happens in models, panels and forms)."""
 
+from django.utils.functional import cached_property
+from wagtail import hooks
 from wagtail.admin.ui.tables import Column, LiveStatusTagColumn, UpdatedAtColumn
 from wagtail.snippets.models import register_snippet
-from wagtail.snippets.views.snippets import SnippetViewSet
+from wagtail.snippets.views.snippets import EditView, IndexView, SnippetViewSet
 
 from .models import Slot
+
+# Apps that know about slots' traffic add listing columns without content importing them: a function
+# registered under this name gets (the page of slots about to be listed, the request) and returns Wagtail
+# table columns. It sees the whole page at once, so its figures can come from one query.
+SLOT_LISTING_COLUMNS_HOOK = "tailor_slot_listing_columns"
+# Likewise for buttons in the slot edit screen's header: a function gets (the slot, the user) and returns buttons.
+SLOT_HEADER_BUTTONS_HOOK = "tailor_slot_header_buttons"
 
 
 class VariantSummaryColumn(Column):
@@ -14,8 +23,30 @@ class VariantSummaryColumn(Column):
         return f"{len(variants) - paused} live" + (f", {paused} paused" if paused else "")
 
 
+class SlotIndexView(IndexView):
+    def get_table(self, object_list):
+        slots = list(object_list)
+        extra = [column for fn in hooks.get_hooks(SLOT_LISTING_COLUMNS_HOOK) for column in fn(slots, self.request)]
+        if not extra:
+            return super().get_table(slots)
+        columns = list(self.columns)
+        at = next((i for i, column in enumerate(columns) if isinstance(column, UpdatedAtColumn)), len(columns))
+        return self.table_class([*columns[:at], *extra, *columns[at:]], slots, **self.get_table_kwargs())
+
+
+class SlotEditView(EditView):
+    @cached_property
+    def header_buttons(self):
+        buttons = list(super().header_buttons)
+        for fn in hooks.get_hooks(SLOT_HEADER_BUTTONS_HOOK):
+            buttons.extend(fn(self.object, self.request.user))
+        return buttons
+
+
 class SlotViewSet(SnippetViewSet):
     model = Slot
+    index_view_class = SlotIndexView
+    edit_view_class = SlotEditView
     icon = "crosshairs"
     menu_label = "Slots"
     menu_name = "tailor-slots"

@@ -3,6 +3,7 @@
 from django.urls import path, reverse
 from wagtail import hooks
 from wagtail.admin.menu import MenuItem
+from wagtail.admin.widgets.button import Button, HeaderButton
 from wagtail.snippets.models import register_snippet
 from wagtail.snippets.views.snippets import SnippetViewSet
 
@@ -86,3 +87,41 @@ def register_cluster_log_actions(actions):
     actions.register_action(
         "tailor.segment.from_cluster", "Create segment from behaviour cluster", "Created from a behaviour cluster"
     )
+
+
+@hooks.register("register_admin_urls")
+def register_results_urls():
+    from django.urls import include
+
+    from personalization.admin import results as results_views
+
+    urls = [
+        path("<slug:key>/", results_views.slot_results_view, name="slot"),
+        path("<slug:key>/csv/", results_views.slot_results_csv, name="csv"),
+    ]
+    return [path("tailor/results/", include((urls, "tailor_results"), namespace="tailor_results"))]
+
+
+@hooks.register("tailor_slot_listing_columns")
+def register_slot_listing_columns(slots, request):
+    from personalization.admin.slot_listing import slot_listing_columns
+
+    return slot_listing_columns(slots, request)
+
+
+@hooks.register("register_snippet_listing_buttons")
+def register_slot_results_button(snippet, user, next_url=None):
+    from content.models import Slot
+    from personalization.admin.results import can_view_results
+
+    if isinstance(snippet, Slot) and can_view_results(user):
+        yield Button("Results", url=reverse("tailor_results:slot", args=[snippet.key]), icon_name="table", priority=15)
+
+
+@hooks.register("tailor_slot_header_buttons")
+def register_slot_results_header_button(slot, user):
+    from personalization.admin.results import can_view_results
+
+    if not can_view_results(user):
+        return []
+    return [HeaderButton("Results", url=reverse("tailor_results:slot", args=[slot.key]), icon_name="table")]
