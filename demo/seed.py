@@ -19,6 +19,8 @@ from content.models import Slot
 from content.services import slot_publish
 from demo.models import ContentPage, HomePage, ProductPage
 from personalization.models import Segment
+from tracking.models import Goal
+from tracking.services import goal_publish
 
 DEMO_USERNAME = "admin"
 
@@ -270,6 +272,19 @@ def demo_slots_ensure(keys: Sequence[str] | None = None, *, hero_strategy: str =
     return result.created
 
 
+# The demo's conversion: a visitor who reaches the product page (what the hero's call to action leads to).
+GOAL_KEY = "product-page"
+GOAL_VALUE = 49.0
+
+
+def demo_goals_ensure() -> list[str]:
+    """Publish the demo's goal when missing; an editor's later changes to it are kept."""
+    if Goal.objects.filter(key=GOAL_KEY).exists():
+        return []
+    goal_publish(key=GOAL_KEY, name="Reached the product page", kind="page", match="/product/*", value=GOAL_VALUE)
+    return [f"goal {GOAL_KEY}"]
+
+
 @transaction.atomic
 def demo_seed(hero_strategy: str = "model") -> DemoResult:
     """Seed the demo; ``hero_strategy`` "rules" serves home-hero by its targeting table instead of the model."""
@@ -280,6 +295,7 @@ def demo_seed(hero_strategy: str = "model") -> DemoResult:
         user_model.objects.create_superuser(DEMO_USERNAME, "admin@example.com", password)
         result.created.append("admin user")
     result.created += demo_slots_ensure(hero_strategy=hero_strategy)
+    result.created += demo_goals_ensure()
     home = _home_ensure(result)
     _page_ensure(
         home,

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from demo.seed import demo_slots_ensure
+from demo.seed import GOAL_KEY, demo_goals_ensure, demo_slots_ensure
 from personalization.serving.decide import decide
 from tracking.decision_sinks import DecisionBatch
 from tracking.event_ingest import events_ingest
@@ -35,6 +35,8 @@ TYPES: dict[str, tuple[float, dict[str, Any], tuple[float, ...]]] = {
     "researcher": (0.25, {"device": "desktop", "utm_source": "search"}, (0.06, 0.04, 0.08, 0.25)),
     "commuter": (0.25, {"device": "mobile"}, (0.06, 0.22, 0.05, 0.04)),
 }
+# A click on the hero leads to the product page; this share of those visitors reaches the demo's goal.
+CONVERSION_AFTER_CLICK = 0.3
 
 
 # How each hidden type behaves on the page: (scroll depth %, its spread; seconds on the page, its spread).
@@ -55,7 +57,7 @@ def simulation_slot_ensure() -> None:
     """Create the demo's hero (and its segments, nothing else) when missing; refuse one that is not a model slot."""
     from personalization.serving.catalog import catalog_get
 
-    created = demo_slots_ensure([SLOT_KEY])
+    created = demo_slots_ensure([SLOT_KEY]) + demo_goals_ensure()
     compiled = catalog_get().slots.get(SLOT_KEY)
     if compiled is None:
         raise SimulationError(f"Slot {SLOT_KEY!r} is not published; publish it, then run the simulation again.")
@@ -147,6 +149,7 @@ def traffic_run(visitors: int, rng: random.Random, progress: Callable[[int], Non
                     "ts": now_ms,
                 }
                 events.append(event)
+                events += _conversion(decision_id, now_ms)
             events_ingest(events, visitor_id=visitor_id)
         if progress:
             progress(len(shown))
@@ -169,6 +172,15 @@ def _impression(decision_id: str, now_ms: int) -> dict[str, Any]:
     rng = random.Random(decision_id)  # noqa: S311 - simulation, not security
     event_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
     return {"id": event_id, "type": "impression", "decision_id": decision_id, "ts": now_ms}
+
+
+def _conversion(decision_id: str, now_ms: int) -> list[dict[str, Any]]:
+    """Whether this clicking visitor goes on to the demo's goal (drawn per decision, as ``_impression``'s id)."""
+    rng = random.Random(f"conversion:{decision_id}")  # noqa: S311 - simulation, not security
+    if rng.random() >= CONVERSION_AFTER_CLICK:
+        return []
+    event_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+    return [{"id": event_id, "type": "conversion", "props": {"goal": GOAL_KEY}, "ts": now_ms + 1000}]
 
 
 def _behaviour_events(visitor_id: str, kind: str, now_ms: int) -> list[dict[str, Any]]:

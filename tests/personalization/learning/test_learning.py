@@ -41,6 +41,14 @@ def test_simulated_traffic_learns_well_beyond_uniform_and_the_admin_shows_the_li
     assert sum(v["visitors"] for v in results["variants"]) == 6000
     assert sum(v["conversions"] for v in results["variants"]) == result["phase1"]["clicks"] + result["phase2"]["clicks"]
     assert "not assigned at random" in results["verdict"]
+    # About 30 % of the clicking visitors reach the demo's goal, worth 49 each.
+    out = StringIO()
+    call_command("results", "--slot", SLOT_KEY, "--metric", "value_per_visitor", "--json", stdout=out)
+    value = json.loads(out.getvalue())
+    clicked = sum(v["conversions"] for v in results["variants"])
+    converted = sum(v["conversions"] for v in value["variants"]) / 49
+    assert converted == int(converted)
+    assert 0.2 * clicked < converted < 0.4 * clicked
     active = ModelVersion.objects.get(status="active")
     assert active.slot_key == SLOT_KEY == "home-hero"  # the demo's own hero learns
     html = admin_client.get("/admin/tailor/models/").content.decode()
@@ -293,7 +301,8 @@ def test_a_weighted_reward_mixes_clicks_and_conversions_and_trains():
     traffic_run(1500, random.Random(19))
     from personalization.serving.decide import slot_get
 
-    assert {row.reward for row in logged_rows(slot_get(SLOT_KEY).definition)} == {0.0, 0.25}
+    # Nobody converts without clicking in the simulation: 0.25 a click alone, 1.0 a click and the demo's goal.
+    assert {row.reward for row in logged_rows(slot_get(SLOT_KEY).definition)} == {0.0, 0.25, 1.0}
     report = model_train(SLOT_KEY, seed=19)  # fractional labels: trained with the cross-entropy objective
     version = ModelVersion.objects.get(pk=report.version_id)
     assert version.metrics["positives"] > 0
