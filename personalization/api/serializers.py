@@ -164,6 +164,19 @@ class SlotResultsInputSerializer(serializers.Serializer):
         required=False,
         help_text="Default: conversion_rate for a slot rewarded on conversions, else click_rate.",
     )
+    experiment = serializers.SlugField(
+        max_length=32,
+        required=False,
+        help_text="An experiment's key: the results of its variants only, over its own window (its primary "
+        "metric by default), with the sample-ratio check against its configured split.",
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs.get("experiment") and "days" in attrs:
+            raise serializers.ValidationError(
+                {"days": "An experiment's results cover its own window, from its start: omit days."}
+            )
+        return attrs
 
 
 def _interval(help_text: str) -> serializers.ListField:
