@@ -329,7 +329,7 @@ def _batch_roll(
                 cohort.add(group_counts[(slot_key, group, _day(cohort.exposed_at))])
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built once per visitor, and a frozen dataclass's __init__ is slower
 class Cohort:
     """One visitor's outcomes after their first exposure: what they add to a cohort row."""
 
