@@ -209,6 +209,25 @@ class ResultsWindowSerializer(serializers.Serializer):
     end = serializers.DateField()
 
 
+class ResultsGuardrailSerializer(serializers.Serializer):
+    metric = serializers.CharField()
+    variant = serializers.CharField()
+    lift = serializers.FloatField(allow_null=True)
+    worse = serializers.BooleanField(help_text="Significantly worse than control (always-valid test, 5 %).")
+
+
+class ResultsExperimentSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    name = serializers.CharField()
+    status = serializers.ChoiceField(choices=["draft", "scheduled", "running", "ended", "stopped"])
+    share = serializers.FloatField(help_text="Share of the slot's visitors in the experiment.")
+    split = serializers.DictField(child=serializers.FloatField(), help_text="Each variant's configured share.")
+    minimum_sample = serializers.IntegerField(help_text="Visitors per variant.")
+    starts_at = serializers.DateTimeField()
+    stops_at = serializers.DateTimeField(help_text="Its stop, or the end of its maximum duration.")
+    guardrails = ResultsGuardrailSerializer(many=True)
+
+
 class SlotResultsOutputSerializer(serializers.Serializer):
     slot = serializers.CharField()
     window = ResultsWindowSerializer()
@@ -220,3 +239,4 @@ class SlotResultsOutputSerializer(serializers.Serializer):
     variants = ResultsVariantSerializer(many=True)
     comparisons = ResultsComparisonSerializer(many=True)
     verdict = serializers.CharField()
+    experiment = ResultsExperimentSerializer(required=False, help_text="Only with ?experiment=<key>.")

@@ -12,6 +12,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
+from personalization.api.serializers import SlotResultsOutputSerializer
 from personalization.models import GroupDay, VariantDay
 from personalization.results.experiments import experiment_results, holdout_uplift
 from personalization.results.rollup import results_rollup
@@ -144,6 +145,8 @@ def test_the_api_and_the_command_answer_for_an_experiment(client, logged):
     response = client.get(URL, {"experiment": "exp"}, HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
     assert response.status_code == 200, response.content
     assert response.json() == experiment_results(logged)
+    documented = SlotResultsOutputSerializer(data=response.json())
+    assert documented.is_valid(), documented.errors
 
     out = io.StringIO()
     call_command("results", "--slot", "hero", "--experiment", "exp", "--json", stdout=out)
