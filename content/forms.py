@@ -7,6 +7,15 @@ from wagtail.admin.forms import WagtailAdminModelForm
 
 
 class SlotForm(WagtailAdminModelForm):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "holdout_share" in self.fields:
+            self.fields["holdout_share"].required = False  # blank: no holdout
+
+    def clean_holdout_share(self):
+        share = self.cleaned_data.get("holdout_share")
+        return 0.0 if share is None else share
+
     def clean(self):
         cleaned = super().clean()
         formset = self.formsets.get("variants")

@@ -87,6 +87,15 @@ class Slot(DraftStateMixin, LockableMixin, RevisionMixin, index.Indexed, Cluster
     trigger_value = models.PositiveSmallIntegerField(
         default=0, help_text="Scroll depth in % for 'scroll', seconds for 'dwell'; unused otherwise."
     )
+    holdout_share = models.FloatField(
+        "holdout share",
+        default=0.0,
+        validators=[MinValueValidator(0.0), MaxValueValidator(0.5)],
+        help_text=(
+            "Share of visitors (0 to 0.5, e.g. 0.05 for 5 %) who always see the default variant, whatever the"
+            " strategy, so the live uplift of personalization is measured against doing nothing. Sticky per visitor."
+        ),
+    )
     rules = StreamField(
         [("rule", RuleBlock())],
         blank=True,
@@ -106,6 +115,7 @@ class Slot(DraftStateMixin, LockableMixin, RevisionMixin, index.Indexed, Cluster
                 FieldRowPanel([FieldPanel("exploration"), FieldPanel("exploration_rate"), FieldPanel("temperature")]),
                 FieldRowPanel([FieldPanel("reward"), FieldPanel("click_weight"), FieldPanel("conversion_weight")]),
                 FieldRowPanel([FieldPanel("trigger"), FieldPanel("trigger_value")]),
+                FieldPanel("holdout_share"),
             ],
             heading="How a variant is chosen",
         ),

@@ -39,6 +39,7 @@ class SlotDefinition:
     temperature: float = 0.05
     reward: str = "click"
     reward_weights: tuple[float, float] = (1.0, 5.0)  # (click, conversion), read when reward is "weighted"
+    holdout_share: float = 0.0  # visitors kept on the default, to measure the strategy against doing nothing
 
     @property
     def live_variants(self) -> tuple[VariantDefinition, ...]:
@@ -83,6 +84,7 @@ def slot_definition_from_object(slot: Slot, revision_id: int | None) -> SlotDefi
         temperature=slot.temperature,
         reward=slot.reward,
         reward_weights=(slot.click_weight, slot.conversion_weight),
+        holdout_share=slot.holdout_share,
     )
 
 

@@ -17,7 +17,8 @@ def slot_publish(spec: Mapping[str, Any], segment_ids: Mapping[str, int] | None 
     """Create and publish a slot from a plain spec.
 
     ``spec``: ``key``, ``name``, ``strategy``, ``variants`` as ``(key, name, weight, params[, paused])``,
-    and optionally ``description``, ``default_variant`` and ``rules`` as ``(segment key, variant key)``,
+    and optionally ``description``, ``default_variant``, ``holdout_share`` and ``rules`` as
+    ``(segment key, variant key)``,
     the segment keys resolved through ``segment_ids``.
     """
     segment_ids = segment_ids or {}
@@ -27,6 +28,7 @@ def slot_publish(spec: Mapping[str, Any], segment_ids: Mapping[str, int] | None 
         description=spec.get("description", ""),
         strategy=spec["strategy"],
         default_variant=spec.get("default_variant", ""),
+        holdout_share=spec.get("holdout_share", 0.0),
         rules=[{"type": "rule", "value": {"segment": segment_ids[s], "variant": v}} for s, v in spec.get("rules", [])],
         live=False,
     )

@@ -3,22 +3,29 @@
 Each rule is one block in the ``rules`` StreamField (device, browser, time of
 day, referrer, UTM, ...); ``match`` says whether all or any must hold. The
 stored form is compiled once into an engine ``SegmentSpec`` when the catalog is
-built, so requests never query segments.
+built, so requests never query segments. Experiments on slots, model versions,
+behaviour clusters and the results rollups live here too.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django import forms
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils import timezone
 from wagtail import blocks
-from wagtail.admin.panels import FieldPanel
+from wagtail.admin.panels import FieldPanel, FieldRowPanel, MultiFieldPanel
 from wagtail.fields import StreamField
+from wagtail.models import DraftStateMixin, RevisionMixin
 from wagtail.search import index
 
 from tracking.features import FEATURE_LABELS
 
 from .engine.context import UTM_PARAMS
+from .forms import ExperimentForm
 
 DEVICE_CHOICES = [("desktop", "Desktop"), ("mobile", "Mobile"), ("tablet", "Tablet"), ("bot", "Bot")]
 DAY_CHOICES = [(str(i), day) for i, day in enumerate(["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"])]
@@ -354,6 +361,85 @@ class BehaviourCluster(models.Model):
         return "; ".join(str(d.get("text", "")) for d in self.distinctive)
 
 
+class Experiment(DraftStateMixin, RevisionMixin, index.Indexed, models.Model):
+    """An A/B/n experiment on a slot: a sticky share of its visitors split between some of its variants.
+
+    Like a slot, the row is the published state and drafts live in revisions; only a published
+    experiment, between its start and its stop, is served. The first variant is the control.
+    ``key`` salts the assignment hash: changing it reshuffles every visitor.
+    """
+
+    slot = models.ForeignKey("content.Slot", on_delete=models.CASCADE, related_name="experiments")
+    key = models.SlugField(
+        max_length=32,
+        unique=True,
+        help_text="Salts the sticky assignment and names the experiment in the decision log; changing it reshuffles visitors.",
+    )
+    name = models.CharField(max_length=255)
+    hypothesis = models.TextField(blank=True, help_text="What you expect to happen, and why.")
+    variants = models.JSONField(default=list, help_text="Variant keys of the slot, the control first.")
+    weights = models.JSONField(default=list, blank=True, help_text="Relative traffic per variant; blank: equal.")
+    share = models.FloatField(
+        "traffic share",
+        default=1.0,
+        help_text="Share of the slot's visitors in the experiment (above 0, at most 1); the others are served by "
+        "the slot's own strategy.",
+    )
+    primary_metric = models.CharField(max_length=32, default="click_rate")
+    guardrail_metrics = models.JSONField(default=list, blank=True)
+    starts_at = models.DateTimeField("start", default=timezone.now)
+    ends_at = models.DateTimeField("stop", null=True, blank=True, help_text="Blank: after the maximum duration.")
+    minimum_sample = models.PositiveIntegerField(
+        default=1000, validators=[MinValueValidator(1)], help_text="Visitors per variant before results count."
+    )
+    max_days = models.PositiveSmallIntegerField(
+        "maximum duration (days)", default=28, validators=[MinValueValidator(1), MaxValueValidator(366)]
+    )
+    # Multivariate factors over the variants' parameters; read by the factorial analysis.
+    factors = models.JSONField(default=list, blank=True)
+
+    panels = [
+        MultiFieldPanel(
+            [FieldPanel("name"), FieldPanel("key"), FieldPanel("slot"), FieldPanel("hypothesis")], heading="Experiment"
+        ),
+        MultiFieldPanel(
+            [FieldPanel("variants"), FieldPanel("weights"), FieldPanel("share")], heading="Variants and traffic"
+        ),
+        MultiFieldPanel([FieldPanel("primary_metric"), FieldPanel("guardrail_metrics")], heading="Metrics"),
+        MultiFieldPanel(
+            [
+                FieldRowPanel([FieldPanel("starts_at"), FieldPanel("ends_at")]),
+                FieldRowPanel([FieldPanel("minimum_sample"), FieldPanel("max_days")]),
+            ],
+            heading="Schedule and sample",
+        ),
+    ]
+    base_form_class = ExperimentForm
+    search_fields = [index.SearchField("name"), index.AutocompleteField("name"), index.SearchField("key")]
+
+    class Meta:
+        ordering = ["-starts_at", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def stops_at(self):
+        """When it stops: its stop time, or the end of its maximum duration if that comes first."""
+        limit = self.starts_at + timedelta(days=self.max_days)
+        return min(self.ends_at, limit) if self.ends_at else limit
+
+    @property
+    def status(self) -> str:
+        """draft (never published), scheduled, running, ended (past its stop), or stopped (unpublished)."""
+        if not self.live:
+            return "stopped" if self.first_published_at else "draft"
+        now = timezone.now()
+        if now < self.starts_at:
+            return "scheduled"
+        return "running" if now < self.stops_at else "ended"
+
+
 class VariantDay(models.Model):
     """One variant of a slot on one (UTC) day: its traffic, and the cohort of visitors first exposed that day.
 
@@ -367,6 +453,12 @@ class VariantDay(models.Model):
     """
 
     slot_key = models.SlugField(max_length=64)
+    group = models.CharField(
+        max_length=80,
+        default="",
+        blank=True,
+        help_text='Who served it: "" the slot\'s own strategy, "holdout", or "experiment:<key>".',
+    )
     variant_key = models.SlugField(max_length=64)
     day = models.DateField()
     decisions = models.PositiveIntegerField(default=0)
@@ -386,9 +478,41 @@ class VariantDay(models.Model):
     class Meta:
         ordering = ["slot_key", "day", "variant_key"]
         constraints = [
-            models.UniqueConstraint(fields=["slot_key", "variant_key", "day"], name="one_row_per_variant_and_day")
+            models.UniqueConstraint(
+                fields=["slot_key", "group", "variant_key", "day"], name="one_row_per_group_variant_and_day"
+            )
         ]
         indexes = [models.Index(fields=["day"])]
 
     def __str__(self) -> str:
-        return f"{self.slot_key} → {self.variant_key} on {self.day}"
+        group = f" ({self.group})" if self.group else ""
+        return f"{self.slot_key}{group} → {self.variant_key} on {self.day}"
+
+
+class GroupDay(models.Model):
+    """One assignment group of a slot on one (UTC) day: the cohort of visitors first exposed to the slot.
+
+    ``VariantDay``'s cohort figures, with each visitor counted once per slot and group whatever
+    the variants they saw: what a holdout compares (its visitors against those served by the
+    slot's strategy, over every variant). Written only by ``personalization.results.rollup``.
+    """
+
+    slot_key = models.SlugField(max_length=64)
+    group = models.CharField(max_length=80, default="", blank=True)
+    day = models.DateField()
+    visitors = models.PositiveIntegerField(default=0, help_text="Visitors who first saw the slot this day.")
+    visitors_clicked = models.PositiveIntegerField(default=0)
+    visitors_converted = models.PositiveIntegerField(default=0)
+    value_sum = models.FloatField(default=0.0)
+    value_squares = models.FloatField(default=0.0)
+    dwell_sum = models.FloatField(default=0.0)
+    dwell_squares = models.FloatField(default=0.0)
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["slot_key", "day", "group"]
+        constraints = [models.UniqueConstraint(fields=["slot_key", "group", "day"], name="one_row_per_group_and_day")]
+        indexes = [models.Index(fields=["day"])]
+
+    def __str__(self) -> str:
+        return f"{self.slot_key} ({self.group or 'served'}) on {self.day}"

@@ -1,4 +1,5 @@
-"""Keeping the catalog fresh: publishing, unpublishing or deleting a slot, or changing a segment, invalidates it."""
+"""Keeping the catalog fresh: publishing, unpublishing or deleting a slot or an experiment, or changing a
+segment, invalidates it."""
 
 from __future__ import annotations
 
@@ -17,10 +18,13 @@ def _invalidate(**kwargs: Any) -> None:
 def connect() -> None:
     from content.models import Slot
 
-    from .models import Segment
+    from .models import Experiment, Segment
 
     published.connect(_invalidate, sender=Slot, dispatch_uid="tailor-slot-published")
     unpublished.connect(_invalidate, sender=Slot, dispatch_uid="tailor-slot-unpublished")
     post_delete.connect(_invalidate, sender=Slot, dispatch_uid="tailor-slot-deleted")
     post_save.connect(_invalidate, sender=Segment, dispatch_uid="tailor-segment-saved")
     post_delete.connect(_invalidate, sender=Segment, dispatch_uid="tailor-segment-deleted")
+    published.connect(_invalidate, sender=Experiment, dispatch_uid="tailor-experiment-published")
+    unpublished.connect(_invalidate, sender=Experiment, dispatch_uid="tailor-experiment-unpublished")
+    post_delete.connect(_invalidate, sender=Experiment, dispatch_uid="tailor-experiment-deleted")

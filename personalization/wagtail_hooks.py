@@ -1,4 +1,4 @@
-"""Admin registration: segments, and the model registry's screen (thin: views live in admin_views)."""
+"""Admin registration: segments, experiments, and the model registry's screen (thin: views live in admin_views)."""
 
 from django.urls import path, reverse
 from wagtail import hooks
@@ -8,6 +8,7 @@ from wagtail.snippets.models import register_snippet
 from wagtail.snippets.views.snippets import SnippetViewSet
 
 from personalization.admin import model_versions as admin_views
+from personalization.admin.experiments import ExperimentViewSet
 from personalization.learning.activation import LOG_ACTION, ModelActivationLogFormatter
 
 from .models import Segment
@@ -25,6 +26,7 @@ class SegmentViewSet(SnippetViewSet):
 
 
 register_snippet(SegmentViewSet)
+register_snippet(ExperimentViewSet)
 
 
 @hooks.register("register_admin_urls")

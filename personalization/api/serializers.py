@@ -164,6 +164,19 @@ class SlotResultsInputSerializer(serializers.Serializer):
         required=False,
         help_text="Default: conversion_rate for a slot rewarded on conversions, else click_rate.",
     )
+    experiment = serializers.SlugField(
+        max_length=32,
+        required=False,
+        help_text="An experiment's key: the results of its variants only, over its own window (its primary "
+        "metric by default), with the sample-ratio check against its configured split.",
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs.get("experiment") and "days" in attrs:
+            raise serializers.ValidationError(
+                {"days": "An experiment's results cover its own window, from its start: omit days."}
+            )
+        return attrs
 
 
 def _interval(help_text: str) -> serializers.ListField:
@@ -196,6 +209,25 @@ class ResultsWindowSerializer(serializers.Serializer):
     end = serializers.DateField()
 
 
+class ResultsGuardrailSerializer(serializers.Serializer):
+    metric = serializers.CharField()
+    variant = serializers.CharField()
+    lift = serializers.FloatField(allow_null=True)
+    worse = serializers.BooleanField(help_text="Significantly worse than control (always-valid test, 5 %).")
+
+
+class ResultsExperimentSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    name = serializers.CharField()
+    status = serializers.ChoiceField(choices=["draft", "scheduled", "running", "ended", "stopped"])
+    share = serializers.FloatField(help_text="Share of the slot's visitors in the experiment.")
+    split = serializers.DictField(child=serializers.FloatField(), help_text="Each variant's configured share.")
+    minimum_sample = serializers.IntegerField(help_text="Visitors per variant.")
+    starts_at = serializers.DateTimeField()
+    stops_at = serializers.DateTimeField(help_text="Its stop, or the end of its maximum duration.")
+    guardrails = ResultsGuardrailSerializer(many=True)
+
+
 class SlotResultsOutputSerializer(serializers.Serializer):
     slot = serializers.CharField()
     window = ResultsWindowSerializer()
@@ -207,3 +239,4 @@ class SlotResultsOutputSerializer(serializers.Serializer):
     variants = ResultsVariantSerializer(many=True)
     comparisons = ResultsComparisonSerializer(many=True)
     verdict = serializers.CharField()
+    experiment = ResultsExperimentSerializer(required=False, help_text="Only with ?experiment=<key>.")

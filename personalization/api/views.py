@@ -11,6 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from personalization.results.experiments import ExperimentNotFoundError, slot_experiment_results
 from personalization.results.selectors import SlotNotFoundError, slot_results_recent
 from personalization.serving.decide import decide, slot_keys_live
 from personalization.serving.render import decision_represent
@@ -88,22 +89,30 @@ class SlotResultsApi(JSONOnlyApi, APIView):
         responses={
             200: SlotResultsOutputSerializer,
             400: OpenApiResponse(
-                OpenApiTypes.OBJECT, description="A query parameter is invalid; the body names it (days, metric)."
+                OpenApiTypes.OBJECT,
+                description="A query parameter is invalid; the body names it (days, metric, experiment).",
             ),
             401: OpenApiResponse(
                 Detail, description="No credentials, or a bearer token that is not the results token."
             ),
             403: OpenApiResponse(Detail, description="A session whose user may not view slots in the admin."),
-            404: OpenApiResponse(Detail, description="No slot has this key."),
+            404: OpenApiResponse(Detail, description="No slot has this key, or the slot no experiment with that key."),
         },
     )
     def get(self, request: Request, key: str) -> Response:
         query = SlotResultsInputSerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
+        params = dict(query.validated_data)
+        experiment = params.pop("experiment", None)
         try:
-            body = slot_results_recent(key, **query.validated_data)
+            if experiment:
+                body = slot_experiment_results(key, experiment, metric=params.get("metric"))
+            else:
+                body = slot_results_recent(key, **params)
         except SlotNotFoundError:
             raise NotFound(f"No slot has the key {key!r}.") from None
+        except ExperimentNotFoundError:
+            raise NotFound(f"No experiment has the key {experiment!r} on the slot {key!r}.") from None
         response = Response(body, status=status.HTTP_200_OK)
         response["Cache-Control"] = "private, no-store"  # a site's figures, for this reader only
         return response

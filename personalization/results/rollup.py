@@ -9,6 +9,12 @@ of that variant made within the attribution window after that first exposure (cl
 value, seconds visible). A window's n, Σy and Σy² are then sums of day rows. Plain traffic
 (decisions, impressions, clicks, conversions, visitors who saw it) is counted on the decision's day.
 
+Rows are also split by assignment group, read from the decision's policy: "holdout" (the slot's
+holdout, always on the default), "experiment:<key>" (an experiment's arms) or "" (the slot's own
+strategy), so an experiment's figures are its arms' alone and a visitor who moves between groups
+is a cohort member of each. ``GroupDay`` counts the same cohorts once per slot and group over
+every variant (first exposure to the slot within the group): what a holdout is compared with.
+
 A run re-rolls whole days, from a start day to today: late events and recent visitors' outcomes
 are still arriving, so by default it starts ``RESULTS_LOOKBACK_SECONDS`` plus twice the
 attribution window before now (earlier when runs were missed: from the last day rolled). Those
@@ -32,8 +38,8 @@ from operator import itemgetter
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Count, Exists, Max, Min, OuterRef, TextField
-from django.db.models.functions import Cast, TruncDate
+from django.db.models import Case, CharField, Count, Exists, Max, Min, OuterRef, TextField, Value, When
+from django.db.models.functions import Cast, Concat, TruncDate
 from django.utils import timezone
 
 from tracking.conf import setting as tracking_setting
@@ -41,7 +47,7 @@ from tracking.models import DecisionLog, Event
 from tracking.rewards import Reward, rewards_compute
 
 from ..conf import setting
-from ..models import VariantDay
+from ..models import GroupDay, VariantDay
 
 logger = logging.getLogger(__name__)
 
@@ -49,8 +55,19 @@ OUTCOME_EVENTS = ("impression", "click", "dwell", "conversion")
 # Event times are the client's clock: an impression may be stamped a little before its decision.
 EVENT_SLACK = timedelta(days=1)
 
-Key = tuple[str, str, date]  # (slot key, variant key, day)
-DecisionRow = tuple[Any, Any, str, str, datetime]  # (id, visitor id, slot key, variant key, created at)
+Key = tuple[str, str, str, date]  # (slot key, group, variant key, day)
+GroupKey = tuple[str, str, date]  # (slot key, group, day)
+# (id, visitor id, slot key, variant key, created at, group)
+DecisionRow = tuple[Any, Any, str, str, datetime, str]
+
+# The assignment group of a decision, from the policy serving logged (see CONTRACTS: "holdout",
+# "experiment:<key>", or "" for the slot's own strategy); computed by the database, one short column.
+GROUP = Case(
+    When(policy="holdout", then=Value("holdout")),
+    When(policy="experiment", then=Concat(Value("experiment:"), "policy_version")),
+    default=Value(""),
+    output_field=CharField(),
+)
 
 
 @dataclass
@@ -72,13 +89,23 @@ class DayCounts:
 
 
 COUNTERS = tuple(counter.name for counter in fields(DayCounts))  # the VariantDay figures, in one place
+# The cohort figures, which GroupDay holds too.
+COHORT = (
+    "visitors",
+    "visitors_clicked",
+    "visitors_converted",
+    "value_sum",
+    "value_squares",
+    "dwell_sum",
+    "dwell_squares",
+)
 
 
 @dataclass(frozen=True)
 class RollupReport:
     start: date | None  # the first day re-rolled; None when there was nothing to roll
     decisions: int  # decisions read (bots excluded)
-    rows: int  # VariantDay rows written
+    rows: int  # VariantDay rows written (GroupDay rows are not counted)
     deleted: int  # rows of re-rolled days that no longer have data
     seconds: float
 
@@ -147,6 +174,7 @@ def results_rollup(since: datetime | date | None = None, *, now: datetime | None
         return RollupReport(None, 0, 0, 0, timer.perf_counter() - began)
     start_at = datetime.combine(start, time.min, tzinfo=UTC)
     counts: dict[Key, DayCounts] = defaultdict(DayCounts)
+    group_counts: dict[GroupKey, DayCounts] = defaultdict(DayCounts)
     window = timedelta(seconds=tracking_setting("ATTRIBUTION_WINDOW_SECONDS"))
     batch_size = int(setting("RESULTS_BATCH_DECISIONS"))
     recent = DecisionLog.objects.filter(created_at__gte=start_at, is_bot=False)
@@ -157,7 +185,8 @@ def results_rollup(since: datetime | date | None = None, *, now: datetime | None
     rows = (
         recent.exclude(visitor_id=None)
         .order_by("visitor_id", "created_at")
-        .values_list(_text("id"), _text("visitor_id"), "slot_key", "variant_key", _text("created_at"))
+        .annotate(group=GROUP)
+        .values_list(_text("id"), _text("visitor_id"), "slot_key", "variant_key", _text("created_at"), "group")
     )
     outcomes = (
         Event.objects.filter(is_bot=False, type__in=OUTCOME_EVENTS, ts__gte=start_at - EVENT_SLACK)
@@ -165,7 +194,15 @@ def results_rollup(since: datetime | date | None = None, *, now: datetime | None
         .values_list(_text("visitor_id"), "type", _text("decision_id"), _text("ts"), "value")
     )
     events = _EventsByVisitor(_raw_rows(outcomes, times=(3,), chunk_size=batch_size))
-    roll = partial(_batch_roll, counts=counts, events=events, start_at=start_at, window=window, history=has_history)
+    roll = partial(
+        _batch_roll,
+        counts=counts,
+        group_counts=group_counts,
+        events=events,
+        start_at=start_at,
+        window=window,
+        history=has_history,
+    )
     for row in _raw_rows(rows, times=(4,), chunk_size=batch_size):
         if batch and row[1] != batch[-1][1]:
             if row[1] < batch[-1][1]:
@@ -183,15 +220,15 @@ def results_rollup(since: datetime | date | None = None, *, now: datetime | None
     # Decisions anonymised by the retention purge (or made without a visitor id) are traffic only.
     anonymous = (
         recent.filter(visitor_id=None)
-        .annotate(day=TruncDate("created_at", tzinfo=UTC))
-        .values("slot_key", "variant_key", "day")
+        .annotate(day=TruncDate("created_at", tzinfo=UTC), group=GROUP)
+        .values("slot_key", "group", "variant_key", "day")
         .annotate(n=Count("id"))
     )
-    for group in anonymous:
-        counts[(group["slot_key"], group["variant_key"], group["day"])].decisions += group["n"]
-        read += group["n"]
+    for row in anonymous:
+        counts[(row["slot_key"], row["group"], row["variant_key"], row["day"])].decisions += row["n"]
+        read += row["n"]
 
-    written, deleted = _counts_write(counts, start, now)
+    written, deleted = _counts_write(counts, group_counts, start, now)
     report = RollupReport(start, read, written, deleted, timer.perf_counter() - began)
     logger.info("Results rolled up from %s: %s", start, report.as_dict())
     return report
@@ -235,6 +272,7 @@ def _batch_roll(
     batch: list[DecisionRow],
     *,
     counts: dict[Key, DayCounts],
+    group_counts: dict[GroupKey, DayCounts],
     events: _EventsByVisitor,
     start_at: datetime,
     window: timedelta,
@@ -246,17 +284,18 @@ def _batch_roll(
     seen = {event["decision_id"] for event in outcomes if event["type"] == "impression"}
     decisions = [
         {"id": decision_id, "visitor_id": visitor_id, "slot_key": slot_key, "created_at": created_at}
-        for decision_id, visitor_id, slot_key, _, created_at in batch
+        for decision_id, visitor_id, slot_key, _, created_at, _ in batch
     ]
     rewards = rewards_compute(decisions, outcomes, window_seconds=window.total_seconds())
     exposed_before = _exposed_before(list(visitors), start_at) if history else set()
+    groups_before = {(visitor, slot_key, group) for visitor, slot_key, group, _ in exposed_before}
 
-    for visitor_id, group in groupby(batch, key=itemgetter(1)):
-        by_variant: dict[tuple[str, str], list[DecisionRow]] = defaultdict(list)
+    for visitor_id, rows_of_visitor in groupby(batch, key=itemgetter(1)):
+        by_variant: dict[tuple[str, str, str], list[DecisionRow]] = defaultdict(list)
         seen_on: set[Key] = set()
-        for row in group:
-            decision_id, _, slot_key, variant_key, created_at = row
-            key = (slot_key, variant_key, _day(created_at))
+        for row in rows_of_visitor:
+            decision_id, _, slot_key, variant_key, created_at, group = row
+            key = (slot_key, group, variant_key, _day(created_at))
             day = counts[key]
             reward = rewards[decision_id]
             day.decisions += 1
@@ -265,78 +304,130 @@ def _batch_roll(
             if decision_id in seen:
                 day.impressions += 1
                 seen_on.add(key)
-            by_variant[(slot_key, variant_key)].append(row)
+            by_variant[(slot_key, group, variant_key)].append(row)
         for key in seen_on:
             counts[key].visitors_seen += 1
-        for (slot_key, variant_key), rows in by_variant.items():
-            if (visitor_id, slot_key, variant_key) not in exposed_before:
-                _visitor_count(rows, seen, rewards, counts, window)
+        by_group: dict[tuple[str, str], list[list[DecisionRow]]] = defaultdict(list)
+        cohorts: dict[tuple[str, str, str], Cohort | None] = {}
+        for (slot_key, group, variant_key), rows in by_variant.items():
+            by_group[(slot_key, group)].append(rows)
+            if (visitor_id, slot_key, group, variant_key) not in exposed_before:
+                cohort = cohorts[(slot_key, group, variant_key)] = _cohort(rows, seen, rewards, window)
+                if cohort is not None:
+                    cohort.add(counts[(slot_key, group, variant_key, _day(cohort.exposed_at))])
+        for (slot_key, group), variants in by_group.items():
+            if (visitor_id, slot_key, group) in groups_before:
+                continue
+            if len(variants) == 1:
+                # One variant in the group (the usual case with sticky assignment): the same cohort.
+                cohort = cohorts[(slot_key, group, variants[0][0][3])]
+            else:
+                cohort = _cohort(
+                    sorted((row for rows in variants for row in rows), key=itemgetter(4)), seen, rewards, window
+                )
+            if cohort is not None:
+                cohort.add(group_counts[(slot_key, group, _day(cohort.exposed_at))])
 
 
-def _visitor_count(
+@dataclass(slots=True)  # not frozen: built once per visitor, and a frozen dataclass's __init__ is slower
+class Cohort:
+    """One visitor's outcomes after their first exposure: what they add to a cohort row."""
+
+    exposed_at: datetime
+    clicked: bool
+    converted: bool
+    value: float
+    dwell: float
+
+    def add(self, day: DayCounts) -> None:
+        day.visitors += 1
+        day.visitors_clicked += self.clicked
+        day.visitors_converted += self.converted
+        day.value_sum += self.value
+        day.value_squares += self.value * self.value
+        day.dwell_sum += self.dwell
+        day.dwell_squares += self.dwell * self.dwell
+
+
+def _cohort(
     rows: list[DecisionRow],
     seen: set[Any],
     rewards: dict[Any, Reward],
-    counts: dict[Key, DayCounts],
     window: timedelta,
-) -> None:
-    """Count one visitor in the cohort of the day they first saw this variant, with their outcomes after it."""
+) -> Cohort | None:
+    """One visitor's first exposure among ``rows`` (in time order) and their outcomes within the window after it."""
     first = next((row for row in rows if row[0] in seen), None)
     if first is None:
-        return  # never seen: not exposed
+        return None  # never seen: not exposed
     exposed_at = first[4]
     clicked = converted = False
     value = dwell = 0.0
-    for decision_id, *_, created_at in rows:
+    for decision_id, _, _, _, created_at, _ in rows:
         if exposed_at <= created_at <= exposed_at + window:
             reward = rewards[decision_id]
             clicked = clicked or reward.clicked
             converted = converted or reward.converted
             value += reward.value
             dwell += reward.visible_ms / 1000.0
-    day = counts[(first[2], first[3], _day(exposed_at))]
-    day.visitors += 1
-    day.visitors_clicked += clicked
-    day.visitors_converted += converted
-    day.value_sum += value
-    day.value_squares += value * value
-    day.dwell_sum += dwell
-    day.dwell_squares += dwell * dwell
+    return Cohort(exposed_at, clicked, converted, value, dwell)
 
 
-def _exposed_before(visitors: list[Any], start_at: datetime) -> set[tuple[Any, str, str]]:
-    """(visitor, slot, variant) of these visitors' exposures before ``start_at``: their cohort is already final."""
+def _exposed_before(visitors: list[Any], start_at: datetime) -> set[tuple[Any, str, str, str]]:
+    """(visitor, slot, group, variant) of these visitors' exposures before ``start_at``: their cohorts are final."""
     impressed = Event.objects.filter(decision_id=OuterRef("id"), type="impression", is_bot=False)
     exposures = (
         DecisionLog.objects.filter(visitor_id__in=visitors, created_at__lt=start_at, is_bot=False)
         .filter(Exists(impressed))
-        .values_list(_text("visitor_id"), "slot_key", "variant_key")
+        .annotate(group=GROUP)
+        .values_list(_text("visitor_id"), "slot_key", "group", "variant_key")
         .distinct()
     )
     return set(_raw_rows(exposures, times=(), chunk_size=10_000))
 
 
-def _counts_write(counts: dict[Key, DayCounts], start: date, now: datetime) -> tuple[int, int]:
+def _counts_write(
+    counts: dict[Key, DayCounts], group_counts: dict[GroupKey, DayCounts], start: date, now: datetime
+) -> tuple[int, int]:
     """Upsert the re-rolled days' rows and delete those left without data; returns (written, deleted)."""
     rows = [
-        VariantDay(slot_key=slot_key, variant_key=variant_key, day=day, updated_at=now, **asdict(figures))
-        for (slot_key, variant_key, day), figures in counts.items()
+        VariantDay(slot_key=slot_key, group=group, variant_key=variant_key, day=day, updated_at=now, **asdict(figures))
+        for (slot_key, group, variant_key, day), figures in counts.items()
+    ]
+    group_rows = [
+        GroupDay(
+            slot_key=slot_key, group=group, day=day, updated_at=now, **{name: getattr(figures, name) for name in COHORT}
+        )
+        for (slot_key, group, day), figures in group_counts.items()
     ]
     with transaction.atomic():
         # By key, not "everything not written now": a concurrent run writing the same days keeps its rows.
         stale = [
             pk
             for pk, *key in VariantDay.objects.filter(day__gte=start).values_list(
-                "pk", "slot_key", "variant_key", "day"
+                "pk", "slot_key", "group", "variant_key", "day"
             )
             if tuple(key) not in counts
         ]
         deleted, _ = VariantDay.objects.filter(pk__in=stale).delete() if stale else (0, {})
+        stale_groups = [
+            pk
+            for pk, *key in GroupDay.objects.filter(day__gte=start).values_list("pk", "slot_key", "group", "day")
+            if tuple(key) not in group_counts
+        ]
+        if stale_groups:
+            GroupDay.objects.filter(pk__in=stale_groups).delete()
         VariantDay.objects.bulk_create(
             rows,
             batch_size=500,
             update_conflicts=True,
-            unique_fields=["slot_key", "variant_key", "day"],
+            unique_fields=["slot_key", "group", "variant_key", "day"],
             update_fields=[*COUNTERS, "updated_at"],
+        )
+        GroupDay.objects.bulk_create(
+            group_rows,
+            batch_size=500,
+            update_conflicts=True,
+            unique_fields=["slot_key", "group", "day"],
+            update_fields=[*COHORT, "updated_at"],
         )
     return len(rows), deleted

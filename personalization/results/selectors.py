@@ -74,8 +74,14 @@ def slot_results_recent(slot_key: str, *, days: int = DEFAULT_DAYS, metric: str 
     return slot_results(slot_key, start, end, metric)
 
 
-def slot_results(slot_key: str, start: date, end: date, metric: str | None = None) -> dict[str, Any]:
-    """The results contract of one slot for one metric over the days ``start``..``end`` (inclusive)."""
+def slot_results(
+    slot_key: str, start: date, end: date, metric: str | None = None, *, group: str | None = None
+) -> dict[str, Any]:
+    """The results contract of one slot for one metric over the days ``start``..``end`` (inclusive).
+
+    ``group``: only the decisions of one assignment group ("" the slot's strategy, "holdout",
+    "experiment:<key>"); None sums them all, every visitor the slot served.
+    """
     slot = Slot.objects.filter(key=slot_key).prefetch_related("variants").first()
     if slot is None:
         raise SlotNotFoundError(slot_key)
@@ -86,7 +92,7 @@ def slot_results(slot_key: str, start: date, end: date, metric: str | None = Non
         raise ValueError(f"start: {start} is after end {end}")
     chosen = METRICS[metric]
     variants = list(slot.variants.all())
-    sums = _variant_sums(slot_key, start, end, chosen)
+    sums = _variant_sums(slot_key, start, end, chosen, group=group)
 
     keys = [v.key for v in variants] + sorted(set(sums) - {v.key for v in variants})
     control = slot.default_variant if slot.default_variant in keys else (keys[0] if keys else "")
@@ -119,16 +125,16 @@ def slot_results(slot_key: str, start: date, end: date, metric: str | None = Non
     return {**head, **_finite(results.as_contract())}
 
 
-def _variant_sums(slot_key: str, start: date, end: date, metric: Metric) -> dict[str, VariantSums]:
+def _variant_sums(
+    slot_key: str, start: date, end: date, metric: Metric, *, group: str | None = None
+) -> dict[str, VariantSums]:
     fields = {"visitors": Sum("visitors"), "total": Sum(metric.total)}
     if metric.squares:
         fields["squares"] = Sum(metric.squares)
-    rows = (
-        VariantDay.objects.filter(slot_key=slot_key, day__gte=start, day__lte=end)
-        .values("variant_key")
-        .annotate(**fields)
-        .order_by("variant_key")
-    )
+    days = VariantDay.objects.filter(slot_key=slot_key, day__gte=start, day__lte=end)
+    if group is not None:
+        days = days.filter(group=group)
+    rows = days.values("variant_key").annotate(**fields).order_by("variant_key")
     return {
         row["variant_key"]: VariantSums(
             row["variant_key"],

@@ -6,7 +6,8 @@ A process re-reads that version at most every ``CATALOG_CHECK_SECONDS`` (from
 the ``signals`` cache: Redis, or a folder in ``var/`` on the embedded default,
 which every local process shares where the in-memory cache is not), so
 the request path costs no query and, most of the time, no cache read either.
-Publishing a slot or saving a segment bumps the version.
+Publishing a slot, an experiment or saving a segment bumps the version. A slot's published
+experiments are compiled beside its policy; serving asks which one runs at the moment.
 """
 
 from __future__ import annotations
@@ -23,10 +24,12 @@ from django.core.cache import caches
 from content.selectors import SlotDefinition, VariantDefinition, slot_definitions_live
 from personalization.conf import setting
 from personalization.engine import Candidate, Policy, SegmentSpec, build_policy
+from personalization.engine.experiments import ExperimentAssignment
 from tracking.outages import outage_guard
 
 if TYPE_CHECKING:
     from personalization.engine.reward_model import RewardModel
+from personalization.serving.experiments import experiment_assignments_live
 from personalization.serving.segments import segment_specs_all
 
 logger = logging.getLogger(__name__)
@@ -39,10 +42,18 @@ class CompiledSlot:
     candidates: tuple[Candidate, ...]
     variants: dict[str, VariantDefinition]
     needs_features: bool = False  # a behavioural rule reads real-time features
+    experiments: tuple[ExperimentAssignment, ...] = ()  # published, not ended, in start order
 
     @property
     def key(self) -> str:
         return self.definition.key
+
+    def experiment_running(self, at: float) -> ExperimentAssignment | None:
+        """The experiment running at ``at`` (POSIX seconds), if any: at most one does per slot."""
+        for experiment in self.experiments:
+            if experiment.running(at):
+                return experiment
+        return None
 
 
 @dataclass(frozen=True)
@@ -66,6 +77,7 @@ def slot_compile(
     definition: SlotDefinition,
     segments: dict[int, SegmentSpec],
     model: tuple[int, RewardModel] | None = None,
+    experiments: tuple[ExperimentAssignment, ...] = (),
 ) -> CompiledSlot:
     live = definition.live_variants
     default_key = definition.default_variant or (definition.variants[0].key if definition.variants else "")
@@ -89,6 +101,7 @@ def slot_compile(
         variants={v.key: v for v in definition.variants},
         # Model slots read real-time features too: they are model inputs, logged with each decision for training.
         needs_features=definition.strategy == "model" or any(segment.uses_features for segment, _ in rules),
+        experiments=experiments,
     )
 
 
@@ -100,10 +113,11 @@ def catalog_build(version: str) -> Catalog:
         from personalization.serving.model_store import model_versions_active
 
         models = model_versions_active()
+    experiments = experiment_assignments_live(definitions)
     slots = {}
     for key, definition in definitions.items():
         try:
-            slots[key] = slot_compile(definition, segments, models.get(key))
+            slots[key] = slot_compile(definition, segments, models.get(key), experiments.get(key, ()))
         except ValueError as exc:
             logger.error("Slot %r cannot be compiled (%s); it renders nothing until fixed.", key, exc)
     return Catalog(version=version, slots=slots, segments=segments)

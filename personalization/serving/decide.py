@@ -7,6 +7,12 @@ published revision, to the sink the caller names (``tracking.decision_sinks``:
 the request's batch on a page; written at once by default). A policy that fails falls
 back to the default variant, logs why and counts it: a page is never broken by
 personalization.
+
+Before the slot's policy, a visitor with an id and consent may be assigned elsewhere, by
+sticky hashes: to the slot's holdout (always the default, logged as policy "holdout"), else to
+the arm of the experiment running on the slot (policy "experiment", its key as the version).
+The holdout comes first so that it measures doing nothing against everything else, the
+experiment included. Anonymous calls are never in either.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from content.placeholders import CONTEXT_FIELDS
 from content.rendering import params_personalize, variant_render
 from content.selectors import VariantDefinition
 from personalization.engine import Choice, Context, FixedPolicy, NoCandidatesError
+from personalization.engine.experiments import holdout_contains
 from personalization.serving.catalog import CompiledSlot, catalog_get
 from personalization.serving.scores import cached_scores_get
 from tracking.decision_sinks import WRITE_NOW, DecisionSink
@@ -85,6 +92,20 @@ def _choose(slot: CompiledSlot, context: Context, rng: random.Random) -> tuple[C
         return _default(slot, context, rng, "fallback")
 
 
+def _assign(slot: CompiledSlot, visitor_id: str, context: Context, rng: random.Random) -> tuple[Choice, str, str]:
+    """The holdout's default, the running experiment's arm, or else the slot's own policy."""
+    if visitor_id:
+        if holdout_contains(slot.key, visitor_id, slot.definition.holdout_share):
+            choice, _, version = _default(slot, context, rng, "holdout")
+            return dataclasses.replace(choice, reason="holdout"), "holdout", version
+        experiment = slot.experiment_running(time.time()) if slot.experiments else None
+        if experiment is not None:
+            arm = experiment.assign(visitor_id)
+            if arm is not None:
+                return arm, "experiment", experiment.key
+    return _choose(slot, context, rng)
+
+
 def _default(slot: CompiledSlot, context: Context, rng: random.Random, why: str) -> tuple[Choice, str, str]:
     """The slot's default variant, logged under a policy name that says why it was not personalized."""
     fixed = FixedPolicy(default_key=slot.definition.default_variant)
@@ -125,7 +146,7 @@ def decide(
         # A triggered slot shows its default until the trigger fires and the tracker asks again.
         choice, policy_name, policy_version = _default(compiled, context, rng, "trigger-default")
     elif visitor.personalization_consent:
-        choice, policy_name, policy_version = _choose(compiled, context, rng)
+        choice, policy_name, policy_version = _assign(compiled, visitor.id, context, rng)
     else:
         # No personalization consent: everyone gets the default, and nothing per visitor is kept.
         choice, policy_name, policy_version = _default(compiled, context, rng, "no-consent")

@@ -35,6 +35,7 @@ def slot_create(
     rules: list[tuple[str, str]] | None = None,
     segments: dict[str, Segment] | None = None,
     paused: tuple[str, ...] = (),
+    holdout: float = 0.0,
 ):
     variants = variants or [("a", 1), ("b", 1)]
     slot = slot_publish(
@@ -48,6 +49,7 @@ def slot_create(
                 for vkey, weight in variants
             ],
             "rules": rules or [],
+            "holdout_share": holdout,
         },
         {key: segment.pk for key, segment in (segments or {}).items()},
     )

@@ -1,4 +1,5 @@
-"""``manage.py results --slot KEY``: roll up what is pending, then print the slot's results (the API's JSON with --json)."""
+"""``manage.py results --slot KEY [--experiment KEY]``: roll up what is pending, then print the slot's (or one
+experiment's) results (the API's JSON with --json)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
+from personalization.results.experiments import ExperimentNotFoundError, slot_experiment_results
 from personalization.results.rollup import results_rollup
 from personalization.results.selectors import DEFAULT_DAYS, MAX_DAYS, METRICS, SlotNotFoundError, slot_results_recent
 
@@ -55,15 +57,25 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="Print the JSON of GET /api/v1/slots/<key>/results/.")
         parser.add_argument("--days", type=int, default=DEFAULT_DAYS, help=f"The last N days (default {DEFAULT_DAYS}).")
         parser.add_argument("--metric", choices=list(METRICS), help="Default: what the slot is rewarded on.")
+        parser.add_argument(
+            "--experiment", help="An experiment's key: its variants only, over its own window (--days is ignored)."
+        )
 
-    def handle(self, *args, slot: str, json: bool = False, days: int = DEFAULT_DAYS, metric=None, **options):
+    def handle(
+        self, *args, slot: str, json: bool = False, days: int = DEFAULT_DAYS, metric=None, experiment=None, **options
+    ):
         if not 1 <= days <= MAX_DAYS:
             raise CommandError(f"--days must be between 1 and {MAX_DAYS}, got {days}.")
         results_rollup()  # what is pending first, so the numbers are current
         try:
-            body = slot_results_recent(slot, days=days, metric=metric)
+            if experiment:
+                body = slot_experiment_results(slot, experiment, metric=metric)
+            else:
+                body = slot_results_recent(slot, days=days, metric=metric)
         except SlotNotFoundError:
             raise CommandError(f"No slot has the key {slot!r}.") from None
+        except ExperimentNotFoundError:
+            raise CommandError(f"No experiment has the key {experiment!r} on the slot {slot!r}.") from None
         self.stdout.write(_dumps(body) if json else results_table(body))
 
 

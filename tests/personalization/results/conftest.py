@@ -15,7 +15,16 @@ def at(day: datetime, hour: int, minute: int = 0) -> datetime:
     return day + timedelta(hours=hour, minutes=minute)
 
 
-def decision(visitor, variant: str, when: datetime, *, slot: str = "hero", is_bot: bool = False) -> uuid.UUID:
+def decision(
+    visitor,
+    variant: str,
+    when: datetime,
+    *,
+    slot: str = "hero",
+    is_bot: bool = False,
+    policy: str = "split",
+    policy_version: str = "",
+) -> uuid.UUID:
     decision_id = uuid.uuid4()
     DecisionLog.objects.create(
         id=decision_id,
@@ -23,8 +32,8 @@ def decision(visitor, variant: str, when: datetime, *, slot: str = "hero", is_bo
         visitor_id=visitor,
         slot_key=slot,
         variant_key=variant,
-        policy="split",
-        policy_version="",
+        policy=policy,
+        policy_version=policy_version,
         propensity=0.5,
         is_bot=is_bot,
     )

@@ -1,0 +1,133 @@
+"""The experiment editor form: checks that variants, traffic, metrics and schedule make a runnable experiment.
+
+Errors name the field they are about, as the slot form's do. The form reads the slot's
+published variants (the slot row is its published state) and the other published
+experiments of the slot, so that at most one runs on a slot at any time.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+from wagtail.admin.forms import WagtailAdminModelForm
+
+
+def metric_choices() -> list[tuple[str, str]]:
+    # Imported here: the results selectors import the models, which import this form.
+    from personalization.results.selectors import METRICS
+
+    return [(key, f"{key.replace('_', ' ').capitalize()} ({metric.label})") for key, metric in METRICS.items()]
+
+
+class ListField(forms.CharField):
+    """A list typed as comma-separated text: "a, b, c"."""
+
+    def __init__(self, *, number: bool = False, **kwargs: Any) -> None:
+        self.number = number
+        super().__init__(**kwargs)
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, list | tuple):
+            return ", ".join(_plain(item) for item in value)
+        return value
+
+    def to_python(self, value: Any) -> list[Any]:
+        if isinstance(value, list | tuple):
+            return list(value)
+        text = super().to_python(value)
+        items = [item.strip() for item in text.split(",") if item.strip()]
+        if not self.number:
+            return items
+        numbers = []
+        for item in items:
+            try:
+                number = float(item)
+            except ValueError:
+                raise ValidationError(f"“{item}” is not a number.") from None
+            if not (math.isfinite(number) and number > 0):
+                raise ValidationError(f"Every weight must be a number above 0, got “{item}”.")
+            numbers.append(number)
+        return numbers
+
+
+def _plain(item: Any) -> str:
+    return f"{item:g}" if isinstance(item, float) else str(item)
+
+
+class ExperimentForm(WagtailAdminModelForm):
+    variants = ListField(
+        help_text="Variant keys of the slot, comma-separated, the control first: e.g. “a, b, c”.",
+    )
+    weights = ListField(
+        number=True,
+        required=False,
+        help_text="Relative traffic per variant, in the same order: e.g. “50, 25, 25”. Blank: equal shares.",
+    )
+    primary_metric = forms.ChoiceField(choices=metric_choices, help_text="What decides the experiment.")
+    guardrail_metrics = forms.MultipleChoiceField(
+        choices=metric_choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Watched for harm: the results warn when one of these gets worse.",
+    )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        slot = cleaned.get("slot")
+        variants = cleaned.get("variants")
+        if slot is not None and variants is not None:
+            self._variants_check(slot, variants)
+        weights = cleaned.get("weights")
+        if weights and variants and len(weights) != len(variants):
+            self.add_error(
+                "weights", f"Give one weight per variant: {len(weights)} weights for {len(variants)} variants."
+            )
+        share = cleaned.get("share")
+        if share is not None and not (math.isfinite(share) and 0 < share <= 1):
+            self.add_error(
+                "share", f"The traffic share must be above 0 and at most 1 (1 = every visitor), got {share:g}."
+            )
+        starts_at, ends_at = cleaned.get("starts_at"), cleaned.get("ends_at")
+        if starts_at and ends_at and ends_at <= starts_at:
+            self.add_error("ends_at", "The stop time must be after the start time.")
+        if slot is not None and starts_at and not self.errors:
+            self._overlap_check(slot, cleaned)
+        return cleaned
+
+    def _variants_check(self, slot: Any, variants: list[str]) -> None:
+        live = [v.key for v in slot.variants.all() if not v.is_paused]
+        paused = {v.key for v in slot.variants.all() if v.is_paused}
+        if len(variants) < 2:
+            self.add_error("variants", "An experiment needs at least two variants: the control first, then the others.")
+            return
+        repeated = sorted({key for key in variants if variants.count(key) > 1})
+        if repeated:
+            self.add_error("variants", f"Each variant once: {', '.join(repeated)} appears more than once.")
+        unknown = [key for key in variants if key not in live]
+        if unknown:
+            words = ", ".join(f"{key} (paused)" if key in paused else key for key in unknown)
+            self.add_error(
+                "variants",
+                f"The slot “{slot.key}” has no live variant {words}. Its live variants: {', '.join(live) or 'none'}.",
+            )
+
+    def _overlap_check(self, slot: Any, cleaned: dict[str, Any]) -> None:
+        """At most one experiment runs on a slot: none of its other published ones may overlap this one."""
+        from datetime import timedelta
+
+        starts_at = cleaned["starts_at"]
+        limit = starts_at + timedelta(days=cleaned.get("max_days") or 1)
+        stops_at = min(cleaned["ends_at"], limit) if cleaned.get("ends_at") else limit
+        others = type(self.instance).objects.filter(slot=slot, live=True).exclude(pk=self.instance.pk)
+        for other in others:
+            if other.starts_at < stops_at and starts_at < other.stops_at:
+                self.add_error(
+                    "starts_at",
+                    f"The experiment “{other.name}” ({other.key}) runs on this slot from"
+                    f" {other.starts_at:%Y-%m-%d %H:%M} to {other.stops_at:%Y-%m-%d %H:%M} UTC; one experiment"
+                    " at a time per slot: stop it, or start this one after it.",
+                )
+                return

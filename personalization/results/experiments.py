@@ -1,0 +1,220 @@
+"""Results of an experiment and of a slot's holdout, in the results contract, from the rollups.
+
+``experiment_results`` reads only the experiment's own rows (group ``experiment:<key>``) over
+its start to today (or its stop), compares its arms with the first (the control) and checks the
+sample ratio against the configured weights: assignment is a hash, so a mismatch means visitors
+are lost or miscounted somewhere. The verdict also says where the experiment stands against its
+minimum sample and maximum duration, and names a guardrail metric a variant makes worse.
+
+``holdout_uplift`` compares the visitors served by the slot's strategy (all its variants, each
+visitor once: ``GroupDay``) with those held out on the default, with the same statistics.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from datetime import UTC, date, datetime
+from typing import Any
+
+from django.db.models import Sum
+
+from personalization.engine.statistics import VariantSums, experiment_compare, verdict_words
+from personalization.engine.statistics.results import ExperimentResults
+
+from ..models import Experiment, GroupDay
+from .selectors import METRICS, Metric, SlotNotFoundError, _finite, _variant_sums
+
+ALPHA = 0.05
+HOLDOUT = "holdout"
+SERVED = "served"
+
+
+class ExperimentNotFoundError(LookupError):
+    """No experiment has this key (on this slot)."""
+
+
+def experiment_get(slot_key: str, key: str) -> Experiment:
+    """The slot's experiment with this key (published or not: a stopped one still has results)."""
+    experiment: Experiment | None = Experiment.objects.select_related("slot").filter(key=key).first()
+    if experiment is None or experiment.slot.key != slot_key:
+        raise ExperimentNotFoundError(f"No experiment has the key {key!r} on the slot {slot_key!r}.")
+    return experiment
+
+
+def slot_experiment_results(slot_key: str, experiment_key: str, *, metric: str | None = None) -> dict[str, Any]:
+    """What ``GET /api/v1/slots/<key>/results/?experiment=<key>`` and ``manage.py results --experiment`` answer."""
+    from content.models import Slot
+
+    if not Slot.objects.filter(key=slot_key).exists():
+        raise SlotNotFoundError(slot_key)
+    return experiment_results(experiment_get(slot_key, experiment_key), metric=metric)
+
+
+def experiment_window(experiment: Experiment, today: date | None = None) -> tuple[date, date]:
+    """From its start to today, or to its stop if it stopped earlier."""
+    today = today or datetime.now(UTC).date()
+    start = experiment.starts_at.astimezone(UTC).date()
+    end = min(today, experiment.stops_at.astimezone(UTC).date())
+    return start, max(start, end)
+
+
+def experiment_results(
+    experiment: Experiment, *, metric: str | None = None, today: date | None = None
+) -> dict[str, Any]:
+    """The results contract for the experiment's arms, with an ``experiment`` member describing it."""
+    metric = metric or experiment.primary_metric
+    if metric not in METRICS:
+        raise ValueError(f"metric: must be one of {', '.join(METRICS)}, got {metric!r}")
+    start, end = experiment_window(experiment, today)
+    group = f"experiment:{experiment.key}"
+    arms = list(experiment.variants)
+    weights = [float(w) for w in experiment.weights] if experiment.weights else [1.0] * len(arms)
+    split = dict(zip(arms, weights, strict=True))
+    names = {v.key: v.name for v in experiment.slot.variants.all()}
+    days = (end - start).days + 1
+
+    results = _compare(experiment.slot.key, start, end, METRICS[metric], group, arms, split, names, experiment, days)
+    verdict = results.verdict + _sample_words(experiment, results, days)
+    guardrails = []
+    for guardrail in experiment.guardrail_metrics:
+        if guardrail == metric or guardrail not in METRICS:
+            continue
+        checked = _compare(experiment.slot.key, start, end, METRICS[guardrail], group, arms, split, names)
+        for comparison in checked.comparisons:
+            worse = (
+                comparison.sequential_p_value is not None
+                and comparison.sequential_p_value < ALPHA
+                and comparison.lift is not None
+                and comparison.lift < 0
+            )
+            guardrails.append(
+                {"metric": guardrail, "variant": comparison.variant, "lift": comparison.lift, "worse": worse}
+            )
+            if worse:
+                verdict += (
+                    f" Guardrail {guardrail.replace('_', ' ')}: {names.get(comparison.variant, comparison.variant)}"
+                    f" makes it worse ({comparison.lift:+.1%})."
+                )
+    head = {
+        "slot": experiment.slot.key,
+        "window": {"start": start.isoformat(), "end": end.isoformat()},
+        "metric": metric,
+    }
+    described = {
+        "key": experiment.key,
+        "name": experiment.name,
+        "status": experiment.status,
+        "share": experiment.share,
+        "split": {arm: weight / sum(weights) for arm, weight in split.items()},
+        "minimum_sample": experiment.minimum_sample,
+        "starts_at": experiment.starts_at.isoformat(),
+        "stops_at": experiment.stops_at.isoformat(),
+        "guardrails": guardrails,
+    }
+    body = {**head, **results.as_contract(), "verdict": verdict, "experiment": described}
+    finite: dict[str, Any] = _finite(body)
+    return finite
+
+
+def _compare(
+    slot_key: str,
+    start: date,
+    end: date,
+    metric: Metric,
+    group: str,
+    arms: list[str],
+    split: dict[str, float],
+    names: dict[str, str],
+    experiment: Experiment | None = None,
+    days: int = 1,
+) -> ExperimentResults:
+    sums = _variant_sums(slot_key, start, end, metric, group=group)
+    empty = 0.0 if metric.kind == "mean" else None
+    arm_sums = [sums.get(arm, VariantSums(arm, 0, 0.0, empty)) for arm in arms]
+    smallest = min(arm.visitors for arm in arm_sums)
+    return experiment_compare(
+        arm_sums[0],
+        arm_sums[1:],
+        kind=metric.kind,
+        expected_split=split,  # assignment is random by hash: the configured weights are the truth
+        names=names,
+        minimum_sample=experiment.minimum_sample if experiment else None,
+        visitors_per_day=smallest / days if experiment and smallest else None,
+    )
+
+
+def _sample_words(experiment: Experiment, results: ExperimentResults, days: int) -> str:
+    """Where the experiment stands against its minimum sample and its maximum duration."""
+    smallest = min(v.visitors for v in results.variants)
+    if smallest >= experiment.minimum_sample:
+        return ""
+    status = experiment.status
+    if status in ("ended", "stopped"):
+        return (
+            f" It {status} before reaching its minimum sample ({smallest:,} of {experiment.minimum_sample:,} visitors"
+            " per variant): treat these results as inconclusive."
+        )
+    words = " The minimum sample is not reached yet: results are early."
+    if smallest and status == "running":
+        per_day = smallest / days
+        needed = math.ceil((experiment.minimum_sample - smallest) / per_day)
+        left = (experiment.stops_at - datetime.now(UTC)).total_seconds() / 86400
+        if needed > left:
+            words += (
+                f" At this rate it needs about {needed} more days, but it stops in {max(0, math.floor(left))}"
+                " (its stop or maximum duration): raise its traffic share or extend it."
+            )
+    return words
+
+
+def holdout_uplift(slot_key: str, start: date, end: date, metric: str) -> dict[str, Any]:
+    """Visitors served by the slot's strategy (every variant) against its holdout, in the results contract.
+
+    Control is the holdout ("holdout"), the one variant compared is "served"; the lift is what
+    personalization adds over always showing the default. No sample-ratio check: the served
+    share depends on the experiments that ran beside the holdout.
+    """
+    from content.models import Slot
+
+    if not Slot.objects.filter(key=slot_key).exists():
+        raise SlotNotFoundError(slot_key)
+    if metric not in METRICS:
+        raise ValueError(f"metric: must be one of {', '.join(METRICS)}, got {metric!r}")
+    if start > end:
+        raise ValueError(f"start: {start} is after end {end}")
+    chosen = METRICS[metric]
+    fields = {"visitors": Sum("visitors"), "total": Sum(chosen.total)}
+    if chosen.squares:
+        fields["squares"] = Sum(chosen.squares)
+    rows = (
+        GroupDay.objects.filter(slot_key=slot_key, day__gte=start, day__lte=end, group__in=["", HOLDOUT])
+        .values("group")
+        .annotate(**fields)
+    )
+    sums = {
+        (HOLDOUT if row["group"] == HOLDOUT else SERVED): VariantSums(
+            HOLDOUT if row["group"] == HOLDOUT else SERVED,
+            int(row["visitors"] or 0),
+            float(row["total"] or 0),
+            float(row.get("squares") or 0) if chosen.squares else None,
+        )
+        for row in rows
+    }
+    empty = 0.0 if chosen.kind == "mean" else None
+    holdout = sums.get(HOLDOUT, VariantSums(HOLDOUT, 0, 0.0, empty))
+    served = sums.get(SERVED, VariantSums(SERVED, 0, 0.0, empty))
+    names = {HOLDOUT: "the holdout (default only)", SERVED: "Personalized"}
+    results = experiment_compare(holdout, [served], kind=chosen.kind, names=names)
+    # Equal shares are not the expectation (the holdout is a small share): no check, and words without one.
+    results = dataclasses.replace(results, srm=None)
+    verdict = verdict_words(results, names=names)
+    body = {
+        "slot": slot_key,
+        "window": {"start": start.isoformat(), "end": end.isoformat()},
+        "metric": metric,
+        **results.as_contract(),
+        "verdict": verdict,
+    }
+    finite: dict[str, Any] = _finite(body)
+    return finite

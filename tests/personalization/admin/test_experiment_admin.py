@@ -1,0 +1,121 @@
+"""The Experiments screens: an editor drafts, publishes and stops an experiment; mistakes name their field."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from personalization.models import Experiment
+from personalization.serving.catalog import catalog_get
+from tests.factories.experiments import experiment_create
+from tests.factories.slots import slot_create
+
+pytestmark = pytest.mark.django_db
+
+URL = "/admin/snippets/personalization/experiment/"
+
+
+@pytest.fixture
+def hero(db):
+    return slot_create("hero", variants=[("a", 1), ("b", 1), ("c", 1)], default="a", paused=("c",))
+
+
+def form(slot, **overrides) -> dict:
+    start = timezone.now() - timedelta(minutes=5)
+    data = {
+        "name": "Hero headline",
+        "key": "hero-headline",
+        "slot": slot.pk,
+        "hypothesis": "A shorter headline gets more clicks.",
+        "variants": "a, b",
+        "weights": "",
+        "share": "0.5",
+        "primary_metric": "click_rate",
+        "guardrail_metrics": ["conversion_rate"],
+        "starts_at": start.strftime("%Y-%m-%d %H:%M"),
+        "ends_at": "",
+        "minimum_sample": "500",
+        "max_days": "14",
+    }
+    data.update(overrides)
+    return data
+
+
+def errors(response) -> dict[str, list[str]]:
+    assert response.status_code == 200, response.status_code
+    return {field: list(messages) for field, messages in response.context["form"].errors.items()}
+
+
+def test_the_add_screen_opens(admin_client, hero):
+    response = admin_client.get(f"{URL}add/")
+    assert response.status_code == 200
+    body = response.content.decode()
+    for label in ("Traffic share", "Hypothesis", "Maximum duration (days)", "Click rate"):
+        assert label in body
+
+
+def test_a_draft_then_published_experiment_is_served(admin_client, hero):
+    response = admin_client.post(f"{URL}add/", form(hero, weights="3, 1"))
+    assert response.status_code == 302, errors(response)
+    experiment = Experiment.objects.get(key="hero-headline")
+    assert (experiment.live, experiment.status) == (False, "draft")
+    assert experiment.variants == ["a", "b"]
+    assert experiment.weights == [3.0, 1.0]
+    assert experiment.guardrail_metrics == ["conversion_rate"]
+    assert catalog_get().slots["hero"].experiments == ()
+
+    response = admin_client.post(f"{URL}edit/{experiment.pk}/", {**form(hero, weights="3, 1"), "action-publish": "1"})
+    assert response.status_code == 302, errors(response)
+    experiment.refresh_from_db()
+    assert (experiment.live, experiment.status) == (True, "running")
+    (compiled,) = catalog_get().slots["hero"].experiments
+    assert (compiled.key, compiled.arms, compiled.share, compiled.split) == (
+        "hero-headline",
+        ("a", "b"),
+        0.5,
+        {"a": 0.75, "b": 0.25},
+    )
+    assert experiment.revisions.count() == 2
+
+    listing = admin_client.get(URL)
+    assert listing.status_code == 200
+    assert "Running" in listing.content.decode() or "running" in listing.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "words"),
+    [
+        ({"variants": "a, z"}, "variants", "no live variant z"),
+        ({"variants": "a, c"}, "variants", "c (paused)"),
+        ({"variants": "a"}, "variants", "at least two variants"),
+        ({"variants": "a, a"}, "variants", "a appears more than once"),
+        ({"weights": "1"}, "weights", "one weight per variant"),
+        ({"weights": "1, -2"}, "weights", "above 0"),
+        ({"weights": "1, x"}, "weights", "not a number"),
+        ({"share": "0"}, "share", "above 0 and at most 1"),
+        ({"share": "1.5"}, "share", "above 0 and at most 1"),
+        ({"primary_metric": "revenue"}, "primary_metric", "revenue"),
+        ({"guardrail_metrics": ["speed"]}, "guardrail_metrics", "speed"),
+        ({"ends_at": "2020-01-01 00:00"}, "ends_at", "after the start"),
+        ({"max_days": "0"}, "max_days", "greater than or equal to 1"),
+    ],
+)
+def test_validation_errors_name_the_field(admin_client, hero, overrides, field, words):
+    found = errors(admin_client.post(f"{URL}add/", form(hero, **overrides)))
+    assert field in found, found
+    assert any(words in message for message in found[field]), found[field]
+    assert not Experiment.objects.exists()
+
+
+def test_one_running_experiment_per_slot(admin_client, hero):
+    experiment_create(hero, "first", variants=("a", "b"), starts_at=timezone.now() - timedelta(days=1))
+    found = errors(admin_client.post(f"{URL}add/", {**form(hero), "action-publish": "1"}))
+    assert "already" not in str(found)  # the message says what overlaps, and how to fix it
+    assert any("“First” (first) runs on this slot" in m for m in found["starts_at"]), found
+    # after it stops, another may start
+    later = (timezone.now() + timedelta(days=40)).strftime("%Y-%m-%d %H:%M")
+    response = admin_client.post(f"{URL}add/", {**form(hero, starts_at=later), "action-publish": "1"})
+    assert response.status_code == 302, errors(response)
+    assert Experiment.objects.get(key="hero-headline").status == "scheduled"
