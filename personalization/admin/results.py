@@ -10,7 +10,7 @@ need permission to view (or change) slots, as the results API does.
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from urllib.parse import urlencode
 
 from django import forms
@@ -23,7 +23,8 @@ from wagtail.admin.widgets.button import HeaderButton
 
 from content.models import Slot
 from personalization.admin.charts import allocation_chart, rate_chart
-from personalization.results.dashboard import METRIC_NAMES, SlotDashboard, slot_dashboard
+from personalization.models import Experiment
+from personalization.results.dashboard import METRIC_NAMES, SlotDashboard, slot_dashboard, slot_experiments
 from personalization.results.selectors import DEFAULT_DAYS, MAX_DAYS, METRICS, SlotNotFoundError, metric_default
 
 WINDOWS = (7, 14, 30, 90, 180, 365)
@@ -53,11 +54,16 @@ def can_view_results(user) -> bool:
 class ResultsQueryForm(forms.Form):
     """The dashboard's pickers: which metric, over how many days."""
 
+    experiment = forms.ChoiceField(label="Traffic", required=False)
     metric = forms.ChoiceField(label="Metric", required=False)
     days = forms.TypedChoiceField(label="Window", coerce=int, required=False, empty_value=None)
 
-    def __init__(self, data, *, metric_default: str) -> None:
+    def __init__(self, data, *, metric_default: str, experiments: Sequence[Experiment] = ()) -> None:
         super().__init__(data)
+        self.fields["experiment"].choices = [
+            ("", "All of the slot's traffic"),
+            *((e.key, f"Experiment: {e.name} ({e.status})") for e in experiments),
+        ]
         self.fields["metric"].choices = [(key, METRIC_NAMES.get(key, key)) for key in METRICS]
         self.fields["metric"].initial = metric_default
         windows = list(WINDOWS)
@@ -75,6 +81,11 @@ class ResultsQueryForm(forms.Form):
         days = self.cleaned_data.get("days") or DEFAULT_DAYS
         return metric, days, problems
 
+    @property
+    def experiment_key(self) -> str | None:
+        """The chosen experiment, None for all traffic (or an unknown key, which ``values`` reports)."""
+        return (self.cleaned_data or {}).get("experiment") or None
+
 
 def _slot_or_404(key: str) -> Slot:
     slot = Slot.objects.filter(key=key).first()
@@ -84,8 +95,13 @@ def _slot_or_404(key: str) -> Slot:
 
 
 def _query(request: HttpRequest, slot: Slot) -> tuple[ResultsQueryForm, str, int, list[str]]:
-    default = metric_default(slot)
-    form = ResultsQueryForm(request.GET, metric_default=default)
+    experiments = slot_experiments(slot)
+    chosen = next((e for e in experiments if e.key == request.GET.get("experiment")), None)
+    # An experiment is read on its own primary metric unless the editor picks another.
+    default = chosen.primary_metric if chosen else metric_default(slot)
+    data = request.GET.copy()
+    data.setdefault("metric", default)  # so the picker shows the metric the page shows
+    form = ResultsQueryForm(data, metric_default=default, experiments=experiments)
     metric, days, problems = form.values(default)
     return form, metric, days, problems
 
@@ -98,11 +114,14 @@ def slot_results_view(request: HttpRequest, key: str) -> HttpResponse:
     for problem in problems:
         messages.error(request, f"{problem} Showing the default instead.")
     try:
-        dashboard = slot_dashboard(key, days=days, metric=metric)
+        dashboard = slot_dashboard(key, days=days, metric=metric, experiment=form.experiment_key)
     except SlotNotFoundError:
         raise Http404(f"No slot has the key {key!r}.") from None
     label = (lambda v: f"{v:.1%}") if dashboard.kind == "rate" else (lambda v: f"{v:,.2f}")
-    csv_url = reverse("tailor_results:csv", args=[key]) + "?" + urlencode({"metric": metric, "days": days})
+    query = {"metric": metric, "days": days}
+    if form.experiment_key:
+        query["experiment"] = form.experiment_key
+    csv_url = reverse("tailor_results:csv", args=[key]) + "?" + urlencode(query)
     return TemplateResponse(
         request,
         "personalization/admin/results.html",
@@ -114,6 +133,7 @@ def slot_results_view(request: HttpRequest, key: str) -> HttpResponse:
             "header_buttons": [HeaderButton("Download CSV", url=csv_url, icon_name="download")],
             "dashboard": dashboard,
             "form": form,
+            "experiment_picker": len(form.fields["experiment"].choices) > 1,
             "csv_url": csv_url,
             "rate_chart": rate_chart(dashboard.series, dashboard.names, label=label, metric_name=dashboard.metric_name),
             "allocation_chart": allocation_chart(dashboard.series, dashboard.names),
@@ -125,12 +145,13 @@ def slot_results_csv(request: HttpRequest, key: str) -> HttpResponse:
     if not can_view_results(request.user):
         raise PermissionDenied
     slot = _slot_or_404(key)
-    _, metric, days, problems = _query(request, slot)
+    form, metric, days, problems = _query(request, slot)
     if problems:
         # A download has no page to show a message on: say what is wrong instead of exporting something else.
         return HttpResponseBadRequest(" ".join(problems), content_type="text/plain; charset=utf-8")
-    dashboard = slot_dashboard(key, days=days, metric=metric, every_figure=True)
-    filename = f"tailor-results-{slot.key}-{dashboard.start.isoformat()}-{dashboard.end.isoformat()}.csv"
+    dashboard = slot_dashboard(key, days=days, metric=metric, every_figure=True, experiment=form.experiment_key)
+    group = f"-{form.experiment_key}" if form.experiment_key else ""
+    filename = f"tailor-results-{slot.key}{group}-{dashboard.start.isoformat()}-{dashboard.end.isoformat()}.csv"
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     response["Cache-Control"] = "private, no-store"

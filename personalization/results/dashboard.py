@@ -18,11 +18,15 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from django.utils.formats import date_format
+from django.utils.timezone import localtime
+
 from content.models import Slot
 
 from ..engine.statistics import SRM_THRESHOLD, MetricKind, VariantSums
 from ..engine.statistics.power import LIFT, sample_size_means, sample_size_proportions
-from ..models import ModelVersion
+from ..models import Experiment, ModelVersion
+from .experiments import HOLDOUT, SERVED, experiment_get, experiment_results, holdout_uplift
 from .selectors import METRICS, SlotNotFoundError, metric_default, slot_results, window_days
 from .series import Series, VariantDayFigures, series_build, variant_days_get
 
@@ -87,40 +91,96 @@ class SlotDashboard:
     minimum_sample: str
     series: Series
     rows: tuple[VariantDayFigures, ...]
+    experiment: ExperimentView | None = None  # the experiment shown, None for all of the slot's traffic
+    holdout: HoldoutPanel | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GuardrailLine:
+    metric_name: str
+    variant_name: str
+    lift: str
+    status: str  # "ok", "worse" or "not enough data"
+
+
+@dataclass(frozen=True, slots=True)
+class ExperimentView:
+    """What the dashboard says about the experiment it shows, beside the usual table and charts."""
+
+    key: str
+    name: str
+    status: str
+    status_text: str
+    share: str
+    split: str
+    minimum_sample: int
+    guardrails: tuple[GuardrailLine, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class HoldoutPanel:
+    """The live uplift over doing nothing: visitors served by the slot's strategy against its holdout."""
+
+    share: str
+    lines: tuple[VariantLine, ...]  # the holdout first (the control), then "served"
+    lift: str  # e.g. "+12.0% (95 %, look any time: +3.1% to +20.9%)"
+    verdict: str
 
 
 def slot_dashboard(
-    slot_key: str, *, days: int, metric: str | None = None, today: date | None = None, every_figure: bool = False
+    slot_key: str,
+    *,
+    days: int,
+    metric: str | None = None,
+    today: date | None = None,
+    every_figure: bool = False,
+    experiment: str | None = None,
 ) -> SlotDashboard:
     """The dashboard of one slot over the last ``days`` days. Raises ``SlotNotFoundError`` or ``ValueError``.
 
     ``rows`` carry only what the charts need unless ``every_figure`` (the CSV export) asks for all.
+    With ``experiment`` (a key of the slot's experiments; ``ExperimentNotFoundError`` otherwise)
+    it shows that experiment alone: its arms over its own window, whatever ``days`` says, the
+    sample ratio against its split, its minimum sample and guardrails, and a chart of its group.
     """
     slot = Slot.objects.filter(key=slot_key).prefetch_related("variants").first()
     if slot is None:
         raise SlotNotFoundError(slot_key)
+    chosen_experiment = experiment_get(slot_key, experiment) if experiment else None
+    if chosen_experiment is not None:
+        metric = metric or chosen_experiment.primary_metric
     metric = metric or metric_default(slot)
     if metric not in METRICS:
         raise ValueError(f"metric: must be one of {', '.join(METRICS)}, got {metric!r}")
     chosen = METRICS[metric]
-    start, end = window_days(days, today=today)
-    results = slot_results(slot_key, start, end, metric)
+    group = None
+    if chosen_experiment is not None:
+        results = experiment_results(chosen_experiment, metric=metric, today=today)
+        start, end = date.fromisoformat(results["window"]["start"]), date.fromisoformat(results["window"]["end"])
+        days = (end - start).days + 1
+        group = f"experiment:{chosen_experiment.key}"
+    else:
+        start, end = window_days(days, today=today)
+        results = slot_results(slot_key, start, end, metric)
     charted = [name for name in ("visitors", "visitors_seen", chosen.total, chosen.squares) if name]
-    rows = tuple(variant_days_get(slot_key, start, end, None if every_figure else charted))
+    rows = tuple(variant_days_get(slot_key, start, end, None if every_figure else charted, group=group))
     names = {v.key: v.name for v in slot.variants.all()}
     keys = [v["key"] for v in results["variants"]]
     series = series_build(
         rows, keys=keys, start=start, end=end, kind=chosen.kind, total=chosen.total, squares=chosen.squares
     )
     names.update({key: key for key in (v.key for v in series.variants) if key not in names})
-    window_sums = _window_sums(rows, chosen.total, chosen.squares)
-    minimum = minimum_sample_words(
-        results["control"],
-        window_sums,
-        recent_per_day(rows, end),
-        kind=chosen.kind,
-        names=names,
-    )
+    if chosen_experiment is not None:
+        minimum = experiment_sample_words(chosen_experiment.minimum_sample, results["variants"])
+    else:
+        minimum = minimum_sample_words(
+            results["control"],
+            _window_sums(rows, chosen.total, chosen.squares),
+            recent_per_day(rows, end),
+            kind=chosen.kind,
+            names=names,
+        )
+    srm = results["srm_p_value"]
     return SlotDashboard(
         slot=slot,
         metric=metric,
@@ -132,16 +192,120 @@ def slot_dashboard(
         results=results,
         lines=tuple(_lines(results, names, chosen.kind)),
         names=names,
-        sample_ratio=sample_ratio_status(results["srm_p_value"], slot.strategy),
+        sample_ratio=sample_ratio_status(srm, "experiment" if chosen_experiment else slot.strategy),
         model=serving_model(slot) if slot.strategy == "model" else None,
         verdict=results["verdict"],
         minimum_sample=minimum,
         series=series,
         rows=rows,
+        experiment=_experiment_view(chosen_experiment, results, names) if chosen_experiment else None,
+        holdout=(
+            holdout_panel(slot, start, end, metric, chosen.kind)
+            if chosen_experiment is None and slot.holdout_share > 0
+            else None
+        ),
     )
 
 
+def slot_experiments(slot: Slot) -> list[Experiment]:
+    """The slot's experiments for the dashboard's picker: the latest first, drafts included (they have no data)."""
+    return list(Experiment.objects.filter(slot=slot).order_by("-starts_at", "name"))
+
+
+def experiment_status_text(experiment: Experiment) -> str:
+    status = experiment.status
+    if status == "running":
+        return f"Running until {_day(experiment.stops_at)}."
+    if status == "scheduled":
+        return f"Scheduled: starts on {_day(experiment.starts_at)}."
+    if status == "ended":
+        return f"Ended on {_day(experiment.stops_at)}."
+    if status == "stopped":
+        return "Stopped early (unpublished)."
+    return "Draft: not published, so no visitor is in it yet."
+
+
+def experiment_sample_words(minimum: int, variants: Sequence[Mapping[str, Any]]) -> str:
+    """Where the smallest arm stands against the experiment's own minimum sample."""
+    smallest = min((v["visitors"] for v in variants), default=0)
+    head = f"The minimum sample ({minimum:,} visitors per variant, set on the experiment)"
+    if smallest >= minimum:
+        return f"{head} is reached."
+    return f"{head} is not reached yet: the smallest arm has {smallest:,}."
+
+
+def guardrail_status(worse: bool, lift: float | None, enough: bool) -> str:
+    """ok, worse, or not enough data.
+
+    "worse" is the always-valid test's finding, true at any look; "ok" says only that no harm is
+    shown, which means something once the arms reach the minimum sample, so not before.
+    """
+    if worse:
+        return "worse"
+    if lift is None or not enough:
+        return "not enough data"
+    return "ok"
+
+
+def holdout_panel(slot: Slot, start: date, end: date, metric: str, kind: MetricKind) -> HoldoutPanel:
+    results = holdout_uplift(slot.key, start, end, metric)
+    names = {HOLDOUT: "Holdout (the default only)", SERVED: "Personalized (the slot's strategy)"}
+    comparison = results["comparisons"][0] if results["comparisons"] else None
+    return HoldoutPanel(
+        share=f"{slot.holdout_share:.0%}",
+        lines=tuple(_lines(results, names, kind)),
+        lift=lift_words(comparison),
+        verdict=results["verdict"],
+    )
+
+
+def lift_words(comparison: Mapping[str, Any] | None) -> str:
+    """One way to state a lift everywhere: the percent, and its always-valid 95 % interval when there is one."""
+    lift = comparison["lift"] if comparison else None
+    if lift is None:
+        return "not measured yet"
+    interval = _interval(comparison["sequential_ci95"] if comparison else None, _signed)
+    return f"{_signed(lift)} (95 %, look any time: {interval})" if interval else _signed(lift)
+
+
+def _experiment_view(experiment: Experiment, results: Mapping[str, Any], names: Mapping[str, str]) -> ExperimentView:
+    described = results["experiment"]
+    visitors = {v["key"]: v["visitors"] for v in results["variants"]}
+    control = results["control"]
+    minimum = experiment.minimum_sample
+    guardrails = tuple(
+        GuardrailLine(
+            metric_name=METRIC_NAMES.get(g["metric"], g["metric"]),
+            variant_name=names.get(g["variant"], g["variant"]),
+            lift=_signed(g["lift"]),
+            status=guardrail_status(
+                bool(g["worse"]),
+                g["lift"],
+                min(visitors.get(g["variant"], 0), visitors.get(control, 0)) >= minimum,
+            ),
+        )
+        for g in described["guardrails"]
+    )
+    split = ", ".join(f"{names.get(k, k)} {share:.0%}" for k, share in described["split"].items())
+    return ExperimentView(
+        key=experiment.key,
+        name=experiment.name,
+        status=experiment.status,
+        status_text=experiment_status_text(experiment),
+        share=f"{experiment.share:.0%}",
+        split=split,
+        minimum_sample=minimum,
+        guardrails=guardrails,
+    )
+
+
+def _day(moment: datetime) -> str:
+    return date_format(localtime(moment), "DATE_FORMAT")
+
+
 def sample_ratio_status(p_value: float | None, strategy: str) -> SampleRatioStatus:
+    if p_value is None and strategy == "experiment":
+        return SampleRatioStatus("unchecked", "Not checked yet: the experiment has too few visitors.")
     if p_value is None:
         return SampleRatioStatus(
             "unchecked",

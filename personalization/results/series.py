@@ -103,17 +103,20 @@ class Series:
 
 
 def variant_days_get(
-    slot_key: str, start: date, end: date, fields: Sequence[str] | None = None
+    slot_key: str, start: date, end: date, fields: Sequence[str] | None = None, *, group: str | None = None
 ) -> list[VariantDayFigures]:
     """One slot's rollup rows from ``start`` to ``end`` (inclusive), per variant and day, in one query.
 
     ``fields`` limits the figures read (the others stay 0): a chart needs four of the thirteen,
-    and on a year of days each one read costs a conversion per row.
+    and on a year of days each one read costs a conversion per row. ``group`` keeps one
+    assignment group ("experiment:<key>" for an experiment's chart); None sums them all.
     """
     names = [name for name in (*COUNTS, *SUMS) if fields is None or name in fields]
+    days = VariantDay.objects.filter(slot_key=slot_key, day__gte=start, day__lte=end)
+    if group is not None:
+        days = days.filter(group=group)
     rows = (
-        VariantDay.objects.filter(slot_key=slot_key, day__gte=start, day__lte=end)
-        .values("day", "variant_key")
+        days.values("day", "variant_key")
         .annotate(**{name: Sum(name) for name in names})
         .order_by("day", "variant_key")
         .values_list("day", "variant_key", *names)
