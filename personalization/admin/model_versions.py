@@ -11,8 +11,10 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.views.decorators.http import require_POST
 
+from content.models import Slot
 from personalization.learning.activation import ActivateModelVersionAction
 from personalization.models import ModelVersion
+from personalization.results.dashboard import model_live_uplift, offline_lift_words
 
 
 def lift_over_uniform(version: ModelVersion) -> float | None:
@@ -38,7 +40,15 @@ def model_versions_index(request: HttpRequest) -> HttpResponse:
     for version in ModelVersion.objects.defer("model_text"):
         lift = lift_over_uniform(version)
         version.lift_percent = None if lift is None else (lift - 1.0) * 100.0
+        version.lift_text = offline_lift_words(lift)
         by_slot[version.slot_key].append(version)
+    slots = Slot.objects.in_bulk(list(by_slot), field_name="key")
+    live = {}
+    for key, versions in by_slot.items():
+        active = next((v for v in versions if v.status == ModelVersion.Status.ACTIVE), None)
+        slot = slots.get(key)
+        if active is not None and (slot is None or slot.strategy == "model"):
+            live[key] = model_live_uplift(slot, active)
     return TemplateResponse(
         request,
         "personalization/admin/model_versions.html",
@@ -47,7 +57,12 @@ def model_versions_index(request: HttpRequest) -> HttpResponse:
             "header_title": "Models",
             "header_icon": "cogs",
             "slots": [
-                (key, next((v for v in versions if v.status == ModelVersion.Status.ACTIVE), None), versions)
+                (
+                    key,
+                    next((v for v in versions if v.status == ModelVersion.Status.ACTIVE), None),
+                    versions,
+                    live.get(key),
+                )
                 for key, versions in sorted(by_slot.items())
             ],
             "can_activate": request.user.has_perm("personalization.change_modelversion"),

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from django.utils.formats import date_format
@@ -266,6 +266,43 @@ def lift_words(comparison: Mapping[str, Any] | None) -> str:
         return "not measured yet"
     interval = _interval(comparison["sequential_ci95"] if comparison else None, _signed)
     return f"{_signed(lift)} (95 %, look any time: {interval})" if interval else _signed(lift)
+
+
+@dataclass(frozen=True, slots=True)
+class LiveUplift:
+    """The model's measured live uplift over its slot's holdout, in the words the dashboard uses."""
+
+    measured: bool  # False: the slot has no holdout, so nothing is measured
+    lift: str
+    text: str
+
+
+def model_live_uplift(slot: Slot | None, version: ModelVersion, *, today: date | None = None) -> LiveUplift:
+    """The holdout comparison over the days the version has served (from its activation to today).
+
+    Rollups are daily: the activation day also holds the previous version's visitors of that day.
+    """
+    if slot is None or slot.holdout_share <= 0:
+        return LiveUplift(False, "", "No holdout: set a holdout share on the slot to measure it live.")
+    end = today or datetime.now(UTC).date()
+    since = version.activated_at or version.created_at
+    start = min(since.astimezone(UTC).date(), end)
+    metric = metric_default(slot)
+    results = holdout_uplift(slot.key, start, end, metric)
+    comparison = results["comparisons"][0] if results["comparisons"] else None
+    visitors = {v["key"]: v["visitors"] for v in results["variants"]}
+    lift = lift_words(comparison)
+    text = (
+        f"Measured live since {start:%Y-%m-%d} on {METRIC_NAMES.get(metric, metric).lower()}:"
+        f" {visitors.get(SERVED, 0):,} visitors served by the model against {visitors.get(HOLDOUT, 0):,}"
+        f" held out on the default ({slot.holdout_share:.0%})."
+    )
+    return LiveUplift(True, lift, text)
+
+
+def offline_lift_words(ratio: float | None) -> str:
+    """The offline estimate stated as the dashboard states a lift: a signed percent."""
+    return "not estimated" if ratio is None else _signed(ratio - 1.0)
 
 
 def _experiment_view(experiment: Experiment, results: Mapping[str, Any], names: Mapping[str, str]) -> ExperimentView:
