@@ -14,8 +14,9 @@ def variant_days_create(
     *,
     days: int,
     today: date | None = None,
+    group: str = "",
 ) -> list[VariantDay]:
-    """``days`` days up to ``today``; each variant gets (visitors, visitors who clicked) every day."""
+    """``days`` days up to ``today``; each variant gets (visitors, visitors who clicked) every day, in ``group``."""
     end = today or datetime.now(UTC).date()
     rows = []
     for offset in range(days):
@@ -24,6 +25,7 @@ def variant_days_create(
             rows.append(
                 VariantDay(
                     slot_key=slot_key,
+                    group=group,
                     variant_key=variant,
                     day=day,
                     decisions=visitors * 2,
