@@ -337,7 +337,7 @@ def _experiment_view(experiment: Experiment, results: Mapping[str, Any], names: 
 
 
 def _day(moment: datetime) -> str:
-    return date_format(localtime(moment), "DATE_FORMAT")
+    return str(date_format(localtime(moment), "DATE_FORMAT"))
 
 
 def sample_ratio_status(p_value: float | None, strategy: str) -> SampleRatioStatus:
