@@ -117,6 +117,13 @@ def slot_results_view(request: HttpRequest, key: str) -> HttpResponse:
         dashboard = slot_dashboard(key, days=days, metric=metric, experiment=form.experiment_key)
     except SlotNotFoundError:
         raise Http404(f"No slot has the key {key!r}.") from None
+    except ValueError as error:
+        if not form.experiment_key:
+            raise
+        # An experiment whose results cannot be read (a draft without two variants): say so, show all traffic.
+        messages.error(request, f"{error}. Showing all of the slot's traffic instead.")
+        form.cleaned_data["experiment"] = ""
+        dashboard = slot_dashboard(key, days=days, metric=metric)
     label = (lambda v: f"{v:.1%}") if dashboard.kind == "rate" else (lambda v: f"{v:,.2f}")
     query = {"metric": metric, "days": days}
     if form.experiment_key:
@@ -149,7 +156,10 @@ def slot_results_csv(request: HttpRequest, key: str) -> HttpResponse:
     if problems:
         # A download has no page to show a message on: say what is wrong instead of exporting something else.
         return HttpResponseBadRequest(" ".join(problems), content_type="text/plain; charset=utf-8")
-    dashboard = slot_dashboard(key, days=days, metric=metric, every_figure=True, experiment=form.experiment_key)
+    try:
+        dashboard = slot_dashboard(key, days=days, metric=metric, every_figure=True, experiment=form.experiment_key)
+    except ValueError as error:
+        return HttpResponseBadRequest(str(error), content_type="text/plain; charset=utf-8")
     group = f"-{form.experiment_key}" if form.experiment_key else ""
     filename = f"tailor-results-{slot.key}{group}-{dashboard.start.isoformat()}-{dashboard.end.isoformat()}.csv"
     response = HttpResponse(content_type="text/csv; charset=utf-8")

@@ -147,6 +147,8 @@ def slot_dashboard(
     if slot is None:
         raise SlotNotFoundError(slot_key)
     chosen_experiment = experiment_get(slot_key, experiment) if experiment else None
+    if chosen_experiment is not None and len(chosen_experiment.variants) < 2:
+        raise ValueError(f"experiment: {chosen_experiment.key!r} has fewer than two variants to compare")
     if chosen_experiment is not None:
         metric = metric or chosen_experiment.primary_metric
     metric = metric or metric_default(slot)

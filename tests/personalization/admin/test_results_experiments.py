@@ -262,3 +262,18 @@ def test_the_listing_reads_experiments_once_for_all_slots(viewer, db, django_ass
     assert response.content.decode().count("running until") == 13
     assert len(ours(thirteen.captured_queries)) == len(ours(three.captured_queries))
     assert sum("personalization_experiment" in sql for sql in ours(thirteen.captured_queries)) == 1
+
+
+def test_an_experiment_without_two_variants_is_a_message_not_an_error(viewer, hero):
+    experiment_create(hero, "lonely", publish=False)
+    hero.experiments.filter(key="lonely").update(variants=["a"], weights=[])
+
+    response = viewer.get(page_url(experiment="lonely"))
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "fewer than two variants to compare. Showing all of the slot&#x27;s traffic instead." in html
+    assert "Variant b is behind" in html
+    csv = viewer.get(reverse("tailor_results:csv", args=["hero"]) + "?experiment=lonely")
+    assert csv.status_code == 400
+    assert csv.content.decode().startswith("experiment: ")
