@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv as csv_module
+import io
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -118,7 +120,9 @@ def test_choosing_an_experiment_shows_its_arms_its_window_and_its_guardrails(vie
     assert html.count("<polyline") >= 2
     download = viewer.get(f"{csv}?experiment=bigger")
     assert f"tailor-results-hero-bigger-{start}-" in download["Content-Disposition"]
-    assert download.content.decode().count("\n") == 1 + 10 * 2  # the experiment's days only
+    rows = list(csv_module.DictReader(io.StringIO(download.content.decode())))
+    assert len(rows) == 10 * 2  # the experiment's days only
+    assert {row["visitors"] for row in rows} == {"200"}  # its group alone, not the slot's other traffic those days
 
 
 @pytest.mark.parametrize(
