@@ -1,4 +1,8 @@
-"""Admin screens for the model registry: every version per slot, and one-click activation (rollback)."""
+"""Admin screens for the model registry: every version per slot, and one-click activation (rollback).
+
+For a model slot the active version's offline estimate (over uniform random, on held-out
+decisions) sits beside its measured live uplift over the slot's holdout since it was activated.
+"""
 
 from __future__ import annotations
 

@@ -8,6 +8,12 @@ fixed-horizon sample per variant that detects a 10 % relative lift on control's 
 (or mean) with 80 % power at 5 % (``engine.statistics.power``); its date comes from each
 variant's visitors per day over the last complete week, so a slot that just started has no
 date until it has a day of traffic.
+
+An experiment chosen on the dashboard is read through ``experiment_results`` (its arms alone,
+over its own window, against its own split and minimum sample, with a status per guardrail);
+a slot with a holdout also shows its live uplift over doing nothing (``holdout_uplift``), and
+the Models screen reads the same comparison over an active model's days (``model_live_uplift``).
+A lift is always stated one way: a signed percent, with its always-valid 95 % interval.
 """
 
 from __future__ import annotations
