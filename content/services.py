@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.db import transaction
+from wagtail.actions.publish_revision import PublishPermissionError
 
 from .models import Slot, Variant
 
@@ -57,7 +58,8 @@ def slot_variants_add(
     (``[{"type": <micro-template>, "value": {...}}]``). Keys the slot already has are left as
     they are (an editor may have changed them), so calling again adds nothing twice and saves
     no revision. Refused (``SlotEditError``) when the slot is not published, has a draft that
-    would be published along with the new variants, or is locked by someone else.
+    would be published along with the new variants, is locked by someone else, or ``user`` may
+    not publish it (Wagtail's own check); nothing is saved then.
     Returns the slot and the keys added.
     """
     with transaction.atomic():
@@ -84,6 +86,10 @@ def slot_variants_add(
         if not added:
             return slot, []
         slot.variants = [*existing, *added]
-        slot.save_revision(user=user, log_action=True).publish(user=user)
+        revision = slot.save_revision(user=user, log_action=True)
+        try:
+            revision.publish(user=user)
+        except PublishPermissionError:
+            raise SlotEditError(f"You may not publish the slot “{slot.key}”.") from None
         slot.refresh_from_db()
         return slot, [variant.key for variant in added]
