@@ -123,6 +123,8 @@ class ExperimentForm(WagtailAdminModelForm):
                 )
         elif slot is not None and variants is not None:
             self._variants_check(slot, variants)
+            if multivariate:
+                self._combinations_check(variants)
         weights = cleaned.get("weights")
         if weights and variants and len(weights) != len(variants):
             self.add_error(
@@ -175,6 +177,19 @@ class ExperimentForm(WagtailAdminModelForm):
             )
         )
         return True
+
+    def _combinations_check(self, variants: list[str]) -> None:
+        """A multivariate experiment's arms are the combinations last generated, the baseline first."""
+        from personalization.multivariate import design_from_json
+
+        previous = design_from_json(self.instance.factors)
+        keys = [key for key, _levels in previous.combinations] if previous else []
+        if keys and (sorted(variants) != sorted(keys) or variants[0] != keys[0]):
+            self.add_error(
+                "variants",
+                "A multivariate experiment serves every combination generated, the baseline first: "
+                f"{', '.join(keys)}. Change the factors and generate again rather than editing this list.",
+            )
 
     def _variants_check(self, slot: Any, variants: list[str]) -> None:
         live = [v.key for v in slot.variants.all() if not v.is_paused]

@@ -74,7 +74,8 @@ def design_from_json(value: Any) -> Design | None:
     """The design stored in ``Experiment.factors``, or None for a plain A/B/n experiment."""
     if not isinstance(value, Mapping) or not value.get("factors"):
         return None
-    generated = value.get("generated") if isinstance(value.get("generated"), Mapping) else {}
+    stored = value.get("generated")
+    generated: Mapping[str, Any] = stored if isinstance(stored, Mapping) else {}
     combinations = tuple(
         (str(item["key"]), dict(item["levels"]))
         for item in generated.get("combinations") or ()
@@ -102,7 +103,9 @@ def design_to_json(design: Design | None) -> dict[str, Any] | list[Any]:
 
 def _split_levels(text: str) -> list[str]:
     """Levels separated by "|", except inside braces: a placeholder such as {visitor.first_name|there} stays whole."""
-    levels, current, depth = [], [], 0
+    levels: list[str] = []
+    current: list[str] = []
+    depth = 0
     for char in text:
         if char == "{":
             depth += 1

@@ -164,6 +164,17 @@ def test_generate_adds_the_combinations_as_a_published_slot_revision(admin_clien
     assert compiled.arms == tuple(keys)
 
 
+def test_the_arms_of_a_generated_experiment_are_its_combinations(admin_client, hero):
+    experiment = saved(admin_client, hero)
+    keys = list(experiment_combinations_generate(experiment.pk).combinations)
+    for variants in (keys[1:], [keys[1], keys[0], *keys[2:]], ["a", "b"]):
+        found = errors(admin_client.post(f"{URL}edit/{experiment.pk}/", form(hero, variants=", ".join(variants))))
+        assert any("serves every combination generated" in m for m in found["variants"]), found
+    reordered = [keys[0], *reversed(keys[1:])]
+    response = admin_client.post(f"{URL}edit/{experiment.pk}/", form(hero, variants=", ".join(reordered)))
+    assert response.status_code == 302, errors(response)
+
+
 def test_generating_again_is_idempotent_and_keeps_keys_when_a_level_is_added(admin_client, hero):
     experiment = saved(admin_client, hero)
     first = experiment_combinations_generate(experiment.pk)
