@@ -127,6 +127,16 @@ def test_the_api_and_the_command_carry_the_factorial_member(client, multivariate
     assert [f["name"] for f in printed["factorial"]["factors"]] == ["headline", "cta_label"]
 
 
+def test_the_command_table_lists_the_factor_terms(multivariate):
+    from personalization.management.commands.results import results_table
+
+    table = results_table(experiment_results(multivariate))
+    assert "factor level vs baseline" in table
+    assert "headline[Free shipping]" in table
+    assert "+2.85%" in table  # (160 + 158 - 100 - 104) / 2 / 2000
+    assert "headline[Free shipping]:cta_label[Shop now]" in table
+
+
 def test_the_schema_documents_the_factorial_member():
     from drf_spectacular.generators import SchemaGenerator
 
