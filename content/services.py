@@ -1,4 +1,4 @@
-"""Writes to slots that code makes: publishing a slot from a plain spec.
+"""Writes to slots that code makes: publishing a slot from a plain spec, adding variants to one.
 
 The admin's own views publish through Wagtail's revision machinery; this is the same
 path for code (an import, a site's fixtures, the demo, tests): a revision is saved,
@@ -7,8 +7,11 @@ logged and published, so the audit log and rollback see it as they see an editor
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
+
+from django.db import transaction
+from wagtail.actions.publish_revision import PublishPermissionError
 
 from .models import Slot, Variant
 
@@ -40,3 +43,53 @@ def slot_publish(spec: Mapping[str, Any], segment_ids: Mapping[str, int] | None 
     slot.save_revision(log_action=True).publish()
     slot.refresh_from_db()
     return slot
+
+
+class SlotEditError(Exception):
+    """A slot cannot be changed by code now; the message says why and what the editor can do."""
+
+
+def slot_variants_add(
+    slot_key: str, variants: Sequence[tuple[str, str, int, Any]], *, user: Any = None
+) -> tuple[Slot, list[str]]:
+    """Add variants to a published slot as a new revision, published as an editor's publish is.
+
+    ``variants``: ``(key, name, weight, params)``, params in the StreamField's raw shape
+    (``[{"type": <micro-template>, "value": {...}}]``). Keys the slot already has are left as
+    they are (an editor may have changed them), so calling again adds nothing twice and saves
+    no revision. Refused (``SlotEditError``) when the slot is not published, has a draft that
+    would be published along with the new variants, is locked by someone else, or ``user`` may
+    not publish it (Wagtail's own check); nothing is saved then.
+    Returns the slot and the keys added.
+    """
+    with transaction.atomic():
+        slot = Slot.objects.select_for_update().get(key=slot_key)
+        if not slot.live:
+            raise SlotEditError(f"The slot “{slot.key}” is not published: publish it first.")
+        if slot.has_unpublished_changes:
+            raise SlotEditError(
+                f"The slot “{slot.key}” has unpublished changes: publish or discard its draft first,"
+                " so that it is not published along with the new variants."
+            )
+        if slot.locked and (user is None or slot.locked_by_id != user.pk):
+            raise SlotEditError(f"The slot “{slot.key}” is locked by {slot.locked_by or 'another user'}.")
+        existing = list(slot.variants.all())
+        known = {variant.key for variant in existing}
+        order = max((variant.sort_order or 0 for variant in existing), default=-1) + 1
+        added = []
+        for key, name, weight, params in variants:
+            if key in known:
+                continue
+            known.add(key)
+            added.append(Variant(key=key, name=name[:255], weight=weight, params=params, sort_order=order))
+            order += 1
+        if not added:
+            return slot, []
+        slot.variants = [*existing, *added]
+        revision = slot.save_revision(user=user, log_action=True)
+        try:
+            revision.publish(user=user)
+        except PublishPermissionError:
+            raise SlotEditError(f"You may not publish the slot “{slot.key}”.") from None
+        slot.refresh_from_db()
+        return slot, [variant.key for variant in added]

@@ -57,9 +57,39 @@ def _plain(item: Any) -> str:
     return f"{item:g}" if isinstance(item, float) else str(item)
 
 
+class FactorsField(forms.CharField):
+    """Multivariate factors typed one per line, ``name: level | level``; the stored design shown back as lines."""
+
+    def prepare_value(self, value: Any) -> Any:
+        from personalization.multivariate import design_from_json, factors_format
+
+        if isinstance(value, dict | list):
+            design = design_from_json(value)
+            return factors_format(design.factors) if design else ""
+        return value
+
+
 class ExperimentForm(WagtailAdminModelForm):
     variants = ListField(
-        help_text="Variant keys of the slot, comma-separated, the control first: e.g. “a, b, c”.",
+        required=False,
+        help_text="Variant keys of the slot, comma-separated, the control first: e.g. “a, b, c”. "
+        "A multivariate experiment fills this in with “Generate combinations”.",
+    )
+    base_variant = forms.SlugField(
+        required=False,
+        label="Base variant",
+        help_text="Multivariate only: the key of the slot's variant whose micro-template and parameters every "
+        "combination starts from.",
+    )
+    factors = FactorsField(
+        required=False,
+        label="Factors",
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="Multivariate only: one parameter of the base variant per line, a colon, then its levels "
+        "separated by “|”, the baseline first, e.g. “headline: Save 10% | Free shipping” and “cta_label: Buy | "
+        "Shop now”. An image level is the image's id. At most 64 combinations. Save, then use “Generate "
+        "combinations” (at the top of this screen) to add them to the slot as variants; after changing the "
+        "factors, generate again.",
     )
     weights = ListField(
         number=True,
@@ -74,12 +104,27 @@ class ExperimentForm(WagtailAdminModelForm):
         help_text="Watched for harm: the results warn when one of these gets worse.",
     )
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        stored = getattr(self.instance, "factors", None)
+        if "base_variant" in self.fields and isinstance(stored, dict):
+            self.fields["base_variant"].initial = stored.get("base", "")
+
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
         slot = cleaned.get("slot")
         variants = cleaned.get("variants")
-        if slot is not None and variants is not None:
+        multivariate = self._factors_clean(slot, cleaned) if "factors" in self.fields else False
+        if multivariate and not variants:
+            if "action-publish" in self.data:
+                self.add_error(
+                    "variants",
+                    "Generate the combinations (“Generate combinations” at the top of this screen) before publishing.",
+                )
+        elif slot is not None and variants is not None:
             self._variants_check(slot, variants)
+            if multivariate:
+                self._combinations_check(variants)
         weights = cleaned.get("weights")
         if weights and variants and len(weights) != len(variants):
             self.add_error(
@@ -96,6 +141,55 @@ class ExperimentForm(WagtailAdminModelForm):
         if slot is not None and starts_at and not self.errors:
             self._overlap_check(slot, cleaned)
         return cleaned
+
+    def _factors_clean(self, slot: Any, cleaned: dict[str, Any]) -> bool:
+        """Check the factors against the base variant and store the design in ``factors``; whether there is one."""
+        from personalization.multivariate import Design, design_from_json, design_to_json, factors_check, factors_parse
+
+        text = cleaned.get("factors") or ""
+        base_key = cleaned.get("base_variant") or ""
+        if not isinstance(text, str) or not text.strip():
+            if base_key:
+                self.add_error("factors", "Declare at least one factor, or leave the base variant blank.")
+            cleaned["factors"] = []
+            return False
+        previous = design_from_json(self.instance.factors)
+        factors, problems = factors_parse(text)
+        if not base_key:
+            self.add_error("base_variant", "A multivariate experiment needs the key of the variant to start from.")
+        elif slot is not None:
+            base = next((v for v in slot.variants.all() if v.key == base_key), None)
+            if base is None:
+                keys = ", ".join(v.key for v in slot.variants.all()) or "none"
+                self.add_error(
+                    "base_variant", f"The slot “{slot.key}” has no variant {base_key}. Its variants: {keys}."
+                )
+            elif not problems:
+                factors, problems = factors_check(base, factors)
+        for problem in problems:
+            self.add_error("factors", problem)
+        cleaned["factors"] = design_to_json(
+            Design(
+                base=base_key,
+                factors=tuple(factors),
+                generated=previous.generated if previous else (),
+                combinations=previous.combinations if previous else (),
+            )
+        )
+        return True
+
+    def _combinations_check(self, variants: list[str]) -> None:
+        """A multivariate experiment's arms are the combinations last generated, the baseline first."""
+        from personalization.multivariate import design_from_json
+
+        previous = design_from_json(self.instance.factors)
+        keys = [key for key, _levels in previous.combinations] if previous else []
+        if keys and (sorted(variants) != sorted(keys) or variants[0] != keys[0]):
+            self.add_error(
+                "variants",
+                "A multivariate experiment serves every combination generated, the baseline first: "
+                f"{', '.join(keys)}. Change the factors and generate again rather than editing this list.",
+            )
 
     def _variants_check(self, slot: Any, variants: list[str]) -> None:
         live = [v.key for v in slot.variants.all() if not v.is_paused]

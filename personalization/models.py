@@ -395,7 +395,7 @@ class Experiment(DraftStateMixin, RevisionMixin, index.Indexed, models.Model):
     max_days = models.PositiveSmallIntegerField(
         "maximum duration (days)", default=28, validators=[MinValueValidator(1), MaxValueValidator(366)]
     )
-    # Multivariate factors over the variants' parameters; read by the factorial analysis.
+    # Multivariate: the base variant, its factors and the combinations generated (personalization.multivariate).
     factors = models.JSONField(default=list, blank=True)
 
     panels = [
@@ -404,6 +404,10 @@ class Experiment(DraftStateMixin, RevisionMixin, index.Indexed, models.Model):
         ),
         MultiFieldPanel(
             [FieldPanel("variants"), FieldPanel("weights"), FieldPanel("share")], heading="Variants and traffic"
+        ),
+        MultiFieldPanel(
+            [FieldPanel("base_variant"), FieldPanel("factors")],
+            heading="Multivariate (optional): factors over a variant's parameters",
         ),
         MultiFieldPanel([FieldPanel("primary_metric"), FieldPanel("guardrail_metrics")], heading="Metrics"),
         MultiFieldPanel(

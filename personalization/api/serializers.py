@@ -228,6 +228,73 @@ class ResultsExperimentSerializer(serializers.Serializer):
     guardrails = ResultsGuardrailSerializer(many=True)
 
 
+class FactorialFactorSerializer(serializers.Serializer):
+    name = serializers.CharField(help_text="The variant parameter the factor varies (headline, cta_label, ...).")
+    levels = serializers.ListField(child=serializers.JSONField(), help_text="Its levels, the baseline first.")
+
+
+class FactorialCellSerializer(serializers.Serializer):
+    key = serializers.CharField(allow_null=True, help_text="The combination's variant key.")
+    levels = serializers.DictField(child=serializers.JSONField(), help_text="Factor -> level.")
+    visitors = serializers.IntegerField()
+    mean = serializers.FloatField(allow_null=True, help_text="The rate, or the mean per visitor; null if no visitors.")
+
+
+class FactorialTermLevelSerializer(serializers.Serializer):
+    factor = serializers.CharField()
+    level = serializers.JSONField()
+    baseline = serializers.JSONField()
+
+
+class FactorialTermSerializer(serializers.Serializer):
+    name = serializers.CharField(
+        help_text='e.g. "headline[Free shipping]" or "headline[Free shipping]:cta_label[Buy]".'
+    )
+    kind = serializers.ChoiceField(choices=["main", "interaction"])
+    levels = FactorialTermLevelSerializer(many=True)
+    estimable = serializers.BooleanField()
+    reason = serializers.CharField(allow_null=True, help_text="Why figures are missing, if they are.")
+    estimate = serializers.FloatField(
+        allow_null=True, help_text="Level vs baseline (points of rate, or per visitor), averaged over other factors."
+    )
+    standard_error = serializers.FloatField(allow_null=True)
+    ci95 = _interval("Fixed-horizon 95 % interval of the estimate.")
+    p_value = serializers.FloatField(allow_null=True, help_text="Fixed-horizon, unadjusted.")
+    p_value_adjusted = serializers.FloatField(allow_null=True, help_text="Adjusted across the terms (Holm).")
+    sequential_ci95 = _interval("Always-valid 95 % confidence sequence of the estimate.")
+    sequential_p_value = serializers.FloatField(allow_null=True, help_text="Always-valid, adjusted across the terms.")
+
+
+class FactorialInteractionTestSerializer(serializers.Serializer):
+    f_statistic = serializers.FloatField(allow_null=True)
+    df_numerator = serializers.IntegerField()
+    df_denominator = serializers.IntegerField()
+    p_value = serializers.FloatField(allow_null=True, help_text="Are interactions needed beyond the main effects?")
+    reason = serializers.CharField(allow_null=True)
+
+
+class ResultsFactorialSerializer(serializers.Serializer):
+    slot = serializers.CharField()
+    window = ResultsWindowSerializer()
+    metric = serializers.CharField()
+    kind = serializers.ChoiceField(choices=["rate", "mean"])
+    coding = serializers.CharField(help_text="How a term is read: each level vs the factor's first level.")
+    factors = FactorialFactorSerializer(many=True)
+    cells = FactorialCellSerializer(many=True)
+    visitors = serializers.IntegerField()
+    intercept = serializers.FloatField(allow_null=True, help_text="The mean of the combinations' means.")
+    df_residual = serializers.IntegerField()
+    residual_variance = serializers.FloatField(allow_null=True)
+    covariance = serializers.ChoiceField(choices=["classical", "hc2"])
+    correction = serializers.CharField()
+    terms = FactorialTermSerializer(many=True, help_text="Main effects first, then interactions.")
+    interaction_test = FactorialInteractionTestSerializer()
+    words = serializers.ListField(
+        child=serializers.CharField(), help_text="One sentence per factor level, then one on interactions."
+    )
+    verdict = serializers.CharField()
+
+
 class SlotResultsOutputSerializer(serializers.Serializer):
     slot = serializers.CharField()
     window = ResultsWindowSerializer()
@@ -240,3 +307,8 @@ class SlotResultsOutputSerializer(serializers.Serializer):
     comparisons = ResultsComparisonSerializer(many=True)
     verdict = serializers.CharField()
     experiment = ResultsExperimentSerializer(required=False, help_text="Only with ?experiment=<key>.")
+    factorial = ResultsFactorialSerializer(
+        required=False,
+        help_text="Only for a multivariate experiment: each factor's main effect and the interactions, over the "
+        "experiment's own visitors (a regression on visitor-level outcomes).",
+    )

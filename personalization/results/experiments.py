@@ -28,6 +28,8 @@ from .selectors import METRICS, Metric, SlotNotFoundError, _finite, _variant_sum
 ALPHA = 0.05
 HOLDOUT = "holdout"
 SERVED = "served"
+# The variant editor's names for the parameters a factor varies, so the words read as the editor's screen does.
+FACTOR_LABELS = {"cta_label": "Call-to-action label", "cta_url": "Call-to-action link", "position": "Layout"}
 
 
 class ExperimentNotFoundError(LookupError):
@@ -113,8 +115,41 @@ def experiment_results(
         "guardrails": guardrails,
     }
     body = {**head, **results.as_contract(), "verdict": verdict, "experiment": described}
+    factorial = _factorial(experiment, start, end, metric, group)
+    if factorial is not None:
+        body["factorial"] = factorial
+        body["verdict"] = f"{verdict} {factorial['verdict']}"
     finite: dict[str, Any] = _finite(body)
     return finite
+
+
+def _factorial(experiment: Experiment, start: date, end: date, metric: str, group: str) -> dict[str, Any] | None:
+    """A multivariate experiment's main effects and interactions, over its own visitors; None for an A/B/n one.
+
+    Reads what was generated last (the combinations its arms are), not factors declared since.
+    """
+    from personalization.multivariate import design_from_json
+
+    from .factorial import factorial_results
+
+    design = design_from_json(experiment.factors)
+    if design is None or not design.combinations:
+        return None
+    arms = set(experiment.variants)
+    levels = {key: levels for key, levels in design.combinations if key in arms}
+    if not levels:
+        return None
+    return factorial_results(
+        experiment.slot.key,
+        start,
+        end,
+        metric,
+        levels,
+        design.generated_mapping(),
+        labels=FACTOR_LABELS,
+        tuning=float(experiment.minimum_sample * len(levels)),
+        group=group,
+    )
 
 
 def _compare(

@@ -40,13 +40,16 @@ def factorial_results(
     *,
     labels: Mapping[str, str] | None = None,
     tuning: float = SEQUENTIAL_TUNING_DEFAULT,
+    group: str | None = None,
 ) -> dict[str, Any]:
     """The factorial analysis of one slot's combinations for one metric over ``start``..``end`` (inclusive).
 
     ``variant_levels`` maps each combination's variant key to its levels (factor -> level);
     ``factors`` gives each factor's levels, the first being its baseline. A combination with
     no rows yet counts as empty. ``labels`` names the factors in the words (the parameter
-    name otherwise); ``tuning`` is the experiment's planned sample (all combinations).
+    name otherwise); ``tuning`` is the experiment's planned sample (all combinations);
+    ``group`` reads one assignment group only ("experiment:<key>": the experiment's own visitors),
+    None every visitor the slot served.
     """
     if metric not in METRICS:
         raise ValueError(f"metric: must be one of {', '.join(METRICS)}, got {metric!r}")
@@ -57,7 +60,7 @@ def factorial_results(
     if not Slot.objects.filter(key=slot_key).exists():
         raise SlotNotFoundError(slot_key)
     chosen = METRICS[metric]
-    sums = _variant_sums(slot_key, start, end, chosen)
+    sums = _variant_sums(slot_key, start, end, chosen, group=group)
     empty_squares = 0.0 if chosen.kind == "mean" else None
     cells = [
         FactorialCell(levels, sums.get(key) or VariantSums(key, 0, 0.0, empty_squares))

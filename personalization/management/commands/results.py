@@ -44,6 +44,15 @@ def results_table(body: dict[str, Any]) -> str:
                 f"{_number(c['p_value'], '.3f'):>7} {_interval(c['sequential_ci95'], '+.1%'):<22} "
                 f"{_number(c['chance_to_beat'], '.0%')}"
             )
+    factorial = body.get("factorial")
+    if factorial:
+        effect = "+.2%" if factorial["kind"] == "rate" else "+.3f"  # a rate's effect in points, e.g. +2.85%
+        lines += ["", f"{'factor level vs baseline':<44} {'effect':>9}  {'always-valid 95 %':<22} {'p (adj.)':>8}"]
+        for term in factorial["terms"]:
+            lines.append(
+                f"{term['name'][:44]:<44} {_number(term['estimate'], effect):>9}  "
+                f"{_interval(term['sequential_ci95'], effect):<22} {_number(term['sequential_p_value'], '.3f'):>8}"
+            )
     srm = body["srm_p_value"]
     lines += ["", f"Sample-ratio check: {'not applicable' if srm is None else f'p = {srm:.3g}'}", "", body["verdict"]]
     return "\n".join(lines)
