@@ -26,12 +26,19 @@ def wait_for(predicate, timeout: float = 15.0):
 
 
 def _conversions(visitor_id: str) -> dict[str, list[float | None]]:
+    from django.db import OperationalError
+
     from tracking.models import Event
 
-    found: dict[str, list[float | None]] = {}
-    for event in Event.objects.filter(visitor_id=visitor_id, type="conversion").order_by("ts"):
-        found.setdefault(event.props.get("goal", ""), []).append(event.value)
-    return found
+    for _ in range(50):
+        try:
+            found: dict[str, list[float | None]] = {}
+            for event in Event.objects.filter(visitor_id=visitor_id, type="conversion").order_by("ts"):
+                found.setdefault(event.props.get("goal", ""), []).append(event.value)
+            return found
+        except OperationalError:  # SQLite: the live server is writing this table ("database table is locked")
+            time.sleep(0.1)
+    raise AssertionError("tracking_event stayed locked for 5 s")
 
 
 def test_a_page_goal_and_a_click_goal_arrive_as_conversions(browser, live_server, seeded, settings):
