@@ -13,7 +13,9 @@ visitors whose prior visits differ: with a constant covariate there is nothing t
 The variants' own rates stay what was observed; the lift, its intervals, the p-values and the
 verdict come from the adjusted means (the chance to beat too, for means: the engine's Beta
 posteriors for rates stay on the raw counts). The body gains a ``cuped`` member saying whether it
-applied, why not, and by how much it narrowed the comparisons.
+applied, why not, and by how much it narrowed the comparisons. Under rules or a model the arms'
+visitors differ by design: the adjustment then also removes the part of the difference their
+prior visits explain, and the verdict still says the variants were not assigned at random.
 """
 
 from __future__ import annotations
