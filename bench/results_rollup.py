@@ -203,7 +203,7 @@ def raw_recompute(slot_key: str, window_seconds: float) -> dict[str, Figures]:
             sums[2] += x
             sums[3] += x * x
             sums[4] += x * click
-    return {variant: (n, c, sx, sxx, sxc) for variant, (n, c, sx, sxx, sxc) in figures.items()}
+    return {variant: (int(n), int(c), sx, sxx, sxc) for variant, (n, c, sx, sxx, sxc) in figures.items()}
 
 
 def rollup_figures(slot_key: str) -> dict[str, Figures]:
