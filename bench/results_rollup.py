@@ -6,13 +6,17 @@
    ``results_rollup(since=first day)`` re-rolls all of it, against the baseline of recomputing
    one slot's visitor-level figures straight from the raw rows (every decision and event of
    the slot read and attributed in Python, what a request would do without rollups), A B
-   interleaved ``--rounds`` times. Each round checks the rollup's per-variant visitors and
-   clickers equal the baseline's. Target: the rollup under 30 s.
+   interleaved ``--rounds`` times. Each decision's context carries the visitor's visit number
+   (``visit_count``, rising over their decisions; returning visitors click more), so the rollup
+   extracts CUPED's covariate (prior visits, capped) from it in SQL. Each round checks the
+   rollup's per-variant visitors, clickers and covariate sums (Σx, Σx², Σx·clicked) equal the
+   baseline's, which parses every context in Python. Target: the rollup under 30 s.
 2. Endpoint: ``VariantDay`` rows standing for ``--endpoint-decisions`` (default 10,000,000)
    rolled-up decisions (50 slots × 4 variants × 90 days, the measured slot holding 10,000,000
    decisions alone), then ``GET /api/v1/slots/<key>/results/?days=90`` through Django's test
-   client with the bearer token (middleware, DRF, the selector and the statistics), after a
-   warm-up, ``--requests`` times. Target: p99 under 300 ms.
+   client with the bearer token (middleware, DRF, the selector and the statistics, CUPED
+   included: the rows carry covariate sums), after a warm-up, ``--requests`` times. Target: p99
+   under 300 ms.
 
 Embedded SQLite in a throwaway directory by default; with ``--postgres`` the database of
 ``DATABASE_URL`` (run it under ``python -m devtools.services run -- ...``).
@@ -90,7 +94,7 @@ def log_generate(decisions: int, seed: int) -> tuple[int, int]:
     decision_sql = (
         "INSERT INTO tracking_decisionlog (id, created_at, visitor_id, slot_key, variant_key, revision_id, policy,"
         " policy_version, propensity, reason, context, is_bot) VALUES (%s, %s, %s, %s, %s, NULL, 'split', '', %s,"
-        " '', '{}', %s)"
+        " '', %s, %s)"
     )
     event_sql = (
         "INSERT INTO tracking_event (id, visitor_id, decision_id, type, ts, received_at, stored_at, value, props,"
@@ -118,16 +122,25 @@ def log_generate(decisions: int, seed: int) -> tuple[int, int]:
     while made_d < decisions:
         visitor = uuid.uuid4()
         arms = {slot: rng.choice(list(variants)) for slot, variants in SLOTS.items()}
-        for _ in range(min(rng.randint(1, 7), decisions - made_d)):
+        visits = 1 + min(int(rng.expovariate(1 / 2)), 80)  # their visit number at the first decision
+        moments = sorted(START + timedelta(seconds=rng.randrange(span)) for _ in range(rng.randint(1, 7)))
+        for i, at in enumerate(moments[: decisions - made_d]):
             slot = rng.choice(list(SLOTS))
             variant = arms[slot]
-            at = START + timedelta(seconds=rng.randrange(span))
             decision_id = uid(uuid.uuid4())
-            pending_d.append((decision_id, moment(at), uid(visitor), slot, variant, 1 / len(SLOTS[slot]), False))
+            # A context as serving logs it (Context.snapshot()), the visit number rising over the week.
+            context = (
+                f'{{"device": "desktop", "browser": "Chrome", "os": "Windows", "hour": {at.hour},'
+                f' "weekday": {at.weekday()}, "visit_count": {visits + i}, "is_returning": {str(visits + i > 1).lower()}}}'
+            )
+            prior = min(visits + i - 1, 10)
+            pending_d.append(
+                (decision_id, moment(at), uid(visitor), slot, variant, 1 / len(SLOTS[slot]), context, False)
+            )
             made_d += 1
             if rng.random() < 0.75:
                 add_event(visitor, "impression", at + timedelta(seconds=1), decision_id)
-                if rng.random() < SLOTS[slot][variant]:
+                if rng.random() < SLOTS[slot][variant] * (1 + 0.15 * prior):  # returning visitors click more
                     add_event(visitor, "click", at + timedelta(seconds=4), decision_id)
                 if rng.random() < 0.3:
                     add_event(visitor, "dwell", at + timedelta(seconds=9), decision_id, rng.uniform(500, 20_000))
@@ -139,18 +152,31 @@ def log_generate(decisions: int, seed: int) -> tuple[int, int]:
     return made_d, made_e
 
 
-def raw_recompute(slot_key: str, window_seconds: float) -> dict[str, tuple[int, int]]:
-    """Baseline: one slot's (visitors exposed, visitors who clicked) per variant, from the raw rows."""
+def prior_visits(context: object) -> float:
+    """The rollup's covariate, in Python: visit_count - 1 when it is a number, within 0..cap; else 0."""
+    from personalization.results.rollup import PRIOR_VISITS_CAP, PRIOR_VISITS_KEY
+
+    value = context.get(PRIOR_VISITS_KEY) if isinstance(context, dict) else None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return 0.0
+    return float(min(max(value - 1, 0), PRIOR_VISITS_CAP))
+
+
+Figures = tuple[int, int, float, float, float]  # visitors, clickers, Σx, Σx², Σx·clicked
+
+
+def raw_recompute(slot_key: str, window_seconds: float) -> dict[str, Figures]:
+    """Baseline: one slot's visitors exposed, visitors who clicked and CUPED's sums per variant, from the raw rows."""
     from tracking.models import DecisionLog, Event
 
-    decisions = defaultdict(list)  # visitor -> [(created_at, variant, id)]
+    decisions = defaultdict(list)  # visitor -> [(created_at, variant, id, prior visits)]
     ids = {}
-    for decision_id, visitor, variant, at in (
+    for decision_id, visitor, variant, at, context in (
         DecisionLog.objects.filter(slot_key=slot_key, is_bot=False)
-        .values_list("id", "visitor_id", "variant_key", "created_at")
+        .values_list("id", "visitor_id", "variant_key", "created_at", "context")
         .iterator(chunk_size=10_000)
     ):
-        decisions[visitor].append((at, variant, decision_id))
+        decisions[visitor].append((at, variant, decision_id, prior_visits(context)))
         ids[decision_id] = visitor
     seen, clicked = set(), set()
     for kind, decision_id in (
@@ -161,20 +187,26 @@ def raw_recompute(slot_key: str, window_seconds: float) -> dict[str, tuple[int, 
         if decision_id in ids:
             (seen if kind == "impression" else clicked).add(decision_id)
     window = timedelta(seconds=window_seconds)
-    figures: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    figures: dict[str, list[float]] = defaultdict(lambda: [0, 0, 0.0, 0.0, 0.0])
     for rows in decisions.values():
-        rows.sort()
-        for variant in {v for _, v, _ in rows}:
-            mine = [(at, d) for at, v, d in rows if v == variant]
-            first = next((at for at, d in mine if d in seen), None)
+        rows.sort(key=lambda row: row[0])
+        for variant in {v for _, v, _, _ in rows}:
+            mine = [(at, d, x) for at, v, d, x in rows if v == variant]
+            first = next(((at, x) for at, d, x in mine if d in seen), None)
             if first is None:
                 continue
-            figures[variant][0] += 1
-            figures[variant][1] += any(first <= at <= first + window and d in clicked for at, d in mine)
-    return {variant: (n, c) for variant, (n, c) in figures.items()}
+            exposed_at, x = first
+            click = any(exposed_at <= at <= exposed_at + window and d in clicked for at, d, _ in mine)
+            sums = figures[variant]
+            sums[0] += 1
+            sums[1] += click
+            sums[2] += x
+            sums[3] += x * x
+            sums[4] += x * click
+    return {variant: (int(n), int(c), sx, sxx, sxc) for variant, (n, c, sx, sxx, sxc) in figures.items()}
 
 
-def rollup_figures(slot_key: str) -> dict[str, tuple[int, int]]:
+def rollup_figures(slot_key: str) -> dict[str, Figures]:
     from django.db.models import Sum
 
     from personalization.models import VariantDay
@@ -182,9 +214,15 @@ def rollup_figures(slot_key: str) -> dict[str, tuple[int, int]]:
     rows = (
         VariantDay.objects.filter(slot_key=slot_key)
         .values("variant_key")
-        .annotate(n=Sum("visitors"), c=Sum("visitors_clicked"))
+        .annotate(
+            n=Sum("visitors"),
+            c=Sum("visitors_clicked"),
+            sx=Sum("pre_sum"),
+            sxx=Sum("pre_squares"),
+            sxc=Sum("pre_cross_clicked"),
+        )
     )
-    return {row["variant_key"]: (row["n"], row["c"]) for row in rows if row["n"]}
+    return {row["variant_key"]: (row["n"], row["c"], row["sx"], row["sxx"], row["sxc"]) for row in rows if row["n"]}
 
 
 def endpoint_rows(total_decisions: int) -> str:
@@ -223,6 +261,9 @@ def endpoint_rows(total_decisions: int) -> str:
                         value_squares=value * 40,
                         dwell_sum=visitors * 6.0,
                         dwell_squares=visitors * 80.0,
+                        pre_sum=visitors * 2.0,  # CUPED's covariate: 2 prior visits on average
+                        pre_squares=visitors * 10.0,
+                        pre_cross_clicked=clicked * 3.0,
                         updated_at=datetime.now(UTC),
                     )
                 )
@@ -278,6 +319,10 @@ def main() -> None:
             )
         again = results_rollup(since=first_day)  # idempotent: a re-run leaves the same figures
         correct = correct and rollup_figures("bench-hero") == raw and again.decisions == made_d
+        from personalization.results.selectors import slot_results
+
+        hero = slot_results("bench-hero", first_day, first_day + timedelta(days=6))
+        print(f"bench-hero: CUPED {hero['cuped']}", flush=True)
 
         key = endpoint_rows(args.endpoint_decisions)
         client = Client()
@@ -293,7 +338,7 @@ def main() -> None:
             assert response.status_code == 200
         body = response.json()
         rolled_decisions = sum(VariantDay.objects.filter(slot_key=key).values_list("decisions", flat=True))
-        endpoint_ok = sum(v["visitors"] for v in body["variants"]) > 0
+        endpoint_ok = sum(v["visitors"] for v in body["variants"]) > 0 and body["cuped"]["applied"]
         p50, p99 = statistics.median(latencies), percentile(latencies, 99)
         print(f"endpoint: {rolled_decisions:,} rolled-up decisions, median {p50:.1f} ms, p99 {p99:.1f} ms")
         print(f"verdict: {body['verdict']}")

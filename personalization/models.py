@@ -444,7 +444,26 @@ class Experiment(DraftStateMixin, RevisionMixin, index.Indexed, models.Model):
         return "running" if now < self.stops_at else "ended"
 
 
-class VariantDay(models.Model):
+class CovariateSums(models.Model):
+    """CUPED's sums over a cohort: x is each visitor's prior visits at their first exposure (see the rollup).
+
+    Σx and Σx² of the covariate, and Σxy for each outcome y the results compare (clicked, converted,
+    value, seconds visible), so the per-variant means can be adjusted for what the visitors' past
+    already predicts without any visitor-level row.
+    """
+
+    pre_sum = models.FloatField(default=0.0, help_text="Σ prior visits over the cohort (CUPED's covariate).")
+    pre_squares = models.FloatField(default=0.0)
+    pre_cross_clicked = models.FloatField(default=0.0, help_text="Σ prior visits × clicked (0 or 1).")
+    pre_cross_converted = models.FloatField(default=0.0, help_text="Σ prior visits × converted (0 or 1).")
+    pre_cross_value = models.FloatField(default=0.0, help_text="Σ prior visits × value.")
+    pre_cross_dwell = models.FloatField(default=0.0, help_text="Σ prior visits × seconds visible.")
+
+    class Meta:
+        abstract = True
+
+
+class VariantDay(CovariateSums):
     """One variant of a slot on one (UTC) day: its traffic, and the cohort of visitors first exposed that day.
 
     Two groups of figures share the row. Traffic counts the day's own decisions (bots excluded):
@@ -493,7 +512,7 @@ class VariantDay(models.Model):
         return f"{self.slot_key}{group} → {self.variant_key} on {self.day}"
 
 
-class GroupDay(models.Model):
+class GroupDay(CovariateSums):
     """One assignment group of a slot on one (UTC) day: the cohort of visitors first exposed to the slot.
 
     ``VariantDay``'s cohort figures, with each visitor counted once per slot and group whatever

@@ -170,6 +170,12 @@ class SlotResultsInputSerializer(serializers.Serializer):
         help_text="An experiment's key: the results of its variants only, over its own window (its primary "
         "metric by default), with the sample-ratio check against its configured split.",
     )
+    cuped = serializers.BooleanField(
+        required=False,
+        default=True,
+        help_text="CUPED: adjust the comparisons for the visitors' prior visits where the data allows (default); "
+        "cuped=0 compares the raw figures.",
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs.get("experiment") and "days" in attrs:
@@ -295,6 +301,17 @@ class ResultsFactorialSerializer(serializers.Serializer):
     verdict = serializers.CharField()
 
 
+class ResultsCupedSerializer(serializers.Serializer):
+    covariate = serializers.CharField(help_text='What the comparisons are adjusted for: "prior visits".')
+    applied = serializers.BooleanField(
+        help_text="Whether the lift, its intervals, the p-values and the verdict are CUPED-adjusted."
+    )
+    variance_reduction = serializers.FloatField(
+        allow_null=True, help_text="Share of the comparisons' variance CUPED removed (0.3: 30 %); null if not applied."
+    )
+    reason = serializers.CharField(allow_null=True, help_text="Why CUPED was not applied; null if it was.")
+
+
 class SlotResultsOutputSerializer(serializers.Serializer):
     slot = serializers.CharField()
     window = ResultsWindowSerializer()
@@ -312,3 +329,4 @@ class SlotResultsOutputSerializer(serializers.Serializer):
         help_text="Only for a multivariate experiment: each factor's main effect and the interactions, over the "
         "experiment's own visitors (a regression on visitor-level outcomes).",
     )
+    cuped = ResultsCupedSerializer(help_text="CUPED's adjustment for the visitors' prior visits (see ?cuped).")

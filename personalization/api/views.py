@@ -90,7 +90,7 @@ class SlotResultsApi(JSONOnlyApi, APIView):
             200: SlotResultsOutputSerializer,
             400: OpenApiResponse(
                 OpenApiTypes.OBJECT,
-                description="A query parameter is invalid; the body names it (days, metric, experiment).",
+                description="A query parameter is invalid; the body names it (days, metric, experiment, cuped).",
             ),
             401: OpenApiResponse(
                 Detail, description="No credentials, or a bearer token that is not the results token."
@@ -106,7 +106,7 @@ class SlotResultsApi(JSONOnlyApi, APIView):
         experiment = params.pop("experiment", None)
         try:
             if experiment:
-                body = slot_experiment_results(key, experiment, metric=params.get("metric"))
+                body = slot_experiment_results(key, experiment, metric=params.get("metric"), cuped=params["cuped"])
             else:
                 body = slot_results_recent(key, **params)
         except SlotNotFoundError:

@@ -22,7 +22,8 @@ from django.db.models import Sum
 from personalization.engine.statistics import VariantSums, experiment_compare, verdict_words
 from personalization.engine.statistics.results import ExperimentResults
 
-from ..models import Experiment, GroupDay
+from ..models import Experiment, GroupDay, VariantDay
+from .cuped import cuped_prepare, pre_exposure_sums
 from .selectors import METRICS, Metric, SlotNotFoundError, _finite, _variant_sums
 
 ALPHA = 0.05
@@ -44,13 +45,15 @@ def experiment_get(slot_key: str, key: str) -> Experiment:
     return experiment
 
 
-def slot_experiment_results(slot_key: str, experiment_key: str, *, metric: str | None = None) -> dict[str, Any]:
+def slot_experiment_results(
+    slot_key: str, experiment_key: str, *, metric: str | None = None, cuped: bool = True
+) -> dict[str, Any]:
     """What ``GET /api/v1/slots/<key>/results/?experiment=<key>`` and ``manage.py results --experiment`` answer."""
     from content.models import Slot
 
     if not Slot.objects.filter(key=slot_key).exists():
         raise SlotNotFoundError(slot_key)
-    return experiment_results(experiment_get(slot_key, experiment_key), metric=metric)
+    return experiment_results(experiment_get(slot_key, experiment_key), metric=metric, cuped=cuped)
 
 
 def experiment_window(experiment: Experiment, today: date | None = None) -> tuple[date, date]:
@@ -62,9 +65,13 @@ def experiment_window(experiment: Experiment, today: date | None = None) -> tupl
 
 
 def experiment_results(
-    experiment: Experiment, *, metric: str | None = None, today: date | None = None
+    experiment: Experiment, *, metric: str | None = None, today: date | None = None, cuped: bool = True
 ) -> dict[str, Any]:
-    """The results contract for the experiment's arms, with an ``experiment`` member describing it."""
+    """The results contract for the experiment's arms, with an ``experiment`` member describing it.
+
+    ``cuped``: adjust the comparisons (guardrails included) for the visitors' prior visits where
+    the data allows; the ``cuped`` member says whether the primary metric's were.
+    """
     metric = metric or experiment.primary_metric
     if metric not in METRICS:
         raise ValueError(f"metric: must be one of {', '.join(METRICS)}, got {metric!r}")
@@ -76,13 +83,17 @@ def experiment_results(
     names = {v.key: v.name for v in experiment.slot.variants.all()}
     days = (end - start).days + 1
 
-    results = _compare(experiment.slot.key, start, end, METRICS[metric], group, arms, split, names, experiment, days)
+    results, cuped_member = _compare(
+        experiment.slot.key, start, end, METRICS[metric], group, arms, split, names, experiment, days, cuped=cuped
+    )
     verdict = results.verdict + _sample_words(experiment, results, days)
     guardrails = []
     for guardrail in experiment.guardrail_metrics:
         if guardrail == metric or guardrail not in METRICS:
             continue
-        checked = _compare(experiment.slot.key, start, end, METRICS[guardrail], group, arms, split, names)
+        checked, _ = _compare(
+            experiment.slot.key, start, end, METRICS[guardrail], group, arms, split, names, cuped=cuped
+        )
         for comparison in checked.comparisons:
             worse = (
                 comparison.sequential_p_value is not None
@@ -114,7 +125,7 @@ def experiment_results(
         "stops_at": experiment.stops_at.isoformat(),
         "guardrails": guardrails,
     }
-    body = {**head, **results.as_contract(), "verdict": verdict, "experiment": described}
+    body = {**head, **results.as_contract(), "verdict": verdict, "experiment": described, "cuped": cuped_member}
     factorial = _factorial(experiment, start, end, metric, group)
     if factorial is not None:
         body["factorial"] = factorial
@@ -163,12 +174,21 @@ def _compare(
     names: dict[str, str],
     experiment: Experiment | None = None,
     days: int = 1,
-) -> ExperimentResults:
+    *,
+    cuped: bool = True,
+) -> tuple[ExperimentResults, dict[str, Any]]:
     sums = _variant_sums(slot_key, start, end, metric, group=group)
     empty = 0.0 if metric.kind == "mean" else None
     arm_sums = [sums.get(arm, VariantSums(arm, 0, 0.0, empty)) for arm in arms]
     smallest = min(arm.visitors for arm in arm_sums)
-    return experiment_compare(
+    rows = VariantDay.objects.filter(slot_key=slot_key, group=group, day__gte=start, day__lte=end)
+    arm_sums, cuped_member = cuped_prepare(
+        arm_sums,
+        pre_exposure_sums(rows, "variant_key", metric.total) if cuped else {},
+        metric.kind,
+        enabled=cuped,
+    )
+    results = experiment_compare(
         arm_sums[0],
         arm_sums[1:],
         kind=metric.kind,
@@ -176,7 +196,9 @@ def _compare(
         names=names,
         minimum_sample=experiment.minimum_sample if experiment else None,
         visitors_per_day=smallest / days if experiment and smallest else None,
+        cuped=cuped_member["applied"],
     )
+    return results, cuped_member
 
 
 def _sample_words(experiment: Experiment, results: ExperimentResults, days: int) -> str:
@@ -203,12 +225,12 @@ def _sample_words(experiment: Experiment, results: ExperimentResults, days: int)
     return words
 
 
-def holdout_uplift(slot_key: str, start: date, end: date, metric: str) -> dict[str, Any]:
+def holdout_uplift(slot_key: str, start: date, end: date, metric: str, *, cuped: bool = True) -> dict[str, Any]:
     """Visitors served by the slot's strategy (every variant) against its holdout, in the results contract.
 
     Control is the holdout ("holdout"), the one variant compared is "served"; the lift is what
     personalization adds over always showing the default. No sample-ratio check: the served
-    share depends on the experiments that ran beside the holdout.
+    share depends on the experiments that ran beside the holdout. ``cuped`` as in ``slot_results``.
     """
     from content.models import Slot
 
@@ -222,11 +244,8 @@ def holdout_uplift(slot_key: str, start: date, end: date, metric: str) -> dict[s
     fields = {"visitors": Sum("visitors"), "total": Sum(chosen.total)}
     if chosen.squares:
         fields["squares"] = Sum(chosen.squares)
-    rows = (
-        GroupDay.objects.filter(slot_key=slot_key, day__gte=start, day__lte=end, group__in=["", HOLDOUT])
-        .values("group")
-        .annotate(**fields)
-    )
+    days = GroupDay.objects.filter(slot_key=slot_key, day__gte=start, day__lte=end, group__in=["", HOLDOUT])
+    rows = days.values("group").annotate(**fields)
     sums = {
         (HOLDOUT if row["group"] == HOLDOUT else SERVED): VariantSums(
             HOLDOUT if row["group"] == HOLDOUT else SERVED,
@@ -239,8 +258,13 @@ def holdout_uplift(slot_key: str, start: date, end: date, metric: str) -> dict[s
     empty = 0.0 if chosen.kind == "mean" else None
     holdout = sums.get(HOLDOUT, VariantSums(HOLDOUT, 0, 0.0, empty))
     served = sums.get(SERVED, VariantSums(SERVED, 0, 0.0, empty))
+    pre = {
+        (HOLDOUT if group == HOLDOUT else SERVED): sums_of_group
+        for group, sums_of_group in (pre_exposure_sums(days, "group", chosen.total) if cuped else {}).items()
+    }
+    (holdout, served), cuped_member = cuped_prepare([holdout, served], pre, chosen.kind, enabled=cuped)
     names = {HOLDOUT: "the holdout (default only)", SERVED: "Personalized"}
-    results = experiment_compare(holdout, [served], kind=chosen.kind, names=names)
+    results = experiment_compare(holdout, [served], kind=chosen.kind, names=names, cuped=cuped_member["applied"])
     # Equal shares are not the expectation (the holdout is a small share): no check, and words without one.
     results = dataclasses.replace(results, srm=None)
     verdict = verdict_words(results, names=names)
@@ -250,6 +274,7 @@ def holdout_uplift(slot_key: str, start: date, end: date, metric: str) -> dict[s
         "metric": metric,
         **results.as_contract(),
         "verdict": verdict,
+        "cuped": cuped_member,
     }
     finite: dict[str, Any] = _finite(body)
     return finite

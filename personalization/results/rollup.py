@@ -15,6 +15,11 @@ strategy), so an experiment's figures are its arms' alone and a visitor who move
 is a cohort member of each. ``GroupDay`` counts the same cohorts once per slot and group over
 every variant (first exposure to the slot within the group): what a holdout is compared with.
 
+Each cohort row also carries CUPED's sums: x, a visitor's prior visits (``visit_count - 1`` of
+the context logged with their first exposure, capped; see ``PriorVisits``), as Σx, Σx² and Σxy
+for each outcome y, so the results can subtract what a visitor's past already predicts. x is
+read at the first exposure, before the visitor saw anything of the slot, so no variant can move it.
+
 A run re-rolls whole days, from a start day to today: late events and recent visitors' outcomes
 are still arriving, so by default it starts ``RESULTS_LOOKBACK_SECONDS`` plus twice the
 attribution window before now (earlier when runs were missed: from the last day rolled). Those
@@ -38,7 +43,22 @@ from operator import itemgetter
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Case, CharField, Count, Exists, Max, Min, OuterRef, TextField, Value, When
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    Exists,
+    F,
+    FloatField,
+    Func,
+    Max,
+    Min,
+    OuterRef,
+    TextField,
+    Value,
+    When,
+)
+from django.db.models.fields.json import KeyTransform
 from django.db.models.functions import Cast, Concat, TruncDate
 from django.utils import timezone
 
@@ -57,8 +77,8 @@ EVENT_SLACK = timedelta(days=1)
 
 Key = tuple[str, str, str, date]  # (slot key, group, variant key, day)
 GroupKey = tuple[str, str, date]  # (slot key, group, day)
-# (id, visitor id, slot key, variant key, created at, group)
-DecisionRow = tuple[Any, Any, str, str, datetime, str]
+# (id, visitor id, slot key, variant key, created at, group, prior visits)
+DecisionRow = tuple[Any, Any, str, str, datetime, str, float]
 
 # The assignment group of a decision, from the policy serving logged (see CONTRACTS: "holdout",
 # "experiment:<key>", or "" for the slot's own strategy); computed by the database, one short column.
@@ -68,6 +88,50 @@ GROUP = Case(
     default=Value(""),
     output_field=CharField(),
 )
+
+# CUPED's covariate: the visitor's visits before the one of the decision, read from the context the
+# decision logged (``visit_count``, the visit number, counted by the server: every slot has it),
+# capped so a bot-like visitor with thousands of visits cannot own the regression.
+PRIOR_VISITS_KEY = "visit_count"
+PRIOR_VISITS_CAP = 50
+
+
+class PriorVisits(Func):
+    """A decision's prior visits, ``visit_count - 1`` of its context, as a number in 0..PRIOR_VISITS_CAP.
+
+    Computed by the database, so the rollup never parses the context: a value that is absent or
+    not a JSON number (a string, a list, an object) counts as a first visit (0, as
+    ``Context`` reads a missing visit count), and a negative or huge one is clamped in the
+    database's exact numbers before it becomes a float (1e400 is 50, not infinity or an error).
+    """
+
+    output_field = FloatField()
+
+    def __init__(self) -> None:
+        super().__init__(F("context"))
+
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, tuple[Any, ...]]:
+        # Only SQLite and PostgreSQL are supported; elsewhere every visitor gets 0 and CUPED stays off.
+        return "0.0", ()
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, tuple[Any, ...]]:
+        value, params = compiler.compile(KeyTransform(PRIOR_VISITS_KEY, self.source_expressions[0]))
+        sql = (
+            f"CASE WHEN jsonb_typeof({value}) = 'number'"
+            f" THEN LEAST(GREATEST(({value})::numeric - 1, 0), {PRIOR_VISITS_CAP:d})::double precision"
+            " ELSE 0.0 END"
+        )
+        return sql, (*params, *params)
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, tuple[Any, ...]]:
+        column, params = compiler.compile(self.source_expressions[0])
+        path = f"$.{PRIOR_VISITS_KEY}"
+        # The column's CHECK (JSON_VALID) keeps malformed JSON out, on which json_type would raise.
+        sql = (
+            f"CASE WHEN json_type({column}, %s) IN ('integer', 'real')"
+            f" THEN MIN(MAX(json_extract({column}, %s) - 1, 0), {PRIOR_VISITS_CAP:d}) ELSE 0.0 END"
+        )
+        return sql, (*params, path, *params, path)
 
 
 @dataclass
@@ -86,6 +150,12 @@ class DayCounts:
     value_squares: float = 0.0
     dwell_sum: float = 0.0
     dwell_squares: float = 0.0
+    pre_sum: float = 0.0
+    pre_squares: float = 0.0
+    pre_cross_clicked: float = 0.0
+    pre_cross_converted: float = 0.0
+    pre_cross_value: float = 0.0
+    pre_cross_dwell: float = 0.0
 
 
 COUNTERS = tuple(counter.name for counter in fields(DayCounts))  # the VariantDay figures, in one place
@@ -98,6 +168,12 @@ COHORT = (
     "value_squares",
     "dwell_sum",
     "dwell_squares",
+    "pre_sum",
+    "pre_squares",
+    "pre_cross_clicked",
+    "pre_cross_converted",
+    "pre_cross_value",
+    "pre_cross_dwell",
 )
 
 
@@ -186,7 +262,9 @@ def results_rollup(since: datetime | date | None = None, *, now: datetime | None
         recent.exclude(visitor_id=None)
         .order_by("visitor_id", "created_at")
         .annotate(group=GROUP)
-        .values_list(_text("id"), _text("visitor_id"), "slot_key", "variant_key", _text("created_at"), "group")
+        .values_list(
+            _text("id"), _text("visitor_id"), "slot_key", "variant_key", _text("created_at"), "group", PriorVisits()
+        )
     )
     outcomes = (
         Event.objects.filter(is_bot=False, type__in=OUTCOME_EVENTS, ts__gte=start_at - EVENT_SLACK)
@@ -284,7 +362,7 @@ def _batch_roll(
     seen = {event["decision_id"] for event in outcomes if event["type"] == "impression"}
     decisions = [
         {"id": decision_id, "visitor_id": visitor_id, "slot_key": slot_key, "created_at": created_at}
-        for decision_id, visitor_id, slot_key, _, created_at, _ in batch
+        for decision_id, visitor_id, slot_key, _, created_at, _, _ in batch
     ]
     rewards = rewards_compute(decisions, outcomes, window_seconds=window.total_seconds())
     exposed_before = _exposed_before(list(visitors), start_at) if history else set()
@@ -294,7 +372,7 @@ def _batch_roll(
         by_variant: dict[tuple[str, str, str], list[DecisionRow]] = defaultdict(list)
         seen_on: set[Key] = set()
         for row in rows_of_visitor:
-            decision_id, _, slot_key, variant_key, created_at, group = row
+            decision_id, _, slot_key, variant_key, created_at, group, _ = row
             key = (slot_key, group, variant_key, _day(created_at))
             day = counts[key]
             reward = rewards[decision_id]
@@ -338,6 +416,7 @@ class Cohort:
     converted: bool
     value: float
     dwell: float
+    pre: float  # prior visits at the first exposure: measured before it, so no variant can move it
 
     def add(self, day: DayCounts) -> None:
         day.visitors += 1
@@ -347,6 +426,14 @@ class Cohort:
         day.value_squares += self.value * self.value
         day.dwell_sum += self.dwell
         day.dwell_squares += self.dwell * self.dwell
+        pre = self.pre
+        if pre:  # most visitors are on their first visit: nothing to add
+            day.pre_sum += pre
+            day.pre_squares += pre * pre
+            day.pre_cross_clicked += pre * self.clicked
+            day.pre_cross_converted += pre * self.converted
+            day.pre_cross_value += pre * self.value
+            day.pre_cross_dwell += pre * self.dwell
 
 
 def _cohort(
@@ -362,14 +449,14 @@ def _cohort(
     exposed_at = first[4]
     clicked = converted = False
     value = dwell = 0.0
-    for decision_id, _, _, _, created_at, _ in rows:
+    for decision_id, _, _, _, created_at, _, _ in rows:
         if exposed_at <= created_at <= exposed_at + window:
             reward = rewards[decision_id]
             clicked = clicked or reward.clicked
             converted = converted or reward.converted
             value += reward.value
             dwell += reward.visible_ms / 1000.0
-    return Cohort(exposed_at, clicked, converted, value, dwell)
+    return Cohort(exposed_at, clicked, converted, value, dwell, first[6])
 
 
 def _exposed_before(visitors: list[Any], start_at: datetime) -> set[tuple[Any, str, str, str]]:

@@ -29,6 +29,7 @@ from ..engine.statistics import (
     verdict_words,
 )
 from ..models import VariantDay
+from .cuped import cuped_prepare, pre_exposure_sums
 
 DEFAULT_DAYS = 14
 MAX_DAYS = 366
@@ -68,19 +69,29 @@ def window_days(days: int, *, today: date | None = None) -> tuple[date, date]:
     return end - timedelta(days=days - 1), end
 
 
-def slot_results_recent(slot_key: str, *, days: int = DEFAULT_DAYS, metric: str | None = None) -> dict[str, Any]:
+def slot_results_recent(
+    slot_key: str, *, days: int = DEFAULT_DAYS, metric: str | None = None, cuped: bool = True
+) -> dict[str, Any]:
     """``slot_results`` over the last ``days`` days: what the API and the command answer."""
     start, end = window_days(days)
-    return slot_results(slot_key, start, end, metric)
+    return slot_results(slot_key, start, end, metric, cuped=cuped)
 
 
 def slot_results(
-    slot_key: str, start: date, end: date, metric: str | None = None, *, group: str | None = None
+    slot_key: str,
+    start: date,
+    end: date,
+    metric: str | None = None,
+    *,
+    group: str | None = None,
+    cuped: bool = True,
 ) -> dict[str, Any]:
     """The results contract of one slot for one metric over the days ``start``..``end`` (inclusive).
 
     ``group``: only the decisions of one assignment group ("" the slot's strategy, "holdout",
-    "experiment:<key>"); None sums them all, every visitor the slot served.
+    "experiment:<key>"); None sums them all, every visitor the slot served. ``cuped``: adjust the
+    comparisons for the visitors' prior visits where the data allows (``results.cuped``); the
+    body's ``cuped`` member says whether it did.
     """
     slot = Slot.objects.filter(key=slot_key).prefetch_related("variants").first()
     if slot is None:
@@ -100,9 +111,21 @@ def slot_results(
     empty = VariantSums(control or "-", 0, 0.0, 0.0 if chosen.kind == "mean" else None)
     arms = {key: sums.get(key, dataclasses.replace(empty, key=key)) for key in keys}
     if len(keys) < 2:
-        return {**head, **_single(arms.get(control), chosen.kind)}
+        _, unadjusted = cuped_prepare(list(arms.values()), {}, chosen.kind, enabled=cuped)
+        return {**head, **_single(arms.get(control), chosen.kind), "cuped": unadjusted}
 
     names = {v.key: v.name for v in variants}
+    days = VariantDay.objects.filter(slot_key=slot_key, day__gte=start, day__lte=end)
+    if group is not None:
+        days = days.filter(group=group)
+    ordered = [control, *(key for key in keys if key != control)]
+    compared, cuped_member = cuped_prepare(
+        [arms[key] for key in ordered],
+        pre_exposure_sums(days, "variant_key", chosen.total) if cuped else {},
+        chosen.kind,
+        enabled=cuped,
+    )
+    arms = dict(zip(ordered, compared, strict=True))
     others = [arms[key] for key in keys if key != control]
     weights = {v.key: v.weight for v in variants if not v.is_paused and v.weight > 0}
     split_configured = slot.strategy in RANDOMIZED_STRATEGIES and all(key in weights for key in keys)
@@ -112,6 +135,7 @@ def slot_results(
         kind=chosen.kind,
         expected_split={key: float(weights[key]) for key in keys} if split_configured else None,
         names=names,
+        cuped=cuped_member["applied"],
     )
     if not split_configured:
         # No configured split to check against: equal shares would flag every rules or model slot.
@@ -122,7 +146,7 @@ def slot_results(
             " may come from who sees each one rather than from the variant itself."
         )
         results = dataclasses.replace(results, verdict=verdict)
-    return {**head, **_finite(results.as_contract())}
+    return {**head, **_finite(results.as_contract()), "cuped": _finite(cuped_member)}
 
 
 def _variant_sums(

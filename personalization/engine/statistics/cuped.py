@@ -2,7 +2,7 @@
 
 Deng, Xu, Kohavi and Walker, "Improving the sensitivity of online controlled experiments by
 utilizing pre-experiment data" (WSDM 2013). With a pre-exposure covariate x (a visitor's
-behaviour before they saw the slot, from their features) and outcome y, each arm's mean
+behaviour before they saw the slot: the live results use their prior visits) and outcome y, each arm's mean
 becomes ȳ - θ·(x̄ - x̄_all), whose variance is (1 - ρ²) times the raw one, ρ the correlation
 of x and y. Exposure is random, so x cannot differ between arms except by chance and the
 adjustment removes noise without biasing the effect.

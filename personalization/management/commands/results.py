@@ -54,7 +54,16 @@ def results_table(body: dict[str, Any]) -> str:
                 f"{_interval(term['sequential_ci95'], effect):<22} {_number(term['sequential_p_value'], '.3f'):>8}"
             )
     srm = body["srm_p_value"]
-    lines += ["", f"Sample-ratio check: {'not applicable' if srm is None else f'p = {srm:.3g}'}", "", body["verdict"]]
+    lines += ["", f"Sample-ratio check: {'not applicable' if srm is None else f'p = {srm:.3g}'}"]
+    cuped = body.get("cuped")
+    if cuped is not None:
+        said = (
+            f"adjusted for {cuped['covariate']}, {cuped['variance_reduction']:.0%} less variance"
+            if cuped["applied"]
+            else f"not applied ({cuped['reason']})"
+        )
+        lines.append(f"CUPED: {said}")
+    lines += ["", body["verdict"]]
     return "\n".join(lines)
 
 
@@ -69,18 +78,29 @@ class Command(BaseCommand):
         parser.add_argument(
             "--experiment", help="An experiment's key: its variants only, over its own window (--days is ignored)."
         )
+        parser.add_argument(
+            "--no-cuped", action="store_true", help="Compare the raw figures, without CUPED's prior-visits adjustment."
+        )
 
     def handle(
-        self, *args, slot: str, json: bool = False, days: int = DEFAULT_DAYS, metric=None, experiment=None, **options
+        self,
+        *args,
+        slot: str,
+        json: bool = False,
+        days: int = DEFAULT_DAYS,
+        metric=None,
+        experiment=None,
+        no_cuped: bool = False,
+        **options,
     ):
         if not 1 <= days <= MAX_DAYS:
             raise CommandError(f"--days must be between 1 and {MAX_DAYS}, got {days}.")
         results_rollup()  # what is pending first, so the numbers are current
         try:
             if experiment:
-                body = slot_experiment_results(slot, experiment, metric=metric)
+                body = slot_experiment_results(slot, experiment, metric=metric, cuped=not no_cuped)
             else:
-                body = slot_results_recent(slot, days=days, metric=metric)
+                body = slot_results_recent(slot, days=days, metric=metric, cuped=not no_cuped)
         except SlotNotFoundError:
             raise CommandError(f"No slot has the key {slot!r}.") from None
         except ExperimentNotFoundError:

@@ -24,6 +24,7 @@ pytestmark = pytest.mark.django_db
 URL = "/api/v1/slots/hero/results/"
 TOKEN = "s3cret-results-token-0123456789"
 CONTRACT = {"slot", "window", "metric", "control", "srm_p_value", "variants", "comparisons", "verdict"}
+CUPED = "cuped"  # the member added beside the contract: whether CUPED adjusted the comparisons
 VARIANT_KEYS = {"key", "visitors", "conversions", "rate", "ci95"}
 COMPARISON_KEYS = {
     "variant",
@@ -75,7 +76,7 @@ def test_the_body_is_the_contract_with_control_and_verdict(client, hero):
     assert response.status_code == 200, response.content
     assert "no-store" in response["Cache-Control"]
     body = response.json()
-    assert set(body) == CONTRACT
+    assert set(body) == CONTRACT | {CUPED}
     assert body["slot"] == "hero"
     assert body["metric"] == "click_rate"  # the slot is rewarded on clicks
     assert set(body["window"]) == {"start", "end"}
@@ -219,7 +220,7 @@ def test_a_single_variant_slot_shows_its_figures_and_nothing_to_compare(client, 
 
     body = client.get("/api/v1/slots/solo/results/", **bearer(TOKEN)).json()
 
-    assert set(body) == CONTRACT
+    assert set(body) == CONTRACT | {CUPED}
     assert body["control"] == "only"
     assert [(v["key"], v["visitors"]) for v in body["variants"]] == [("only", 3)]
     assert body["comparisons"] == []
