@@ -9,8 +9,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import expect, sync_playwright
 
+ARTIFACTS = Path(__file__).parent / "artifacts"
+TIMEOUT_MS = 10_000
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -113,6 +115,28 @@ def seeded(live_server_settled, browser):
 
     wagtail_initial_data()
     return demo_seed(hero_strategy="rules")
+
+
+@pytest.fixture
+def admin_page(browser, live_server, seeded, request):
+    """A logged-in admin tab (downloads allowed); on failure its HTML and a screenshot are kept in ``artifacts/``."""
+    import re
+
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    page.goto(live_server.url + "/admin/login/")
+    page.get_by_label("Username").fill(seeded.username)
+    page.get_by_label("Password").fill(seeded.password)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(re.compile(r"/admin/$"))
+    yield page
+    failed = getattr(request.node, "rep_call", None)
+    if failed is not None and failed.failed:
+        ARTIFACTS.mkdir(exist_ok=True)
+        (ARTIFACTS / f"{request.node.name}-failure.html").write_text(page.content())
+        page.screenshot(path=str(ARTIFACTS / f"{request.node.name}-failure.png"), full_page=True)
+    context.close()
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -26,30 +26,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 ARTIFACTS = Path(__file__).parent / "artifacts"
 SLOTS_URL = "/admin/snippets/content/slot/"
 ORIGINAL_HERO = "Hello there, meet Tailor"
-TIMEOUT_MS = 10_000
 
 
 # --------------------------------------------------------------------------- fixtures
-
-
-@pytest.fixture
-def admin_page(browser, live_server, seeded, request):
-    """A logged-in admin tab; on failure its HTML and a screenshot are kept in ``artifacts/``."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    context.set_default_timeout(TIMEOUT_MS)
-    page = context.new_page()
-    page.goto(live_server.url + "/admin/login/")
-    page.get_by_label("Username").fill(seeded.username)
-    page.get_by_label("Password").fill(seeded.password)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(re.compile(r"/admin/$"))
-    yield page
-    failed = getattr(request.node, "rep_call", None)
-    if failed is not None and failed.failed:
-        ARTIFACTS.mkdir(exist_ok=True)
-        (ARTIFACTS / f"{request.node.name}-failure.html").write_text(page.content())
-        page.screenshot(path=str(ARTIFACTS / f"{request.node.name}-failure.png"), full_page=True)
-    context.close()
 
 
 # --------------------------------------------------------------------------- helpers

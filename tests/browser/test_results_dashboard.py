@@ -20,30 +20,10 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 SLOTS_URL = "/admin/snippets/content/slot/"
-TIMEOUT_MS = 10_000
-
-
-@pytest.fixture
-def admin_page(browser, live_server, seeded, request):
-    variant_days_create("cta-banner", {"banner-trial": (500, 25), "banner-demo": (500, 45)}, days=14)
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
-    context.set_default_timeout(TIMEOUT_MS)
-    page = context.new_page()
-    page.goto(live_server.url + "/admin/login/")
-    page.get_by_label("Username").fill(seeded.username)
-    page.get_by_label("Password").fill(seeded.password)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(re.compile(r"/admin/$"))
-    yield page
-    failed = getattr(request.node, "rep_call", None)
-    if failed is not None and failed.failed:
-        ARTIFACTS.mkdir(exist_ok=True)
-        (ARTIFACTS / f"{request.node.name}-failure.html").write_text(page.content())
-        page.screenshot(path=str(ARTIFACTS / f"{request.node.name}-failure.png"), full_page=True)
-    context.close()
 
 
 def test_an_editor_reads_a_slots_results_and_downloads_the_csv(admin_page, live_server):
+    variant_days_create("cta-banner", {"banner-trial": (500, 25), "banner-demo": (500, 45)}, days=14)
     page = admin_page
     page.goto(live_server.url + SLOTS_URL)
     row = page.get_by_role("row").filter(has_text="Call-to-action banner")
