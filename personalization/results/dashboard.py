@@ -95,6 +95,7 @@ class SlotDashboard:
     model: ServingModel | None
     verdict: str
     minimum_sample: str
+    cuped: str  # what CUPED did to the comparisons, in words ("" when the body has no comparison)
     series: Series
     rows: tuple[VariantDayFigures, ...]
     experiment: ExperimentView | None = None  # the experiment shown, None for all of the slot's traffic
@@ -204,6 +205,7 @@ def slot_dashboard(
         model=serving_model(slot) if slot.strategy == "model" else None,
         verdict=results["verdict"],
         minimum_sample=minimum,
+        cuped=cuped_words(results.get("cuped")),
         series=series,
         rows=rows,
         experiment=_experiment_view(chosen_experiment, results, names) if chosen_experiment else None,
@@ -504,3 +506,17 @@ def _interval(pair: Sequence[float | None] | None, fmt: Callable[[float], str]) 
     if not pair or pair[0] is None or pair[1] is None:
         return ""
     return f"{fmt(pair[0])} to {fmt(pair[1])}"
+
+
+def cuped_words(cuped: dict[str, Any] | None) -> str:
+    """The ``cuped`` member of the results, as one sentence under the verdict."""
+    if not cuped:
+        return ""
+    if cuped.get("applied"):
+        reduction = cuped.get("variance_reduction") or 0.0
+        return (
+            f"Adjusted for {cuped['covariate']} (CUPED): {max(reduction, 0.0):.0%} less noise in the comparisons;"
+            " each variant's own rate is as observed."
+        )
+    reason = cuped.get("reason")
+    return f"Not adjusted for {cuped['covariate']} (CUPED): {reason}." if reason else ""

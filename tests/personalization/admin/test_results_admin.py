@@ -78,6 +78,19 @@ def test_the_dashboard_shows_each_variant_the_chart_and_the_verdict(viewer, hero
     assert "Split as configured" in html
     assert 'class="w-panel' in html
     assert 'class="listing"' in html
+    # Rows without covariate sums: the comparisons stay raw, and the page says why.
+    assert "Not adjusted for prior visits (CUPED): prior visits do not vary within every variant yet" in html
+
+
+def test_cuped_in_words():
+    from personalization.results.dashboard import cuped_words
+
+    applied = {"covariate": "prior visits", "applied": True, "variance_reduction": 0.123, "reason": None}
+    assert cuped_words(applied).startswith("Adjusted for prior visits (CUPED): 12% less noise")
+    assert "0% less noise" in cuped_words({**applied, "variance_reduction": -2e-7})  # noise, not a loss
+    off = {**applied, "applied": False, "variance_reduction": None, "reason": "turned off for this request"}
+    assert cuped_words(off) == "Not adjusted for prior visits (CUPED): turned off for this request."
+    assert cuped_words(None) == ""
 
 
 def test_the_minimum_sample_says_when_it_is_reached(viewer, db):
