@@ -5,19 +5,36 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from wagtail.admin.forms import WagtailAdminModelForm
 
+# Settings an editor may leave blank: blank means the model's default (for the holdout, none).
+DEFAULTED_FIELDS = (
+    "holdout_share",
+    "igw_gamma",
+    "retrain_every",
+    "bandit_floor",
+    "bandit_discount",
+    "guardrail_action",
+    "guardrail_metrics",
+    "guardrail_alpha",
+    "guardrail_min_drop",
+    "cap_per_day",
+    "cap_per_visit",
+    "novelty_after",
+    "novelty_decay",
+)
+
 
 class SlotForm(WagtailAdminModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        if "holdout_share" in self.fields:
-            self.fields["holdout_share"].required = False  # blank: no holdout
-
-    def clean_holdout_share(self):
-        share = self.cleaned_data.get("holdout_share")
-        return 0.0 if share is None else share
+        for name in DEFAULTED_FIELDS:
+            if name in self.fields:
+                self.fields[name].required = False
 
     def clean(self):
         cleaned = super().clean()
+        for name in DEFAULTED_FIELDS:
+            if name in self.fields and cleaned.get(name) in (None, ""):
+                cleaned[name] = self._meta.model._meta.get_field(name).get_default()
         formset = self.formsets.get("variants")
         if formset is None or not hasattr(formset, "cleaned_data"):
             return cleaned

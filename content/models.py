@@ -28,16 +28,28 @@ STRATEGY_CHOICES = [
     ("rules", "Rules: segment → variant, first match wins"),
     ("split", "Weighted split: sticky per visitor"),
     ("model", "Model: LightGBM picks per visitor, with exploration"),
+    ("bandit", "Bandit: Thompson sampling moves traffic to what works, per segment"),
 ]
 EXPLORATION_CHOICES = [
     ("epsilon", "Epsilon-greedy: the best variant, and a random one a share of the time"),
     ("softmax", "Softmax: in proportion to predicted reward, with a floor for every variant"),
+    ("igw", "Inverse-gap weighting (SquareCB): the further a variant's score from the best, the less it is shown"),
 ]
 REWARD_CHOICES = [
     ("click", "Click"),
     ("conversion", "Conversion"),
     ("weighted", "Weighted: clicks and conversions, by the weights below"),
+    ("value", "Conversion value (bandit strategy: a Gaussian model of value per visitor)"),
 ]
+GUARDRAIL_ACTION_CHOICES = [
+    ("act", "Act: pause a variant that significantly hurts, or roll back the revision that began the harm"),
+    ("report", "Report only (dry run): tell editors, change nothing"),
+    ("off", "Off"),
+]
+
+
+def guardrail_metrics_default() -> list[str]:
+    return ["click_rate"]
 
 
 TRIGGER_CHOICES = [
@@ -96,6 +108,69 @@ class Slot(DraftStateMixin, LockableMixin, RevisionMixin, index.Indexed, Cluster
             " strategy, so the live uplift of personalization is measured against doing nothing. Sticky per visitor."
         ),
     )
+    igw_gamma = models.FloatField(
+        "IGW gamma",
+        default=100.0,
+        validators=[MinValueValidator(1.0), MaxValueValidator(100000.0)],
+        help_text="Inverse-gap weighting: higher shows variants that score below the best less often.",
+    )
+    retrain_every = models.PositiveIntegerField(
+        default=500,
+        help_text=(
+            "Model strategy: retrain after this many new decisions with a known outcome (0: only on the hourly"
+            " schedule)."
+        ),
+    )
+    bandit_floor = models.FloatField(
+        "floor per variant",
+        default=0.01,
+        validators=[MinValueValidator(0.0), MaxValueValidator(0.2)],
+        help_text="Bandit: the least share of traffic every live variant keeps (0.01: 1 %).",
+    )
+    bandit_discount = models.FloatField(
+        "discount per hour",
+        default=1.0,
+        validators=[MinValueValidator(0.5), MaxValueValidator(1.0)],
+        help_text="Bandit: how much an hour-old observation still counts (1: never fades; 0.99: halves in ~3 days).",
+    )
+    bandit_top_two = models.BooleanField(
+        "top-two sampling",
+        default=False,
+        help_text="Bandit: spend more traffic telling the two best variants apart (top-two Thompson sampling).",
+    )
+    guardrail_action = models.CharField("guardrails", max_length=8, choices=GUARDRAIL_ACTION_CHOICES, default="act")
+    guardrail_metrics = models.JSONField(
+        default=guardrail_metrics_default,
+        blank=True,
+        help_text="Metrics on which a variant must not do significantly worse than the default variant.",
+    )
+    guardrail_alpha = models.FloatField(
+        "guardrail significance",
+        default=0.05,
+        validators=[MinValueValidator(0.001), MaxValueValidator(0.2)],
+        help_text="The chance of pausing a variant that does no harm (always valid: checking often does not raise it).",
+    )
+    guardrail_min_drop = models.FloatField(
+        "smallest harm",
+        default=0.0,
+        validators=[MinValueValidator(0.0), MaxValueValidator(0.9)],
+        help_text="Relative drop below which nothing is done (0.1: only a drop of more than 10 % counts).",
+    )
+    cap_per_day = models.PositiveSmallIntegerField(
+        default=0, help_text="Show one variant to one visitor at most this many times a day (0: no cap)."
+    )
+    cap_per_visit = models.PositiveSmallIntegerField(
+        default=0, help_text="Show one variant to one visitor at most this many times a visit (0: no cap)."
+    )
+    novelty_after = models.PositiveSmallIntegerField(
+        default=0,
+        help_text="After this many views of a variant without a click, show it less to that visitor (0: off).",
+    )
+    novelty_decay = models.FloatField(
+        default=0.5,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Each further view without a click multiplies the variant's chance for that visitor by this.",
+    )
     rules = StreamField(
         [("rule", RuleBlock())],
         blank=True,
@@ -118,6 +193,28 @@ class Slot(DraftStateMixin, LockableMixin, RevisionMixin, index.Indexed, Cluster
                 FieldPanel("holdout_share"),
             ],
             heading="How a variant is chosen",
+        ),
+        MultiFieldPanel(
+            [
+                FieldRowPanel([FieldPanel("igw_gamma"), FieldPanel("retrain_every")]),
+                FieldRowPanel(
+                    [FieldPanel("bandit_floor"), FieldPanel("bandit_discount"), FieldPanel("bandit_top_two")]
+                ),
+            ],
+            heading="Learning while serving: model retraining and bandit",
+            classname="collapsed",
+        ),
+        MultiFieldPanel(
+            [
+                FieldRowPanel(
+                    [FieldPanel("guardrail_action"), FieldPanel("guardrail_alpha"), FieldPanel("guardrail_min_drop")]
+                ),
+                FieldPanel("guardrail_metrics"),
+                FieldRowPanel([FieldPanel("cap_per_day"), FieldPanel("cap_per_visit")]),
+                FieldRowPanel([FieldPanel("novelty_after"), FieldPanel("novelty_decay")]),
+            ],
+            heading="Guardrails and frequency caps",
+            classname="collapsed",
         ),
         TargetingSummaryPanel(heading="Overview: variants and targeting (as saved)"),
         InlinePanel("variants", heading="Variants", label="Variant", min_num=1),

@@ -40,6 +40,19 @@ class SlotDefinition:
     reward: str = "click"
     reward_weights: tuple[float, float] = (1.0, 5.0)  # (click, conversion), read when reward is "weighted"
     holdout_share: float = 0.0  # visitors kept on the default, to measure the strategy against doing nothing
+    igw_gamma: float = 100.0
+    retrain_every: int = 500  # model: retrain after this many new decisions with a known outcome (0: beat only)
+    bandit_floor: float = 0.01
+    bandit_discount: float = 1.0  # per hour; 1: old evidence never fades
+    bandit_top_two: bool = False
+    guardrail_action: str = "act"  # "act", "report" (dry run) or "off"
+    guardrail_metrics: tuple[str, ...] = ("click_rate",)
+    guardrail_alpha: float = 0.05
+    guardrail_min_drop: float = 0.0
+    cap_per_day: int = 0  # 0: no cap
+    cap_per_visit: int = 0
+    novelty_after: int = 0  # 0: no novelty decay
+    novelty_decay: float = 0.5
 
     @property
     def live_variants(self) -> tuple[VariantDefinition, ...]:
@@ -85,6 +98,19 @@ def slot_definition_from_object(slot: Slot, revision_id: int | None) -> SlotDefi
         reward=slot.reward,
         reward_weights=(slot.click_weight, slot.conversion_weight),
         holdout_share=slot.holdout_share,
+        igw_gamma=slot.igw_gamma,
+        retrain_every=slot.retrain_every,
+        bandit_floor=slot.bandit_floor,
+        bandit_discount=slot.bandit_discount,
+        bandit_top_two=slot.bandit_top_two,
+        guardrail_action=slot.guardrail_action,
+        guardrail_metrics=tuple(slot.guardrail_metrics or ()),
+        guardrail_alpha=slot.guardrail_alpha,
+        guardrail_min_drop=slot.guardrail_min_drop,
+        cap_per_day=slot.cap_per_day,
+        cap_per_visit=slot.cap_per_visit,
+        novelty_after=slot.novelty_after,
+        novelty_decay=slot.novelty_decay,
     )
 
 
