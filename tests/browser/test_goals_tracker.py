@@ -5,40 +5,26 @@ from __future__ import annotations
 import random
 import re
 import string
-import time
 
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.waiting import read_retrying, wait_for
 from tracking.goal_rules import css_selector_problem
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def wait_for(predicate, timeout: float = 15.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError("condition not met in time")
-
-
 def _conversions(visitor_id: str) -> dict[str, list[float | None]]:
-    from django.db import OperationalError
-
     from tracking.models import Event
 
-    for _ in range(50):
-        try:
-            found: dict[str, list[float | None]] = {}
-            for event in Event.objects.filter(visitor_id=visitor_id, type="conversion").order_by("ts"):
-                found.setdefault(event.props.get("goal", ""), []).append(event.value)
-            return found
-        except OperationalError:  # SQLite: the live server is writing this table ("database table is locked")
-            time.sleep(0.1)
-    raise AssertionError("tracking_event stayed locked for 5 s")
+    def read() -> dict[str, list[float | None]]:
+        found: dict[str, list[float | None]] = {}
+        for event in Event.objects.filter(visitor_id=visitor_id, type="conversion").order_by("ts"):
+            found.setdefault(event.props.get("goal", ""), []).append(event.value)
+        return found
+
+    return read_retrying(read)
 
 
 def test_a_page_goal_and_a_click_goal_arrive_as_conversions(browser, live_server, seeded, settings):
