@@ -12,6 +12,7 @@ import math
 import os
 import platform
 import subprocess
+import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
@@ -132,6 +133,43 @@ def results_append(section: str, columns: Sequence[str], rows: Sequence[Sequence
         insert_at = (table[-1] + 1) if table else end
         lines[insert_at:insert_at] = new_rows
     RESULTS.write_text("\n".join(lines) + "\n")
+
+
+# The columns of a table whose rows state a figure against a baseline measured in the same run.
+RATIO_COLUMNS = (
+    "date",
+    "machine",
+    "versions",
+    "database",
+    "command",
+    "workload",
+    "figure",
+    "baseline",
+    "ratio",
+    "checked",
+    "target",
+    "met",
+)
+
+
+def django_database_setup(var_dir: Path, *, postgres: bool) -> None:
+    """Django with no cache or broker services, on SQLite in ``var_dir`` or on ``DATABASE_URL``'s PostgreSQL; migrated."""
+    if not postgres:
+        os.environ.pop("DATABASE_URL", None)
+    elif not os.environ.get("DATABASE_URL"):
+        sys.exit("--postgres needs DATABASE_URL: run under python -m devtools.services run -- ...")
+    for name in ("REDIS_URL", "CELERY_BROKER_URL", "TAILOR_DECISION_LOG_BACKEND"):
+        os.environ.pop(name, None)
+    os.environ["TAILOR_VAR_DIR"] = str(var_dir)
+    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    os.chdir(ROOT)
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0, interactive=False)
 
 
 def django_embedded_setup(var_dir: Path, *, hero_strategy: str = "model") -> None:

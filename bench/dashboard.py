@@ -23,7 +23,6 @@ also appends them to ``bench/RESULTS.md``.
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import shutil
 import statistics
@@ -36,32 +35,22 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench._common import machine, now_utc, percentile, results_append, versions, yes_no  # noqa: E402
+from bench._common import (  # noqa: E402
+    RATIO_COLUMNS,
+    django_database_setup,
+    machine,
+    now_utc,
+    percentile,
+    results_append,
+    versions,
+    yes_no,
+)
 
 TARGET_MS = 300.0
 KEY = "bench-big"
 VARIANTS = ("a", "b", "c", "d")
 DAYS = 365
 OTHER_SLOTS = 49
-
-
-def django_setup(var_dir: Path, *, postgres: bool) -> None:
-    if not postgres:
-        os.environ.pop("DATABASE_URL", None)
-    elif not os.environ.get("DATABASE_URL"):
-        sys.exit("--postgres needs DATABASE_URL: run under python -m devtools.services run -- ...")
-    for name in ("REDIS_URL", "CELERY_BROKER_URL", "TAILOR_DECISION_LOG_BACKEND"):
-        os.environ.pop(name, None)
-    os.environ["TAILOR_VAR_DIR"] = str(var_dir)
-    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    os.chdir(ROOT)
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0, interactive=False)
 
 
 def rows_seed(total_decisions: int, seed: int) -> int:
@@ -126,7 +115,7 @@ def main() -> None:
 
     var_dir = Path(tempfile.mkdtemp(prefix="tailor-bench-dashboard-"))
     try:
-        django_setup(var_dir, postgres=args.postgres)
+        django_database_setup(var_dir, postgres=args.postgres)
         from django.contrib.auth import get_user_model
         from django.db import connection
         from django.test import Client
@@ -188,20 +177,7 @@ def main() -> None:
         if args.record:
             results_append(
                 "Results dashboard",
-                [
-                    "date",
-                    "machine",
-                    "versions",
-                    "database",
-                    "command",
-                    "workload",
-                    "figure",
-                    "baseline",
-                    "ratio",
-                    "checked",
-                    "target",
-                    "met",
-                ],
+                RATIO_COLUMNS,
                 [
                     [
                         now_utc(),

@@ -43,7 +43,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench._common import machine, now_utc, percentile, results_append, versions, yes_no  # noqa: E402
+from bench._common import (  # noqa: E402
+    RATIO_COLUMNS,
+    django_database_setup,
+    machine,
+    now_utc,
+    percentile,
+    results_append,
+    versions,
+    yes_no,
+)
 
 TARGET_ROLLUP_SECONDS = 30.0
 TARGET_ENDPOINT_MS = 300.0
@@ -53,23 +62,8 @@ TOKEN = "bench-results-token"  # noqa: S105 - a throwaway database's setting
 
 
 def django_setup(var_dir: Path, *, postgres: bool) -> None:
-    if not postgres:
-        os.environ.pop("DATABASE_URL", None)
-    elif not os.environ.get("DATABASE_URL"):
-        sys.exit("--postgres needs DATABASE_URL: run under python -m devtools.services run -- ...")
-    for name in ("REDIS_URL", "CELERY_BROKER_URL", "TAILOR_DECISION_LOG_BACKEND"):
-        os.environ.pop(name, None)
-    os.environ["TAILOR_VAR_DIR"] = str(var_dir)
-    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
     os.environ["TAILOR_RESULTS_API_TOKEN"] = TOKEN
-    os.chdir(ROOT)
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0, interactive=False)
+    django_database_setup(var_dir, postgres=postgres)
 
 
 def slots_publish() -> None:
@@ -377,20 +371,7 @@ def main() -> None:
         if not args.no_record:
             results_append(
                 "Results: rollup and endpoint",
-                [
-                    "date",
-                    "machine",
-                    "versions",
-                    "database",
-                    "command",
-                    "workload",
-                    "figure",
-                    "baseline",
-                    "ratio",
-                    "checked",
-                    "target",
-                    "met",
-                ],
+                RATIO_COLUMNS,
                 rows,
             )
     finally:
