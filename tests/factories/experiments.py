@@ -11,6 +11,34 @@ from content.models import Slot
 from personalization.models import Experiment
 
 
+def experiment_form_data(slot: Slot, **overrides: Any) -> dict[str, Any]:
+    """What the experiment editor posts for a valid A/B experiment on ``slot``, started 5 minutes ago."""
+    start = timezone.now() - timedelta(minutes=5)
+    data: dict[str, Any] = {
+        "name": "Hero headline",
+        "key": "hero-headline",
+        "slot": slot.pk,
+        "hypothesis": "A shorter headline gets more clicks.",
+        "variants": "a, b",
+        "weights": "",
+        "share": "0.5",
+        "primary_metric": "click_rate",
+        "guardrail_metrics": ["conversion_rate"],
+        "starts_at": start.strftime("%Y-%m-%d %H:%M"),
+        "ends_at": "",
+        "minimum_sample": "500",
+        "max_days": "14",
+    }
+    data.update(overrides)
+    return data
+
+
+def form_errors(response: Any) -> dict[str, list[str]]:
+    """The errors of the form a 200 response re-rendered, by field."""
+    assert response.status_code == 200, response.status_code
+    return {field: list(messages) for field, messages in response.context["form"].errors.items()}
+
+
 def experiment_create(
     slot: Slot | str,
     key: str = "test-experiment",

@@ -8,6 +8,30 @@ from datetime import UTC, date, datetime, timedelta
 from personalization.models import VariantDay
 
 
+def variant_day_create(
+    slot_key: str,
+    variant: str,
+    visitors: int,
+    clicked: int,
+    converted: int = 0,
+    *,
+    group: str = "",
+    day: date | None = None,
+) -> VariantDay:
+    """One cohort row: ``visitors`` exposed to ``variant`` in ``group`` on ``day`` (today), of whom some acted."""
+    return VariantDay.objects.create(
+        slot_key=slot_key,
+        group=group,
+        variant_key=variant,
+        day=day or datetime.now(UTC).date(),
+        decisions=visitors,
+        visitors=visitors,
+        visitors_clicked=clicked,
+        visitors_converted=converted,
+        updated_at=datetime.now(UTC),
+    )
+
+
 def variant_days_create(
     slot_key: str,
     per_day: Mapping[str, tuple[int, int]],

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from personalization.models import Experiment
 from personalization.serving.catalog import catalog_get
-from tests.factories.experiments import experiment_create
+from tests.factories.experiments import experiment_create, experiment_form_data, form_errors
 from tests.factories.slots import slot_create
 
 pytestmark = pytest.mark.django_db
@@ -23,29 +23,7 @@ def hero(db):
 
 
 def form(slot, **overrides) -> dict:
-    start = timezone.now() - timedelta(minutes=5)
-    data = {
-        "name": "Hero headline",
-        "key": "hero-headline",
-        "slot": slot.pk,
-        "hypothesis": "A shorter headline gets more clicks.",
-        "variants": "a, b",
-        "weights": "",
-        "share": "0.5",
-        "primary_metric": "click_rate",
-        "guardrail_metrics": ["conversion_rate"],
-        "starts_at": start.strftime("%Y-%m-%d %H:%M"),
-        "ends_at": "",
-        "minimum_sample": "500",
-        "max_days": "14",
-    }
-    data.update(overrides)
-    return data
-
-
-def errors(response) -> dict[str, list[str]]:
-    assert response.status_code == 200, response.status_code
-    return {field: list(messages) for field, messages in response.context["form"].errors.items()}
+    return experiment_form_data(slot, **overrides)
 
 
 def test_the_add_screen_opens(admin_client, hero):
@@ -58,7 +36,7 @@ def test_the_add_screen_opens(admin_client, hero):
 
 def test_a_draft_then_published_experiment_is_served(admin_client, hero):
     response = admin_client.post(f"{URL}add/", form(hero, weights="3, 1"))
-    assert response.status_code == 302, errors(response)
+    assert response.status_code == 302, form_errors(response)
     experiment = Experiment.objects.get(key="hero-headline")
     assert (experiment.live, experiment.status) == (False, "draft")
     assert experiment.variants == ["a", "b"]
@@ -67,7 +45,7 @@ def test_a_draft_then_published_experiment_is_served(admin_client, hero):
     assert catalog_get().slots["hero"].experiments == ()
 
     response = admin_client.post(f"{URL}edit/{experiment.pk}/", {**form(hero, weights="3, 1"), "action-publish": "1"})
-    assert response.status_code == 302, errors(response)
+    assert response.status_code == 302, form_errors(response)
     experiment.refresh_from_db()
     assert (experiment.live, experiment.status) == (True, "running")
     (compiled,) = catalog_get().slots["hero"].experiments
@@ -103,7 +81,7 @@ def test_a_draft_then_published_experiment_is_served(admin_client, hero):
     ],
 )
 def test_validation_errors_name_the_field(admin_client, hero, overrides, field, words):
-    found = errors(admin_client.post(f"{URL}add/", form(hero, **overrides)))
+    found = form_errors(admin_client.post(f"{URL}add/", form(hero, **overrides)))
     assert field in found, found
     assert any(words in message for message in found[field]), found[field]
     assert not Experiment.objects.exists()
@@ -111,11 +89,11 @@ def test_validation_errors_name_the_field(admin_client, hero, overrides, field, 
 
 def test_one_running_experiment_per_slot(admin_client, hero):
     experiment_create(hero, "first", variants=("a", "b"), starts_at=timezone.now() - timedelta(days=1))
-    found = errors(admin_client.post(f"{URL}add/", {**form(hero), "action-publish": "1"}))
+    found = form_errors(admin_client.post(f"{URL}add/", {**form(hero), "action-publish": "1"}))
     assert "already" not in str(found)  # the message says what overlaps, and how to fix it
     assert any("“First” (first) runs on this slot" in m for m in found["starts_at"]), found
     # after it stops, another may start
     later = (timezone.now() + timedelta(days=40)).strftime("%Y-%m-%d %H:%M")
     response = admin_client.post(f"{URL}add/", {**form(hero, starts_at=later), "action-publish": "1"})
-    assert response.status_code == 302, errors(response)
+    assert response.status_code == 302, form_errors(response)
     assert Experiment.objects.get(key="hero-headline").status == "scheduled"

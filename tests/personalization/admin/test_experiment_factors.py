@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 from django.contrib.auth.models import Group, Permission
 from django.test import Client
-from django.utils import timezone
 
 from content.models import Slot
 from personalization.engine.statistics.factorial import combinations_from_factors
 from personalization.models import Experiment
 from personalization.multivariate import design_from_json, experiment_combinations_generate
 from personalization.serving.catalog import catalog_get
+from tests.factories.experiments import experiment_form_data, form_errors
 from tests.factories.slots import slot_create
 
 pytestmark = pytest.mark.django_db
@@ -29,35 +27,22 @@ def hero(db):
 
 
 def form(slot, **overrides) -> dict:
-    start = timezone.now() - timedelta(minutes=5)
-    data = {
+    factorial = {
         "name": "Hero factors",
         "key": "hero-mvt",
-        "slot": slot.pk,
         "hypothesis": "",
         "variants": "",
-        "weights": "",
         "share": "1",
-        "primary_metric": "click_rate",
-        "starts_at": start.strftime("%Y-%m-%d %H:%M"),
-        "ends_at": "",
-        "minimum_sample": "500",
-        "max_days": "14",
+        "guardrail_metrics": [],
         "base_variant": "a",
         "factors": FACTORS,
     }
-    data.update(overrides)
-    return data
-
-
-def errors(response) -> dict[str, list[str]]:
-    assert response.status_code == 200, response.status_code
-    return {field: list(messages) for field, messages in response.context["form"].errors.items()}
+    return experiment_form_data(slot, **{**factorial, **overrides})
 
 
 def saved(admin_client, slot, **overrides) -> Experiment:
     response = admin_client.post(f"{URL}add/", form(slot, **overrides))
-    assert response.status_code == 302, errors(response)
+    assert response.status_code == 302, form_errors(response)
     return Experiment.objects.get(key="hero-mvt")
 
 
@@ -101,7 +86,7 @@ def test_factors_are_saved_with_the_base_variant_and_shown_back(admin_client, he
     ],
 )
 def test_factor_errors_name_the_field(admin_client, hero, overrides, field, words):
-    found = errors(admin_client.post(f"{URL}add/", form(hero, **overrides)))
+    found = form_errors(admin_client.post(f"{URL}add/", form(hero, **overrides)))
     assert field in found, found
     assert any(words in message for message in found[field]), found[field]
     assert not Experiment.objects.exists()
@@ -113,7 +98,7 @@ def test_a_placeholder_with_a_pipe_stays_one_level(admin_client, hero):
 
 
 def test_publishing_before_generating_is_refused(admin_client, hero):
-    found = errors(admin_client.post(f"{URL}add/", {**form(hero), "action-publish": "1"}))
+    found = form_errors(admin_client.post(f"{URL}add/", {**form(hero), "action-publish": "1"}))
     assert any("Generate the combinations" in message for message in found["variants"]), found
 
 
@@ -159,7 +144,7 @@ def test_generate_adds_the_combinations_as_a_published_slot_revision(admin_clien
     response = admin_client.post(
         f"{URL}edit/{experiment.pk}/", {**form(hero, variants=", ".join(keys)), "action-publish": "1"}
     )
-    assert response.status_code == 302, errors(response)
+    assert response.status_code == 302, form_errors(response)
     (compiled,) = catalog_get().slots["hero"].experiments
     assert compiled.arms == tuple(keys)
 
@@ -168,11 +153,11 @@ def test_the_arms_of_a_generated_experiment_are_its_combinations(admin_client, h
     experiment = saved(admin_client, hero)
     keys = list(experiment_combinations_generate(experiment.pk).combinations)
     for variants in (keys[1:], [keys[1], keys[0], *keys[2:]], ["a", "b"]):
-        found = errors(admin_client.post(f"{URL}edit/{experiment.pk}/", form(hero, variants=", ".join(variants))))
+        found = form_errors(admin_client.post(f"{URL}edit/{experiment.pk}/", form(hero, variants=", ".join(variants))))
         assert any("serves every combination generated" in m for m in found["variants"]), found
     reordered = [keys[0], *reversed(keys[1:])]
     response = admin_client.post(f"{URL}edit/{experiment.pk}/", form(hero, variants=", ".join(reordered)))
-    assert response.status_code == 302, errors(response)
+    assert response.status_code == 302, form_errors(response)
 
 
 def test_generating_again_is_idempotent_and_keeps_keys_when_a_level_is_added(admin_client, hero):
@@ -194,7 +179,7 @@ def test_generating_again_is_idempotent_and_keeps_keys_when_a_level_is_added(adm
         f"{URL}edit/{experiment.pk}/",
         form(hero, variants=keys, factors="headline: Save 10% | Free shipping | New\ncta_label: Buy | Shop now"),
     )
-    assert response.status_code == 302, errors(response)
+    assert response.status_code == 302, form_errors(response)
     third = experiment_combinations_generate(experiment.pk)
     assert set(first.combinations) < set(third.combinations)
     assert len(third.added) == 2

@@ -13,10 +13,10 @@ from django.utils import timezone
 from personalization.api.serializers import SlotResultsOutputSerializer
 from personalization.engine.statistics import VariantSums
 from personalization.engine.statistics.factorial import FactorialCell, factorial_analysis
-from personalization.models import VariantDay
 from personalization.multivariate import experiment_combinations_generate
 from personalization.results.experiments import experiment_results
 from tests.factories.experiments import experiment_create
+from tests.factories.results import variant_day_create
 from tests.factories.slots import slot_create
 
 pytestmark = pytest.mark.django_db
@@ -31,17 +31,8 @@ TODAY = datetime.now(UTC).date()
 OWN = [(2000, 100), (2000, 104), (2000, 160), (2000, 158)]
 
 
-def day_row(group: str, variant: str, visitors: int, clicked: int) -> None:
-    VariantDay.objects.create(
-        slot_key="hero",
-        group=group,
-        variant_key=variant,
-        day=TODAY,
-        decisions=visitors,
-        visitors=visitors,
-        visitors_clicked=clicked,
-        updated_at=timezone.now(),
-    )
+def day_row(group: str, variant: str, visitors: int, clicked: int, converted: int = 0, *, slot: str = "hero"):
+    variant_day_create(slot, variant, visitors, clicked, converted, group=group, day=TODAY)
 
 
 @pytest.fixture

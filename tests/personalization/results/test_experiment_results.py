@@ -13,11 +13,12 @@ from django.core.management.base import CommandError
 from django.utils import timezone
 
 from personalization.api.serializers import SlotResultsOutputSerializer
-from personalization.models import GroupDay, VariantDay
+from personalization.models import GroupDay
 from personalization.results.experiments import experiment_results, holdout_uplift
 from personalization.results.rollup import results_rollup
 from personalization.results.selectors import slot_results
 from tests.factories.experiments import experiment_create
+from tests.factories.results import variant_day_create
 from tests.factories.slots import slot_create
 
 from .conftest import event, seen
@@ -31,17 +32,7 @@ TODAY = datetime.now(UTC).date()
 
 
 def day_row(group: str, variant: str, visitors: int, clicked: int, converted: int = 0, *, slot: str = "hero"):
-    VariantDay.objects.create(
-        slot_key=slot,
-        group=group,
-        variant_key=variant,
-        day=TODAY,
-        decisions=visitors,
-        visitors=visitors,
-        visitors_clicked=clicked,
-        visitors_converted=converted,
-        updated_at=timezone.now(),
-    )
+    variant_day_create(slot, variant, visitors, clicked, converted, group=group, day=TODAY)
 
 
 @pytest.fixture
