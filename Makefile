@@ -23,16 +23,18 @@ demo: $(VENV)/.runtime
 	@echo "Serving the demo on http://127.0.0.1:$(PORT)/  (admin: http://127.0.0.1:$(PORT)/admin/)"
 	$(PY) manage.py runserver 127.0.0.1:$(PORT)
 
-# Lint and type-check, then the whole suite on the embedded default (SQLite, in-process cache; integration
-# tests start their own PostgreSQL, Redis, gunicorn and Celery), then the database tests again on a real
+# Lint and type-check, then two suites side by side (devtools/suites.py; the first streams, the second
+# prints when done): the whole suite on the embedded default (SQLite, in-process cache; integration
+# tests start their own PostgreSQL, Redis, gunicorn and Celery), and the database tests again on a real
 # PostgreSQL with Redis as the cache, with the fuzz suite (PostgreSQL refuses text SQLite stores).
 # The simulated-traffic learning tests run once: the learning loop is the same on either database,
 # and the integration tests drive it on PostgreSQL and Redis.
 test: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
-	$(PY) -m pytest
-	DEBUG=1 CELERY_BROKER_URL= $(PY) -m devtools.services run -- $(PY) -m pytest -q -m "not integration and not browser and not simulation" tests/content tests/personalization tests/tracking tests/fuzz
+	$(PY) -m devtools.suites \
+		::: $(PY) -m pytest \
+		::: env DEBUG=1 CELERY_BROKER_URL= $(PY) -m devtools.services run -- $(PY) -m pytest -q -m "not integration and not browser and not simulation" tests/content tests/personalization tests/tracking tests/fuzz
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
