@@ -143,3 +143,49 @@ def test_render_errors_pause_a_variant_whose_template_fails():
     (entry,) = _entries(slot, PAUSE)
     assert entry.data["variant_rate"] == pytest.approx(20 / 60)
     assert entry.data["control_rate"] == 0
+
+
+def test_the_rollup_task_runs_the_guardrails_on_what_it_just_rolled_up():
+    """End to end: decisions and events -> the real rollup task -> the guardrail job it triggers -> a pause."""
+    import uuid
+    from datetime import UTC, datetime, timedelta
+
+    from personalization import tasks
+    from tracking.models import DecisionLog, Event
+
+    slot = _split()
+    start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
+    decisions, events = [], []
+    for i in range(3000):
+        variant = "a" if i % 2 else "b"
+        visitor, decision_id = uuid.uuid4(), uuid.uuid4()
+        when = start + timedelta(seconds=i)
+        decisions.append(
+            DecisionLog(
+                id=decision_id,
+                created_at=when,
+                visitor_id=visitor,
+                slot_key="hero",
+                variant_key=variant,
+                policy="split",
+                propensity=0.5,
+            )
+        )
+        kinds = ["impression"]
+        if (i // 2) % 25 < (3 if variant == "a" else 1):  # a: 12 % click, b: 4 %
+            kinds.append("click")
+        for k, kind in enumerate(kinds):
+            at = when + timedelta(seconds=1 + k)
+            events.append(
+                Event(id=uuid.uuid4(), visitor_id=visitor, decision_id=decision_id, type=kind, ts=at, received_at=at)
+            )
+    DecisionLog.objects.bulk_create(decisions)
+    Event.objects.bulk_create(events)
+
+    tasks.results_rollup()
+
+    assert _paused("hero", "b")
+    (entry,) = _entries(slot, PAUSE)
+    assert entry.data["variant_visitors"] == 1500
+    assert entry.data["control_rate"] == pytest.approx(0.12)
+    assert entry.data["variant_rate"] == pytest.approx(0.04)

@@ -11,6 +11,7 @@ from content.selectors import VariantDefinition
 from personalization.serving.decide import Decision
 from personalization.serving.render import decision_represent
 from personalization.serving.render_counts import render_counts_flush, render_counts_get
+from tests.personalization.guardrails.conftest import _render_counts_empty  # noqa: F401 - autouse fixture
 from tracking.visitors import VisitorState
 
 
