@@ -183,8 +183,11 @@ def slot_guardrails_check(slot: Slot, *, now: datetime, report: GuardrailReport)
             continue
         pairs = _comparisons(slot, variant.key, control, start, today)
         metric_alpha, render_alpha = alpha_split(slot.guardrail_alpha, len(metrics) * len(pairs))
-        found: tuple[str, str, HarmTest] | None = None
+        found: tuple[str, str, str, HarmTest] | None = None
+        live_keys = {v.key for v in live}
         for group, group_control in pairs:
+            if group_control not in live_keys:
+                continue  # the experiment's control is paused: nothing randomized to compare with now
             for metric in metrics:
                 chosen = METRICS[metric]
                 sums = _variant_sums(slot.key, start, today, chosen, group=group)
@@ -198,7 +201,7 @@ def slot_guardrails_check(slot: Slot, *, now: datetime, report: GuardrailReport)
                 )
                 report.tests += 1
                 if test.harmful and found is None:
-                    found = (metric, group, test)
+                    found = (metric, group, group_control, test)
         renders = render_counts_get(slot.key, [control, variant.key], start, today)
         (control_renders, control_errors), (variant_renders, variant_errors) = renders[control], renders[variant.key]
         if variant_errors and found is None:
@@ -214,11 +217,13 @@ def slot_guardrails_check(slot: Slot, *, now: datetime, report: GuardrailReport)
             )
             report.tests += 1
             if test.harmful:
-                found = (RENDER_ERRORS, "", test)
+                found = (RENDER_ERRORS, "", control, test)
         if found is None:
             continue
-        metric, group, test = found
-        action = _act(slot, variant.key, control, metric, group, test, (start, today), publishes, actions, in_latest)
+        metric, group, compared_with, test = found
+        action = _act(
+            slot, variant.key, compared_with, metric, group, test, (start, today), publishes, actions, in_latest
+        )
         report.findings.append(Finding(slot.key, variant.key, metric, group, test, action))
         if action in ("pause", "rollback"):
             return  # the slot changed: its other variants are checked on the next run, against the new revision

@@ -68,6 +68,8 @@ def evidence_words(data: Mapping[str, Any]) -> str:
 def entry_words(action: str, data: Mapping[str, Any]) -> str:
     """The audit entry as a sentence: what the guardrail did, why, and how to undo it."""
     evidence = evidence_words(data)
+    if data.get("draft_set_aside"):
+        evidence += f" An unpublished draft (revision {data['draft_set_aside']}) was set aside: it is in the history."
     if action == PAUSE:
         return f"Paused by the guardrail. {evidence} To undo, un-pause the variant and publish."
     if action == ROLLBACK:
@@ -96,6 +98,10 @@ class GuardrailNotice(Component):
     @property
     def status(self) -> str:
         return "warning" if self.action == REPORT else "critical"
+
+    @property
+    def tag(self) -> str:
+        return {PAUSE: "paused by guardrail", ROLLBACK: "rolled back by guardrail"}.get(self.action, "dry run")
 
     @property
     def heading(self) -> str:

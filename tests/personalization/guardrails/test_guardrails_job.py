@@ -189,3 +189,52 @@ def test_the_rollup_task_runs_the_guardrails_on_what_it_just_rolled_up():
     assert entry.data["variant_visitors"] == 1500
     assert entry.data["control_rate"] == pytest.approx(0.12)
     assert entry.data["variant_rate"] == pytest.approx(0.04)
+
+
+def test_a_model_slot_is_judged_inside_its_experiment_against_the_experiments_control():
+    from tests.factories.experiments import experiment_create
+
+    slot = slot_create("hero", strategy="model", variants=[("a", 1), ("b", 1), ("c", 1)], default="a")
+    experiment_create(slot, "headline-test", variants=("c", "b"))
+    # The model's own traffic says nothing (b is shown to whom the model picks); the experiment is randomized.
+    variant_days_create("hero", {"a": (4000, 400), "b": (4000, 100)}, days=1)
+    variant_days_create("hero", {"c": (3000, 150), "b": (3000, 75)}, days=1, group="experiment:headline-test")
+
+    (finding,) = guardrails_check().findings
+    assert (finding.variant, finding.group, finding.action) == ("b", "experiment:headline-test", "pause")
+    (entry,) = _entries(slot, PAUSE)
+    assert entry.data["control"] == "c"
+    assert entry.data["control_visitors"] == 3000
+
+
+def test_a_pause_publishes_the_live_content_not_the_editors_draft_and_says_so():
+    slot = _split()
+    draft = slot.get_latest_revision_as_object()
+    variants = list(draft.variants.all())
+    variants[0].params = hero_params("Draft words, not reviewed yet")
+    draft.variants = variants
+    draft_revision = draft.save_revision()
+    variant_days_create("hero", {"a": (4000, 200), "b": (4000, 100)}, days=1)
+
+    assert [f.action for f in guardrails_check().findings] == ["pause"]
+
+    slot = Slot.objects.get(key="hero")
+    assert slot.variants.get(key="a").params[0].value["headline"] == "Headline a"
+    (entry,) = _entries(slot, PAUSE)
+    assert entry.data["draft_set_aside"] == draft_revision.pk
+
+
+def test_an_editor_who_unpauses_the_variant_is_not_overruled_by_the_data_that_paused_it():
+    slot = _split()
+    variant_days_create("hero", {"a": (4000, 200), "b": (4000, 100)}, days=1)
+    assert [f.action for f in guardrails_check().findings] == ["pause"]
+
+    draft = Slot.objects.get(key="hero").get_latest_revision_as_object()
+    variants = list(draft.variants.all())
+    next(v for v in variants if v.key == "b").is_paused = False
+    draft.variants = variants
+    draft.save_revision().publish()
+
+    assert guardrails_check().findings == []
+    assert not _paused("hero", "b")
+    assert len(_entries(slot, PAUSE)) == 1
