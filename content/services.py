@@ -105,7 +105,7 @@ def _live_object(slot: Slot) -> Slot:
     return live.as_object() if live is not None else slot
 
 
-def _system_publish(slot: Slot, edited: Slot, *, log_action: str, data: Mapping[str, Any], previous: Any = None):
+def _system_publish(slot: Slot, edited: Slot, *, log_action: str, data: Mapping[str, Any], previous: Any = None) -> Any:
     """Save ``edited`` as a revision, publish it, and write the audit entry ``log_action`` beside Wagtail's own."""
     from wagtail.log_actions import log
 
@@ -140,14 +140,18 @@ def slot_variant_pause_system(slot_key: str, variant_key: str, *, log_action: st
         return _system_publish(slot, edited, log_action=log_action, data=data)
 
 
-def slot_rollback_system(slot_key: str, revision_id: int, *, log_action: str, data: Mapping[str, Any]) -> Any:
+def slot_rollback_system(
+    slot_key: str, revision_id: int, *, log_action: str, data: Mapping[str, Any], live_revision_id: int | None = None
+) -> Any:
     """Publish an earlier revision's content again as the system (Wagtail's revert), with an audit entry.
 
-    Returns the new revision, or None when the slot is not live or the revision is not one of its own.
+    ``live_revision_id``: the revision the caller judged; if another has gone live since (an editor's
+    publish, a concurrent run's rollback), nothing is done. Returns the new revision, or None when
+    the slot is not live, moved on, or the revision is not one of its own.
     """
     with transaction.atomic():
         slot = Slot.objects.select_for_update().get(key=slot_key)
-        if not slot.live:
+        if not slot.live or (live_revision_id is not None and slot.live_revision_id != live_revision_id):
             return None
         previous = slot.revisions.filter(pk=revision_id).first()
         if previous is None:

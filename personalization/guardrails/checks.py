@@ -132,7 +132,8 @@ def _arm(sums: dict[str, VariantSums], key: str, kind: str) -> VariantSums:
 def _comparisons(slot: Slot, variant: str, control: str, start: date, end: date) -> list[tuple[str, str]]:
     """(group, control) pairs in which ``variant`` and a control were assigned at random."""
     pairs = [("", control)] if slot.strategy in RANDOMIZED_STRATEGIES else []
-    for experiment in Experiment.objects.filter(slot=slot):
+    # A draft never served anyone: it would only take a share of α.
+    for experiment in Experiment.objects.filter(slot=slot, first_published_at__isnull=False):
         arms = list(experiment.variants or [])
         if len(arms) < 2 or variant not in arms[1:]:
             continue
@@ -281,7 +282,10 @@ def _act(
     if in_latest and len(publishes) > 1 and not latest_is_rollback:
         previous = publishes[1].revision
         data.update(rolled_back_from=publishes[0].revision.pk, rolled_back_to=previous.pk)
-        if slot_rollback_system(slot.key, previous.pk, log_action=ROLLBACK, data=data) is not None:
+        rolled = slot_rollback_system(
+            slot.key, previous.pk, log_action=ROLLBACK, data=data, live_revision_id=publishes[0].revision.pk
+        )
+        if rolled is not None:
             logger.warning("Guardrail rolled slot %r back to revision %s: %s", slot.key, previous.pk, data)
             return "rollback"
     if slot_variant_pause_system(slot.key, variant, log_action=PAUSE, data=data) is not None:
