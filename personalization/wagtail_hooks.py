@@ -144,3 +144,10 @@ def register_slot_guardrail_notices(slot, user):
     from personalization.guardrails.notices import slot_guardrail_notices
 
     return slot_guardrail_notices(slot)
+
+
+@hooks.register("tailor_guardrail_metrics")
+def register_guardrail_metrics():
+    from personalization.results.selectors import METRICS
+
+    return list(METRICS)
