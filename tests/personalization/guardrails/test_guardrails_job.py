@@ -238,3 +238,19 @@ def test_an_editor_who_unpauses_the_variant_is_not_overruled_by_the_data_that_pa
     assert guardrails_check().findings == []
     assert not _paused("hero", "b")
     assert len(_entries(slot, PAUSE)) == 1
+
+
+def test_the_command_runs_the_job_and_prints_its_findings():
+    import json
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    _split()
+    variant_days_create("hero", {"a": (4000, 200), "b": (4000, 100)}, days=1)
+    out = StringIO()
+    call_command("guardrails", stdout=out)
+    report = json.loads(out.getvalue())
+    assert report["findings"] == [
+        {"slot": "hero", "variant": "b", "metric": "click_rate", "group": "", "action": "pause"}
+    ]
