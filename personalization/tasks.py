@@ -91,7 +91,10 @@ def results_rollup() -> dict[str, object]:
 
     report = rollup().as_dict()
     # Fresh rollups are what the guardrails read: check them now rather than up to an hour later.
-    guardrails_check.delay()
+    from tracking.outages import outage_guard
+
+    with outage_guard("broker", "guardrails not queued after the rollup; beat runs them within the hour"):
+        guardrails_check.delay()
     return report
 
 
