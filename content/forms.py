@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
+from wagtail import hooks
 from wagtail.admin.forms import WagtailAdminModelForm
 
 # Settings an editor may leave blank: blank means the model's default (for the holdout, none).
@@ -22,6 +23,10 @@ DEFAULTED_FIELDS = (
     "novelty_decay",
 )
 
+# The metrics a guardrail may watch are personalization's (its results metrics): a function registered under
+# this name returns their names, so the form can refuse a misspelt one without content importing them.
+GUARDRAIL_METRICS_HOOK = "tailor_guardrail_metrics"
+
 
 class SlotForm(WagtailAdminModelForm):
     def __init__(self, *args, **kwargs):
@@ -35,6 +40,7 @@ class SlotForm(WagtailAdminModelForm):
         for name in DEFAULTED_FIELDS:
             if name in self.fields and cleaned.get(name) in (None, ""):
                 cleaned[name] = self._meta.model._meta.get_field(name).get_default()
+        self._guardrail_metrics_check(cleaned)
         formset = self.formsets.get("variants")
         if formset is None or not hasattr(formset, "cleaned_data"):
             return cleaned
@@ -63,3 +69,18 @@ class SlotForm(WagtailAdminModelForm):
                 ValidationError(f"Rules name variants this slot does not have: {', '.join(unknown)}."),
             )
         return cleaned
+
+    def _guardrail_metrics_check(self, cleaned):
+        if "guardrail_metrics" not in self.fields:
+            return
+        metrics = cleaned.get("guardrail_metrics")
+        if not isinstance(metrics, list) or not all(isinstance(name, str) for name in metrics):
+            self.add_error("guardrail_metrics", 'A list of metric names, e.g. ["click_rate"].')
+            return
+        known = [name for fn in hooks.get_hooks(GUARDRAIL_METRICS_HOOK) for name in fn()]
+        unknown = [name for name in metrics if name not in known]
+        if known and unknown:
+            self.add_error(
+                "guardrail_metrics",
+                f"Unknown metric{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}. Use: {', '.join(known)}.",
+            )

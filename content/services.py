@@ -93,3 +93,67 @@ def slot_variants_add(
             raise SlotEditError(f"You may not publish the slot “{slot.key}”.") from None
         slot.refresh_from_db()
         return slot, [variant.key for variant in added]
+
+
+# What the system (the guardrails) changes is published as an editor's change is: a new revision, in the
+# slot's history, that an editor can compare and revert. Locks and drafts do not stop it: it stops harm.
+
+
+def _live_object(slot: Slot) -> Slot:
+    """The slot as its live revision has it (not the editor's draft, which stays in the history)."""
+    live = slot.live_revision
+    return live.as_object() if live is not None else slot
+
+
+def _system_publish(slot: Slot, edited: Slot, *, log_action: str, data: Mapping[str, Any], previous: Any = None) -> Any:
+    """Save ``edited`` as a revision, publish it, and write the audit entry ``log_action`` beside Wagtail's own."""
+    from wagtail.log_actions import log
+
+    draft = slot.latest_revision_id if slot.has_unpublished_changes else None
+    revision = edited.save_revision(log_action=True, clean=False, previous_revision=previous)
+    revision.publish(log_action=True, previous_revision=previous, skip_permission_checks=True)
+    slot.refresh_from_db()
+    entry_data = {**data, "revision": revision.pk}
+    if draft is not None:
+        entry_data["draft_set_aside"] = draft
+    log(instance=slot, action=log_action, data=entry_data, revision=revision)
+    return revision
+
+
+def slot_variant_pause_system(slot_key: str, variant_key: str, *, log_action: str, data: Mapping[str, Any]) -> Any:
+    """Pause one variant of a live slot as the system: a new published revision, and an audit entry.
+
+    Returns the revision, or None when there is nothing to do (the slot is not live, or the
+    variant is gone or already paused in the live revision).
+    """
+    with transaction.atomic():
+        slot = Slot.objects.select_for_update().get(key=slot_key)
+        if not slot.live:
+            return None
+        edited = _live_object(slot)
+        variants = list(edited.variants.all())
+        target = next((v for v in variants if v.key == variant_key), None)
+        if target is None or target.is_paused:
+            return None
+        target.is_paused = True
+        edited.variants = variants
+        return _system_publish(slot, edited, log_action=log_action, data=data)
+
+
+def slot_rollback_system(
+    slot_key: str, revision_id: int, *, log_action: str, data: Mapping[str, Any], live_revision_id: int | None = None
+) -> Any:
+    """Publish an earlier revision's content again as the system (Wagtail's revert), with an audit entry.
+
+    ``live_revision_id``: the revision the caller judged; if another has gone live since (an editor's
+    publish, a concurrent run's rollback), nothing is done. Returns the new revision, or None when
+    the slot is not live, moved on, or the revision is not one of its own.
+    """
+    with transaction.atomic():
+        slot = Slot.objects.select_for_update().get(key=slot_key)
+        if not slot.live or (live_revision_id is not None and slot.live_revision_id != live_revision_id):
+            return None
+        previous = slot.revisions.filter(pk=revision_id).first()
+        if previous is None:
+            return None
+        return _system_publish(slot, previous.as_object(), log_action=log_action, data=data, previous=previous)

@@ -14,6 +14,9 @@ from .models import Slot
 SLOT_LISTING_COLUMNS_HOOK = "tailor_slot_listing_columns"
 # Likewise for buttons in the slot edit screen's header: a function gets (the slot, the user) and returns buttons.
 SLOT_HEADER_BUTTONS_HOOK = "tailor_slot_header_buttons"
+# And notices above the slot's edit form (the guardrails' findings): a function gets (the slot, the user) and
+# returns Wagtail components, rendered in order.
+SLOT_EDIT_NOTICES_HOOK = "tailor_slot_edit_notices"
 
 
 class VariantSummaryColumn(Column):
@@ -35,6 +38,13 @@ class SlotIndexView(IndexView):
 
 
 class SlotEditView(EditView):
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["slot_notices"] = [
+            notice for fn in hooks.get_hooks(SLOT_EDIT_NOTICES_HOOK) for notice in fn(self.object, self.request.user)
+        ]
+        return context
+
     @cached_property
     def header_buttons(self):
         buttons = list(super().header_buttons)
@@ -47,6 +57,7 @@ class SlotViewSet(SnippetViewSet):
     model = Slot
     index_view_class = SlotIndexView
     edit_view_class = SlotEditView
+    edit_template_name = "content/slot_edit.html"  # the edit form, with the notices other apps add above it
     icon = "crosshairs"
     menu_label = "Slots"
     menu_name = "tailor-slots"

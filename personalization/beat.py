@@ -20,6 +20,7 @@ TASK_ROUTES: dict[str, dict[str, str]] = {
     "personalization.tasks.visitors_score": {"queue": "scoring"},
     "personalization.tasks.visitors_cluster": {"queue": "clustering"},
     "personalization.tasks.results_rollup": {"queue": "results"},
+    "personalization.tasks.guardrails_check": {"queue": "results"},
 }
 
 
@@ -31,6 +32,7 @@ def beat_schedule(
     score_seconds: float = 300.0,
     cluster_seconds: float = 24 * 3600.0,
     results_rollup_seconds: float = 3600.0,
+    guardrails_seconds: float = 3600.0,
 ) -> dict[str, dict[str, Any]]:
     """Tailor's beat entries, with the intervals a site may tune; ``BEAT_SCHEDULE`` holds the defaults."""
     return {
@@ -67,6 +69,11 @@ def beat_schedule(
         "personalization-results-rollup": {
             "task": "personalization.tasks.results_rollup",
             "schedule": results_rollup_seconds,
+            "options": {"queue": "results", "expires": 3600},
+        },
+        "personalization-guardrails-check": {
+            "task": "personalization.tasks.guardrails_check",
+            "schedule": guardrails_seconds,
             "options": {"queue": "results", "expires": 3600},
         },
         "tracking-events-purge": {

@@ -37,6 +37,13 @@ DEFAULTS: dict[str, Any] = {
     # The results API (`GET /api/v1/slots/KEY/results/`) also accepts `Authorization: Bearer` and this value, for
     # BI tools; blank: only an admin session with the view permission of slots reads results.
     "RESULTS_API_TOKEN": "",
+    # Guardrails: renders and render errors are counted per process and flushed to the shared cache this often
+    # (at once after an error), kept this many days; a variant is compared over at most GUARDRAIL_MAX_DAYS.
+    "RENDER_COUNTS_FLUSH_SECONDS": 10.0,
+    "RENDER_COUNTS_DAYS": 8,
+    "GUARDRAIL_MAX_DAYS": 28,
+    # The planned sample (visitors in both arms) at which the guardrail's always-valid bound is tightest.
+    "GUARDRAIL_TUNING": 5000,
 }
 
 

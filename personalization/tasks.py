@@ -89,4 +89,19 @@ def results_rollup() -> dict[str, object]:
     """
     from personalization.results.rollup import results_rollup as rollup
 
-    return rollup().as_dict()
+    report = rollup().as_dict()
+    # Fresh rollups are what the guardrails read: check them now rather than up to an hour later.
+    from tracking.outages import outage_guard
+
+    with outage_guard("broker", "guardrails not queued after the rollup; beat runs them within the hour"):
+        guardrails_check.delay()
+    return report
+
+
+@shared_task(ignore_result=False, soft_time_limit=900, time_limit=1000)
+def guardrails_check() -> dict[str, object]:
+    """Test every guarded slot's live variants against control; pause, roll back or report (hourly, and after
+    each rollup). Idempotent: a paused variant is no longer tested, a report is written once per revision."""
+    from personalization.guardrails.checks import guardrails_check as check
+
+    return check().as_dict()

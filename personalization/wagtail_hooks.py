@@ -127,3 +127,27 @@ def register_slot_results_header_button(slot, user):
     if not can_view_results(user):
         return []
     return [HeaderButton("Results", url=reverse("tailor_results:slot", args=[slot.key]), icon_name="table")]
+
+
+@hooks.register("register_log_actions")
+def register_guardrail_log_actions(actions):
+    from personalization.guardrails.notices import LABELS, GuardrailLogFormatter
+
+    for action, label in LABELS.items():
+        formatter = type(f"{action.split('.')[-1].title().replace('_', '')}Formatter", (GuardrailLogFormatter,), {})
+        formatter.label = label
+        actions.register_action(action)(formatter)
+
+
+@hooks.register("tailor_slot_edit_notices")
+def register_slot_guardrail_notices(slot, user):
+    from personalization.guardrails.notices import slot_guardrail_notices
+
+    return slot_guardrail_notices(slot)
+
+
+@hooks.register("tailor_guardrail_metrics")
+def register_guardrail_metrics():
+    from personalization.results.selectors import METRICS
+
+    return list(METRICS)

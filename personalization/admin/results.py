@@ -23,6 +23,7 @@ from wagtail.admin.widgets.button import HeaderButton
 
 from content.models import Slot
 from personalization.admin.charts import allocation_chart, rate_chart
+from personalization.guardrails.notices import slot_guardrail_notices
 from personalization.models import Experiment
 from personalization.results.dashboard import METRIC_NAMES, SlotDashboard, slot_dashboard, slot_experiments
 from personalization.results.selectors import DEFAULT_DAYS, MAX_DAYS, METRICS, SlotNotFoundError, metric_default
@@ -139,6 +140,7 @@ def slot_results_view(request: HttpRequest, key: str) -> HttpResponse:
             "breadcrumbs_items": _breadcrumbs(slot),
             "header_buttons": [HeaderButton("Download CSV", url=csv_url, icon_name="download")],
             "dashboard": dashboard,
+            "guardrail_notices": slot_guardrail_notices(slot),
             "form": form,
             "experiment_picker": len(form.fields["experiment"].choices) > 1,
             "csv_url": csv_url,

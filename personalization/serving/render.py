@@ -20,6 +20,7 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from content.rendering import params_personalize
+from personalization.serving import render_counts
 from personalization.serving.decide import (
     Decision,
     EmptySlotError,
@@ -111,11 +112,29 @@ def slot_render(slot_key: str, request: Any) -> RenderedDecision | SafeString:
         return _explain(slot_key, "no published slot has this key")
     except EmptySlotError:
         return _explain(slot_key, "the slot has no live variants")
-    return RenderedDecision(
-        decision=decision,
-        html=decision_render(decision, state.visitor, state.context, values=state.values),
-        values=state.values,
-    )
+    html = _render_counted(decision, state.visitor, state.context, state.values)
+    if html is None:
+        return _explain(slot_key, f"the micro-template of variant {decision.variant.key!r} failed")
+    return RenderedDecision(decision=decision, html=html, values=state.values)
+
+
+def _render_counted(
+    decision: Decision, visitor: VisitorState, context: dict[str, Any], values: Mapping[str, object] | None
+) -> SafeString | None:
+    """The decision's HTML, counted for the guardrails; None when its micro-template raised.
+
+    A variant whose template fails (a bad parameter, a template an upgrade broke) leaves its place
+    empty rather than break the page; the guardrail job reads these counts and pauses it.
+    """
+    slot_key, variant_key = decision.slot_key, decision.variant.key
+    try:
+        html = decision_render(decision, visitor, context, values=values)
+    except Exception:  # a page is never broken by personalization: counted, logged, left empty
+        logger.exception("Variant %r of slot %r failed to render; its place stays empty.", variant_key, slot_key)
+        render_counts.render_count(slot_key, variant_key, failed=True)
+        return None
+    render_counts.render_count(slot_key, variant_key, failed=False)
+    return html
 
 
 def decision_represent(
@@ -135,7 +154,8 @@ def decision_represent(
     if decision.trigger:
         out["trigger"] = decision.trigger
     if html:
-        out["html"] = str(decision_render(decision, visitor, context))
+        rendered = _render_counted(decision, visitor, context, None)
+        out["html"] = str(rendered) if rendered is not None else ""
     return out
 
 

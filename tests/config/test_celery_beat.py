@@ -32,6 +32,12 @@ JOBS = {
         3600.0,
         "TAILOR_RESULTS_ROLLUP_SECONDS",
     ),
+    "personalization-guardrails-check": (
+        "personalization.tasks.guardrails_check",
+        "results",
+        3600.0,
+        "TAILOR_GUARDRAILS_SECONDS",
+    ),
 }
 
 
