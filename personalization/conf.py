@@ -37,6 +37,9 @@ DEFAULTS: dict[str, Any] = {
     # The results API (`GET /api/v1/slots/KEY/results/`) also accepts `Authorization: Bearer` and this value, for
     # BI tools; blank: only an admin session with the view permission of slots reads results.
     "RESULTS_API_TOKEN": "",
+    # Frequency caps and novelty decay: a visitor's exposures are forgotten this long after their last view
+    # (a day: per-day caps need no more, and novelty wears off for a visitor who stays away that long).
+    "EXPOSURES_TTL_SECONDS": 24 * 3600,
 }
 
 
