@@ -237,7 +237,9 @@ class ExposureBook:
     """
 
     slots: Mapping[str, Mapping[str, Exposure]] = field(default_factory=dict)
-    recent: tuple[ShownDecision, ...] = ()
+    # (id, slot, variant, at) as stored: parsed only when a click or conversion needs them, since
+    # every capped decision reads and writes the book and only a few events come back.
+    recent: tuple[Sequence[Any], ...] = ()
 
     def history(self, slot: str) -> Mapping[str, Exposure]:
         return self.slots.get(slot, MappingProxyType({}))
@@ -245,7 +247,7 @@ class ExposureBook:
     def viewed(self, decision_id: str, slot: str, variant: str, *, day: int, visit: int, at: float) -> ExposureBook:
         history = dict(self.history(slot))
         history[variant] = history.get(variant, NEVER_SEEN).viewed(day=day, visit=visit)
-        recent = (*self.recent, ShownDecision(decision_id, slot, variant, at))[-RECENT_DECISIONS:]
+        recent = (*self.recent, (decision_id, slot, variant, at))[-RECENT_DECISIONS:]
         return ExposureBook(slots=_frozen({**self.slots, slot: history}), recent=recent)
 
     def acted(self, events: Iterable[Mapping[str, Any]], *, window_seconds: float) -> ExposureBook:
@@ -255,7 +257,8 @@ class ExposureBook:
         shown within ``window_seconds`` before it. Events: ``type``, ``decision_id`` (hex), ``ts``.
         """
         answered: set[tuple[str, str]] = set()
-        by_id = {d.id.replace("-", ""): d for d in self.recent}
+        shown_all = self._recent_parsed()
+        by_id = {d.id.replace("-", ""): d for d in shown_all}
         for event in events:
             kind = event.get("type")
             if kind == "click":
@@ -265,7 +268,7 @@ class ExposureBook:
             elif kind == "conversion":
                 at = float(event["ts"])
                 latest: dict[str, ShownDecision] = {}
-                for shown in self.recent:  # oldest first: the last one of a slot wins
+                for shown in shown_all:  # oldest first: the last one of a slot wins
                     if at - window_seconds <= shown.at <= at:
                         latest[shown.slot] = shown
                 answered.update((s.slot, s.variant) for s in latest.values())
@@ -277,6 +280,16 @@ class ExposureBook:
             slots[slot][variant] = slots[slot][variant].acted()
         return ExposureBook(slots=_frozen(slots), recent=self.recent)
 
+    def _recent_parsed(self) -> list[ShownDecision]:
+        parsed = []
+        for entry in self.recent:
+            try:
+                decision_id, slot, variant, at = entry
+                parsed.append(ShownDecision(str(decision_id), str(slot), str(variant), float(at)))
+            except (TypeError, ValueError):
+                continue  # a foreign entry: it attributes nothing
+        return parsed
+
     def to_value(self) -> dict[str, Any]:
         return {
             "s": {
@@ -286,7 +299,7 @@ class ExposureBook:
                 }
                 for slot, history in self.slots.items()
             },
-            "r": [[d.id, d.slot, d.variant, d.at] for d in self.recent],
+            "r": list(self.recent),
         }
 
     @classmethod
@@ -299,7 +312,7 @@ class ExposureBook:
                 str(slot): {str(variant): Exposure(*(int(n) for n in counts)) for variant, counts in history.items()}
                 for slot, history in value.get("s", {}).items()
             }
-            recent = tuple(ShownDecision(str(i), str(s), str(v), float(t)) for i, s, v, t in value.get("r", []))
+            recent = tuple(value.get("r", ()))
         except (TypeError, ValueError, AttributeError):
             return cls()
         return cls(slots=_frozen(slots), recent=recent[-RECENT_DECISIONS:])

@@ -139,7 +139,7 @@ def test_the_book_remembers_a_bounded_number_of_decisions():
     for i in range(100):
         book = book.viewed(f"d{i}", "hero", "a", day=1, visit=1, at=float(i))
     assert len(book.recent) == 32
-    assert book.recent[-1].id == "d99"
+    assert book.recent[-1][0] == "d99"
     assert book.history("hero")["a"].unanswered == 100
 
 
