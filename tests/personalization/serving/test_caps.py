@@ -165,6 +165,26 @@ def test_a_slot_without_caps_reads_and_writes_no_exposures():
     assert batch.cache_entries == {}
 
 
+def test_the_holdout_and_visitors_without_consent_are_neither_capped_nor_counted():
+    slot = compiled_slot("split", (1, 1, 1), "b", cap_per_visit=1, holdout_share=1.0)
+    batch = DecisionBatch()
+    held = [decide(slot, VisitorState(id=str(uuid.uuid4())), {}, sink=batch) for _ in range(3)]
+    assert {(d.policy, d.variant.key) for d in held} == {("holdout", "b")}
+    refused = VisitorState(id=str(uuid.uuid4()), personalization_consent=False)
+    assert decide(compiled_slot("split", (1, 1, 1), "b", cap_per_visit=1), refused, {}, sink=batch).policy == (
+        "no-consent"
+    )
+    assert batch.cache_entries == {}
+
+
+@pytest.mark.django_db
+def test_erasure_deletes_the_exposures_too():
+    from tracking.visitor_cache import visitor_cache_keys
+
+    visitor_id = str(uuid.uuid4())
+    assert exposures_key(visitor_id) in visitor_cache_keys([visitor_id])
+
+
 def test_the_slots_of_one_page_share_one_copy_of_the_exposures(django_assert_num_queries):
     from django.core.cache import cache
 
