@@ -9,10 +9,13 @@ class PersonalizationConfig(AppConfig):
     def ready(self) -> None:
         from content import slot_renderer
         from personalization import signals
+        from personalization.serving import exposures, scores
         from personalization.serving import render as renderer
-        from personalization.serving import scores
+        from tracking.event_ingest import ingest_listener_register
         from tracking.visitor_cache import visitor_cache_keys_register
 
         slot_renderer.register(renderer.SlotBlockRenderer())
         visitor_cache_keys_register(scores.visitor_scores_keys)
+        visitor_cache_keys_register(exposures.visitor_exposures_keys)
+        ingest_listener_register(exposures.exposures_acted, exposures.exposures_key)
         signals.connect()

@@ -44,6 +44,9 @@ DEFAULTS: dict[str, Any] = {
     "GUARDRAIL_MAX_DAYS": 28,
     # The planned sample (visitors in both arms) at which the guardrail's always-valid bound is tightest.
     "GUARDRAIL_TUNING": 5000,
+    # Frequency caps and novelty decay: a visitor's exposures are forgotten this long after their last view
+    # (a day: per-day caps need no more, and novelty wears off for a visitor who stays away that long).
+    "EXPOSURES_TTL_SECONDS": 24 * 3600,
 }
 
 

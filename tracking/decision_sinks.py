@@ -6,17 +6,40 @@ at once (a worker, a command, the default when nobody says otherwise).
 holds one (the visitor middleware writes it with the request's other writes once the page
 is built, ``tracking.services.request_writes_flush``), the simulation one per batch of
 visitors, and a test or a benchmark reads ``records`` without writing at all.
+
+A decision may also update a per-visitor cache entry (the exposures that frequency caps count):
+``cache_set`` hands it to the sink, which writes it with the decisions (the request's one round trip)
+and gives it back to a later decision of the same batch through ``cache_pending``, so the slots of one
+page read the entry once.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
-from .services import DecisionRecord, decision_records_write
+from django.core.cache import cache
+
+from .outages import outage_guard
+from .services import CacheEntries, DecisionRecord, decision_records_write
+
+NOT_PENDING = object()
 
 
 class DecisionSink(Protocol):
     def add(self, record: DecisionRecord) -> None: ...
+
+    def cache_set(self, key: str, value: Any, timeout: int) -> None: ...
+
+    def cache_pending(self, key: str) -> Any: ...  # the value set and not yet written, else NOT_PENDING
+
+
+def _cache_write(entries: CacheEntries) -> None:
+    with outage_guard("cache", "per-visitor entries of the decisions not written (frequency caps count less)"):
+        by_timeout: dict[int, dict[str, Any]] = {}
+        for key, (value, timeout) in entries.items():
+            by_timeout.setdefault(timeout, {})[key] = value
+        for timeout, values in by_timeout.items():
+            cache.set_many(values, timeout=timeout)
 
 
 class DecisionsWriteNow:
@@ -25,15 +48,34 @@ class DecisionsWriteNow:
     def add(self, record: DecisionRecord) -> None:
         decision_records_write([record])
 
+    def cache_set(self, key: str, value: Any, timeout: int) -> None:
+        _cache_write({key: (value, timeout)})
+
+    def cache_pending(self, key: str) -> Any:
+        return NOT_PENDING
+
 
 class DecisionBatch:
     """Holds decisions until ``flush()`` writes them in one batch."""
 
     def __init__(self) -> None:
         self.records: list[DecisionRecord] = []
+        self.cache_entries: CacheEntries = {}
 
     def add(self, record: DecisionRecord) -> None:
         self.records.append(record)
+
+    def cache_set(self, key: str, value: Any, timeout: int) -> None:
+        self.cache_entries[key] = (value, timeout)
+
+    def cache_pending(self, key: str) -> Any:
+        entry = self.cache_entries.get(key)
+        return NOT_PENDING if entry is None else entry[0]
+
+    def cache_take(self) -> CacheEntries:
+        """The cache entries held, which the batch then forgets (the request writes them with its own)."""
+        entries, self.cache_entries = self.cache_entries, {}
+        return entries
 
     def __len__(self) -> int:
         return len(self.records)
@@ -44,6 +86,9 @@ class DecisionBatch:
         return records
 
     def flush(self) -> None:
+        entries = self.cache_take()
+        if entries:
+            _cache_write(entries)
         decision_records_write(self.take())
 
 

@@ -11,7 +11,7 @@ tells the view to answer 503 so the tracker retries.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +28,19 @@ from .feature_store import UNREAD, features_key, visitor_features_apply
 from .outages import outage_guard
 
 _stream_json = msgspec.json.Encoder()
+
+# Told of each stored batch of a visitor's events (not a bot's), with the cached value of the key the
+# listener named for that visitor (read in the script's round trip with the redis backend; UNREAD
+# otherwise). Personalization registers the reset of its frequency-cap counters on a click or
+# conversion at start-up, as tracking never imports it.
+IngestListener = Callable[[str, Sequence[Mapping[str, Any]], Any], None]
+_listeners: list[tuple[IngestListener, Callable[[str], str]]] = []
+
+
+def ingest_listener_register(listener: IngestListener, key: Callable[[str], str]) -> None:
+    """Have ``listener(visitor_id, events, cached)`` told of each stored batch; ``key(visitor_id)`` is read for it."""
+    if all(known is not listener for known, _ in _listeners):
+        _listeners.append((listener, key))
 
 
 @dataclass
@@ -52,12 +65,13 @@ def _redis() -> Any:
 # as one entry, in one round trip: 50 separate SETs cost more client CPU than the rest of a
 # request. If the XADD fails, the claims are released, so the tracker's retry is not taken
 # for a duplicate. The same call reads the visitor's cached feature state, which ingest
-# updates next: one round trip fewer per batch. KEYS: the claim keys, the features key, then
-# the stream; ARGV: the TTL, then each record's JSON. Returns {flags, the features value}.
+# updates next, and the listeners' keys: one round trip fewer per batch. KEYS: the claim keys,
+# the listeners' keys, the features key, then the stream; ARGV: the TTL, then each record's JSON.
+# Returns {flags, the features value, each listener key's value}.
 DEDUPE_AND_STREAM = """
 local stream, features = KEYS[#KEYS], KEYS[#KEYS - 1]
 local fresh, claimed, flags = {}, {}, {}
-for i = 1, #KEYS - 2 do
+for i = 1, #ARGV - 1 do
   if redis.call('SET', KEYS[i], 1, 'NX', 'EX', ARGV[1]) then
     fresh[#fresh + 1] = ARGV[i + 1]
     claimed[#claimed + 1] = KEYS[i]
@@ -73,23 +87,32 @@ if #fresh > 0 then
     return added
   end
 end
-return {flags, redis.call('GET', features)}
+local result = {flags, redis.call('GET', features)}
+for i = #ARGV, #KEYS - 2 do
+  result[#result + 1] = redis.call('GET', KEYS[i])
+end
+return result
 """
 
 
-def _dedupe_and_stream(records: list[dict[str, Any]], visitor_id: str) -> tuple[list[Mapping[str, Any]], Any]:
+def _dedupe_and_stream(
+    records: list[dict[str, Any]], visitor_id: str
+) -> tuple[list[Mapping[str, Any]], Any, list[Any]]:
     """Claim each event id once and append the new records to the stream (one script call).
 
-    Returns the new records and the visitor's cached feature state (None when there is none).
+    Returns the new records, the visitor's cached feature state and the value of each listener's
+    key (None where there is none).
     """
     client = _redis()
     keys = [event_seen_key(record["id"]) for record in records]
-    flags, state = client.register_script(DEDUPE_AND_STREAM)(
-        keys=[*keys, cache.make_key(features_key(visitor_id)), setting("EVENT_STREAM_KEY")],
+    listened = [cache.make_key(key(visitor_id)) for _, key in _listeners]
+    flags, state, *values = client.register_script(DEDUPE_AND_STREAM)(
+        keys=[*keys, *listened, cache.make_key(features_key(visitor_id)), setting("EVENT_STREAM_KEY")],
         args=[setting("EVENT_DEDUPE_SECONDS"), *[_stream_json.encode(r) for r in records]],
     )
     fresh: list[Mapping[str, Any]] = [r for r, new in zip(records, flags, strict=True) if new]
-    return fresh, None if state is None else cache.client.decode(state)
+    decoded = [None if value is None else cache.client.decode(value) for value in values]
+    return fresh, None if state is None else cache.client.decode(state), decoded
 
 
 def _persist_direct(records: list[dict[str, Any]]) -> list[Mapping[str, Any]]:
@@ -122,10 +145,11 @@ def events_ingest(
     unique = list({r["id"]: r for r in records}.values())
     fresh: list[Mapping[str, Any]]
     state: Any = UNREAD
+    listened: list[Any] = [UNREAD] * len(_listeners)
     if setting("EVENT_INGEST_BACKEND") == "redis":
         # Never lose an accepted event: with the stream down, write the batch directly.
         with outage_guard("redis", "event stream unavailable; writing events directly") as outage:
-            fresh, state = _dedupe_and_stream(unique, visitor_id)
+            fresh, state, listened = _dedupe_and_stream(unique, visitor_id)
         if outage.failed:
             fresh = _persist_direct(unique)
     else:
@@ -134,4 +158,6 @@ def events_ingest(
     result.duplicates = len(records) - len(fresh)
     if fresh and not is_bot:
         visitor_features_apply(visitor_id, fresh, state=state)
+        for (listener, _), cached in zip(_listeners, listened, strict=True):
+            listener(visitor_id, fresh, cached)
     return result

@@ -95,9 +95,9 @@ class RequestTailor:
     def writes_flush(self, response: Any) -> None:
         """Write the request's decisions and cache entries; the database write of the ``direct`` backend after the
         response is sent."""
-        if not self.decisions and not self.cache_entries:
+        if not self.decisions and not self.cache_entries and not self.decisions.cache_entries:
             return
-        entries, self.cache_entries = self.cache_entries, {}
+        entries, self.cache_entries = {**self.cache_entries, **self.decisions.cache_take()}, {}
         request_writes_flush(
             self.decisions.take(), entries, after_response=lambda write: _after_response(response, write)
         )

@@ -117,6 +117,13 @@ class WeightedSplitPolicy:
     model_version: ClassVar[str] = ""
     salt: str
 
+    def probabilities(self, candidates: Sequence[Candidate], context: Context) -> dict[str, float]:
+        """Each candidate's share: the chance ``choose`` gives a visitor taken at random (caps redraw from it)."""
+        _require(candidates)
+        weighted = [c for c in candidates if c.weight > 0] or [Candidate(c.key, 1.0) for c in candidates]
+        total = sum(c.weight for c in weighted)
+        return {c.key: c.weight / total for c in weighted}
+
     def choose(self, candidates: Sequence[Candidate], context: Context, rng: random.Random) -> Choice:
         _require(candidates)
         weighted = [c for c in candidates if c.weight > 0] or [Candidate(c.key, 1.0) for c in candidates]

@@ -45,7 +45,7 @@ logger = logging.getLogger(__name__)
 CHUNK = 5000
 WEIGHT_CLIP = 20.0
 HOLDOUT = 0.3
-NOT_LEARNED_FROM = ("no-consent", "trigger-default", "fallback")
+NOT_LEARNED_FROM = ("no-consent", "trigger-default", "fallback", "capped")
 
 
 class TrainingError(ValueError):

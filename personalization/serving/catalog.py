@@ -24,6 +24,7 @@ from django.core.cache import caches
 from content.selectors import SlotDefinition, VariantDefinition, slot_definitions_live
 from personalization.conf import setting
 from personalization.engine import Candidate, Policy, SegmentSpec, build_policy
+from personalization.engine.caps import CapSettings
 from personalization.engine.experiments import ExperimentAssignment
 from tracking.outages import outage_guard
 
@@ -43,6 +44,7 @@ class CompiledSlot:
     variants: dict[str, VariantDefinition]
     needs_features: bool = False  # a behavioural rule reads real-time features
     experiments: tuple[ExperimentAssignment, ...] = ()  # published, not ended, in start order
+    caps: CapSettings = CapSettings()  # frequency caps and novelty decay per visitor
 
     @property
     def key(self) -> str:
@@ -102,6 +104,12 @@ def slot_compile(
         # Model slots read real-time features too: they are model inputs, logged with each decision for training.
         needs_features=definition.strategy == "model" or any(segment.uses_features for segment, _ in rules),
         experiments=experiments,
+        caps=CapSettings(
+            per_day=definition.cap_per_day,
+            per_visit=definition.cap_per_visit,
+            novelty_after=definition.novelty_after,
+            novelty_decay=definition.novelty_decay,
+        ),
     )
 
 

@@ -13,6 +13,11 @@ sticky hashes: to the slot's holdout (always the default, logged as policy "hold
 the arm of the experiment running on the slot (policy "experiment", its key as the version).
 The holdout comes first so that it measures doing nothing against everything else, the
 experiment included. Anonymous calls are never in either.
+
+A slot with frequency caps or novelty decay (``engine.caps``) reads the visitor's exposures before
+its policy chooses (not for the holdout or an experiment's arm: they measure, and must not be
+thinned): a capped variant leaves the candidates, novelty reweights the rest, and with every variant
+capped the default is shown, logged as policy "capped". The decision's view is recorded in the sink.
 """
 
 from __future__ import annotations
@@ -33,8 +38,10 @@ from content.placeholders import CONTEXT_FIELDS
 from content.rendering import params_personalize, variant_render
 from content.selectors import VariantDefinition
 from personalization.engine import Choice, Context, FixedPolicy, NoCandidatesError
+from personalization.engine.caps import ExposureBook, candidates_allowed, capped_choose, novelty_weights
 from personalization.engine.experiments import holdout_contains
 from personalization.serving.catalog import CompiledSlot, catalog_get
+from personalization.serving.exposures import exposure_day, exposures_get, exposures_put
 from personalization.serving.scores import cached_scores_get
 from tracking.decision_sinks import WRITE_NOW, DecisionSink
 from tracking.feature_store import visitor_features_get
@@ -92,8 +99,54 @@ def _choose(slot: CompiledSlot, context: Context, rng: random.Random) -> tuple[C
         return _default(slot, context, rng, "fallback")
 
 
-def _assign(slot: CompiledSlot, visitor_id: str, context: Context, rng: random.Random) -> tuple[Choice, str, str]:
-    """The holdout's default, the running experiment's arm, or else the slot's own policy."""
+@dataclass
+class _Exposures:
+    """The visitor's exposures for a capped slot, read only when its policy is about to choose."""
+
+    visitor_id: str
+    sink: DecisionSink
+    day: int
+    visit: int
+    book: ExposureBook | None = None  # set once read (None again if the cache is down)
+
+    def read(self) -> ExposureBook | None:
+        self.book = exposures_get(self.visitor_id, self.sink)
+        return self.book
+
+
+def _choose_capped(
+    slot: CompiledSlot, context: Context, rng: random.Random, exposures: _Exposures
+) -> tuple[Choice, str, str]:
+    """The slot's policy over the variants this visitor may still see, reweighted for novelty."""
+    book = exposures.read()
+    if book is None:
+        return _choose(slot, context, rng)
+    history = book.history(slot.key)
+    allowed = candidates_allowed(slot.candidates, history, slot.caps, day=exposures.day, visit=exposures.visit)
+    weights = novelty_weights(allowed, history, slot.caps)
+    if len(allowed) == len(slot.candidates) and all(w == 1.0 for w in weights.values()):
+        return _choose(slot, context, rng)  # nothing binds for this visitor yet: the policy as usual (sticky)
+    policy = slot.policy
+    try:
+        choice = capped_choose(policy, allowed, weights, context, rng) if allowed else None
+    except Exception:  # a page is never broken by personalization
+        FALLBACKS.labels(slot=slot.key, policy=policy.name).inc()
+        logger.exception("Policy %r failed for slot %r; serving the default variant.", policy.name, slot.key)
+        return _default(slot, context, rng, "fallback")
+    if choice is None:
+        choice, _, version = _default(slot, context, rng, "capped")
+        return dataclasses.replace(choice, reason="capped"), "capped", version
+    return choice, policy.name, policy.model_version or policy.version
+
+
+def _assign(
+    slot: CompiledSlot,
+    visitor_id: str,
+    context: Context,
+    rng: random.Random,
+    exposures: _Exposures | None = None,
+) -> tuple[Choice, str, str]:
+    """The holdout's default, the running experiment's arm, or else the slot's own policy (capped)."""
     if visitor_id:
         if holdout_contains(slot.key, visitor_id, slot.definition.holdout_share):
             choice, _, version = _default(slot, context, rng, "holdout")
@@ -103,6 +156,8 @@ def _assign(slot: CompiledSlot, visitor_id: str, context: Context, rng: random.R
             arm = experiment.assign(visitor_id)
             if arm is not None:
                 return arm, "experiment", experiment.key
+    if exposures is not None:
+        return _choose_capped(slot, context, rng, exposures)
     return _choose(slot, context, rng)
 
 
@@ -140,13 +195,17 @@ def decide(
             if scores:
                 context = dataclasses.replace(context, scores=MappingProxyType(scores))
     rng = rng or _rng
+    now = time.time()
+    exposures: _Exposures | None = None
     # Shown to a crawler (by its user agent, or a context that says so): kept for the record, never learned from.
     is_bot = visitor.is_bot or context.device == "bot"
     if initial and compiled.definition.trigger:
         # A triggered slot shows its default until the trigger fires and the tracker asks again.
         choice, policy_name, policy_version = _default(compiled, context, rng, "trigger-default")
     elif visitor.personalization_consent:
-        choice, policy_name, policy_version = _assign(compiled, visitor.id, context, rng)
+        if visitor.id and compiled.caps.active:
+            exposures = _Exposures(visitor.id, sink, exposure_day(now), visitor.visit_count)
+        choice, policy_name, policy_version = _assign(compiled, visitor.id, context, rng, exposures)
     else:
         # No personalization consent: everyone gets the default, and nothing per visitor is kept.
         choice, policy_name, policy_version = _default(compiled, context, rng, "no-consent")
@@ -166,7 +225,7 @@ def decide(
     sink.add(
         {
             "id": decision.id,
-            "ts": time.time(),
+            "ts": now,
             "visitor_id": visitor.id or None,
             "user_id": visitor.user_id,
             "visit_count": visitor.visit_count,
@@ -181,6 +240,12 @@ def decide(
             "is_bot": is_bot,
         }
     )
+    if exposures is not None and exposures.book is not None:
+        # Served is what counts (see serving.exposures); recorded with the decision, no database write.
+        book = exposures.book.viewed(
+            decision.id, decision.slot_key, decision.variant.key, day=exposures.day, visit=exposures.visit, at=now
+        )
+        exposures_put(visitor.id, book, sink)
     return decision
 
 

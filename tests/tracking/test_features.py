@@ -208,7 +208,11 @@ def test_first_batch_counts_in_features_with_the_redis_backend(client, settings,
 
     settings.TAILOR = {**settings.TAILOR, "EVENT_INGEST_BACKEND": "redis"}
     # The stream takes the batch; the writer has not yet bulk-written it to the database.
-    monkeypatch.setattr(event_ingest, "_dedupe_and_stream", lambda records, visitor_id: (records, None))
+    monkeypatch.setattr(
+        event_ingest,
+        "_dedupe_and_stream",
+        lambda records, visitor_id: (records, None, [None] * len(event_ingest._listeners)),
+    )
     visitor = str(uuid.uuid4())
     post_events(client, visitor, api_event("scroll", 10, 90))
     assert visitor_features_get(visitor)["avg_scroll_depth"] == 90
