@@ -209,3 +209,22 @@ def test_the_decisions_request_writes_no_bandit_row(client):
         decision = decisions_post(client, "hero-bandit", visitor)
         events_post(client, visitor, {"type": "click", "decision_id": decision["decision_id"]})
     assert not [q["sql"] for q in queries.captured_queries if "personalization_bandit" in q["sql"]]
+
+
+def test_the_results_dashboard_shows_the_allocation_per_segment(client, admin_client):
+    from django.urls import reverse
+
+    bandit_slot()
+    response = admin_client.get(reverse("tailor_results:slot", args=["hero-bandit"]))
+    assert "No allocation yet" in response.content.decode()
+    visitor = str(uuid.uuid4())
+    decision = decisions_post(client, "hero-bandit", visitor)
+    events_post(client, visitor, {"type": "click", "decision_id": decision["decision_id"]})
+    bandits_fold()
+    published = BanditAllocation.objects.get(slot_key="hero-bandit", segment="")
+    html = admin_client.get(reverse("tailor_results:slot", args=["hero-bandit"])).content.decode()
+    assert 'data-bandit-allocation=""' in html
+    assert published.version in html
+    assert "All other visitors" in html
+    share = f"{published.probabilities[decision['variant']['key']]:.1%}".replace("%", " %")
+    assert share in html
