@@ -228,3 +228,17 @@ def test_the_results_dashboard_shows_the_allocation_per_segment(client, admin_cl
     assert "All other visitors" in html
     share = f"{published.probabilities[decision['variant']['key']]:.1%}".replace("%", " %")
     assert share in html
+
+
+def test_without_a_broker_the_event_writer_folds_at_most_once_a_minute(client, settings):
+    settings.TAILOR = {**settings.TAILOR, "BANDIT_FOLD_EAGER_SECONDS": 60}
+    bandit_slot()
+    first, second = str(uuid.uuid4()), str(uuid.uuid4())
+    shown = decisions_post(client, "hero-bandit", first)
+    events_post(client, first, {"type": "click", "decision_id": shown["decision_id"]})
+    assert arms() == {shown["variant"]["key"]: (1.0, 1.0, 1.0)}  # folded by the click's write, no beat needed
+    later = decisions_post(client, "hero-bandit", second)
+    events_post(client, second, {"type": "click", "decision_id": later["decision_id"]})
+    assert sum(n for n, _, _ in arms().values()) == 1.0  # within the minute: counted, not folded yet
+    bandits_fold()
+    assert sum(n for n, _, _ in arms().values()) == 2.0
