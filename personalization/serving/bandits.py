@@ -337,13 +337,20 @@ def _reward_events(events: Sequence[Mapping[str, Any]], visitor_decisions: Calla
     return found
 
 
+def _bandit_slots_live() -> bool:
+    """Whether any published slot is a bandit (the catalog in memory): a site without one pays no Redis call."""
+    from personalization.serving.catalog import catalog_get
+
+    return any(slot.definition.strategy == "bandit" for slot in catalog_get().slots.values())
+
+
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def bandit_rewards_record(events: Sequence[Mapping[str, Any]]) -> None:
     """The event writer's hook: add the rewards the newly written clicks and conversions earn."""
-    if not any(e.get("type") in ("click", "conversion") for e in events):
+    if not any(e.get("type") in ("click", "conversion") for e in events) or not _bandit_slots_live():
         return
     with outage_guard("redis", "bandit rewards not counted; the next rebuild counts them from the decision log"):
         client = _redis_client()
