@@ -74,17 +74,32 @@ for i in range(30):
         assert post("/api/v1/events/", {"events": clicks}, visitor).status_code == 202
 redis.connection.Connection.send_packed_command = send
 
+# A value reward: two conversions of one visit make one decision worth 42.5 (the Lua script's running value).
+value_key = key + "-value"
+value_slot = slot_publish({"key": value_key, "name": value_key, "strategy": "bandit",
+                           "variants": [(v, v, 1, hero_params(v)) for v in ("a", "b")]})
+value_slot.reward = "value"
+value_slot.save_revision().publish()
+valued = {"a": 0, "b": 0}
+for i in range(4):
+    visitor = str(uuid.uuid4())
+    decision = post("/api/v1/decisions/", {"slots": [value_key]}, visitor).json()["decisions"][0]
+    valued[decision["variant"]["key"]] += 1
+    for j, value in enumerate((30.0, 12.5)):
+        sale = {"id": str(uuid.uuid4()), "ts": int(time.time() * 1000) + 1000 + j, "type": "conversion", "value": value}
+        assert post("/api/v1/events/", {"events": [sale]}, visitor).status_code == 202
+
 in_db_before_fold = BanditArm.objects.filter(slot_key=key).count()
 flushed = decisions_flush()
 consumed = events_stream_consume("bandit-test", budget_seconds=1.0, block_ms=100)
 bandits_fold()
 again = bandits_fold()
 
-def posterior():
+def posterior(slot=key):
     return {r.variant_key: [round(r.n, 9), round(r.total, 9), round(r.squares, 9)]
-            for r in BanditArm.objects.filter(slot_key=key, segment="")}
+            for r in BanditArm.objects.filter(slot_key=slot, segment="")}
 
-folded = posterior()
+folded, folded_value = posterior(), posterior(value_key)
 get_redis_connection("default").flushall()
 rebuilt = bandits_fold()
 
@@ -95,7 +110,8 @@ chosen = [decide(key, VisitorState(id=str(uuid.uuid4())), {}, sink=batch).varian
 print(json.dumps({
     "shown": shown, "writes": writes, "round_trips": round_trips, "fixed_round_trips": fixed_round_trips, "in_db_before_fold": in_db_before_fold,
     "flushed": flushed, "consumed": consumed, "again": again.as_dict(), "folded": folded,
-    "rebuilt": rebuilt.as_dict(), "after_flushall": posterior(), "share_a": chosen.count("a") / len(chosen),
+    "rebuilt": rebuilt.as_dict(), "after_flushall": posterior(), "valued": valued,
+    "folded_value": folded_value, "after_flushall_value": posterior(value_key), "share_a": chosen.count("a") / len(chosen),
     "versions": sorted({r["policy_version"] for r in batch.records}),
 }))
 """
@@ -108,13 +124,16 @@ def test_bandit_counts_online_folds_and_rebuilds_after_flushall(stack_env):
     # The trial and the decision's memory ride the request's one write pipeline: no round trip of their own.
     assert statistics.median(result["round_trips"]) == statistics.median(result["fixed_round_trips"]), result
     assert result["in_db_before_fold"] == 0
-    assert result["flushed"] == 60  # the bandit decisions and the fixed slot's
-    assert result["consumed"] == 2 * shown["a"]
+    assert result["flushed"] == 64  # the bandit decisions, the fixed slot's and the value slot's
+    assert result["consumed"] == 2 * shown["a"] + 8
     # Each decision is a trial; each "a" decision's double click is one reward.
     expected = {"a": [shown["a"], shown["a"], shown["a"]], "b": [shown["b"], 0.0, 0.0]}
     assert result["folded"] == {k: v for k, v in expected.items() if v[0]}, result
     assert result["again"]["arms"] == 0  # idempotent: nothing left to fold
     assert result["rebuilt"]["rebuilt"] is True
     assert result["after_flushall"] == result["folded"]
+    valued = {k: [n, 42.5 * n, 42.5**2 * n] for k, n in result["valued"].items() if n}
+    assert result["folded_value"] == valued, result
+    assert result["after_flushall_value"] == valued
     assert 0.66 < result["share_a"] < 0.74
     assert result["versions"] == ["it"]
