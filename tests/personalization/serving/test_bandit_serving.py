@@ -242,3 +242,23 @@ def test_without_a_broker_the_event_writer_folds_at_most_once_a_minute(client, s
     assert sum(n for n, _, _ in arms().values()) == 1.0  # within the minute: counted, not folded yet
     bandits_fold()
     assert sum(n for n, _, _ in arms().values()) == 2.0
+
+
+def test_a_failing_learner_never_fails_the_ingest_or_the_decision(client):
+    from tracking import record_hooks
+
+    def broken(*args):
+        raise RuntimeError("a bug in a learner")
+
+    bandit_slot()
+    record_hooks.decision_handler_register(broken)
+    record_hooks.event_handler_register(broken)
+    try:
+        visitor = str(uuid.uuid4())
+        decision = decisions_post(client, "hero-bandit", visitor)
+        answer = events_post(client, visitor, {"type": "click", "decision_id": decision["decision_id"]})
+    finally:
+        record_hooks._decision_handlers.remove(broken)
+        record_hooks._event_handlers.remove(broken)
+    assert answer["accepted"] == 1
+    assert DecisionLog.objects.filter(id=decision["decision_id"]).exists()
