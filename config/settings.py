@@ -240,6 +240,7 @@ CELERY_BEAT_SCHEDULE = tailor_beat.beat_schedule(
     cluster_seconds=env.float("TAILOR_CLUSTER_SECONDS", default=24 * 3600.0),
     results_rollup_seconds=env.float("TAILOR_RESULTS_ROLLUP_SECONDS", default=3600.0),
     guardrails_seconds=env.float("TAILOR_GUARDRAILS_SECONDS", default=3600.0),
+    bandits_fold_seconds=env.float("TAILOR_BANDITS_FOLD_SECONDS", default=60.0),
 )
 CELERY_TASK_ROUTES = tailor_beat.TASK_ROUTES
 

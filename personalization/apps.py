@@ -19,3 +19,11 @@ class PersonalizationConfig(AppConfig):
         visitor_cache_keys_register(exposures.visitor_exposures_keys)
         ingest_listener_register(exposures.exposures_acted, exposures.exposures_key)
         signals.connect()
+        # The bandit learns online: a trial per decision logged, a reward per click or conversion written.
+        from personalization.learning.bandits import bandits_fold_when_eager
+        from personalization.serving.bandits import bandit_rewards_record, bandit_trials_record
+        from tracking import record_hooks
+
+        record_hooks.decision_handler_register(bandit_trials_record)
+        record_hooks.event_handler_register(bandit_rewards_record)
+        record_hooks.event_handler_register(bandits_fold_when_eager)
