@@ -30,6 +30,7 @@ from personalization.engine.bandits import Allocation, ArmStats, allocation_comp
 from personalization.models import BanditAllocation, BanditArm, Segment
 from personalization.serving.bandits import (
     allocations_publish,
+    bandit_key,
     counts_alive,
     counts_mark_alive,
     deltas_take,
@@ -343,7 +344,7 @@ def bandits_fold_when_eager(events: object) -> None:
     if not any(d.strategy == "bandit" for d in _catalog_definitions()):
         return
     with outage_guard("cache", "bandit fold not scheduled; the next event batch tries again"):
-        if not cache.add("tailor:bandit:fold-due", 1, timeout=every):
+        if not cache.add(bandit_key("fold-due"), 1, timeout=every):
             return
     tasks.bandits_fold.apply()
 

@@ -31,8 +31,15 @@ from tracking.conf import setting as tracking_setting
 from tracking.outages import outage_guard
 
 SEP = "\x1f"  # between the parts of an arm's field name: slot and segment keys are slugs, never hold it
-DELTAS_KEY = "tailor:bandit:deltas"  # hash: "<slot>SEP<segment>SEP<variant>SEP<n|t|s>" -> delta
-ALIVE_KEY = "tailor:bandit:alive"  # set by every fold: its absence means the counts were lost
+
+
+def bandit_key(*parts: str) -> str:
+    """The one builder of the bandits' cache keys: ``tailor:bandit:<part>:<part>...``."""
+    return ":".join(("tailor:bandit", *parts))
+
+
+DELTAS_KEY = bandit_key("deltas")  # hash: "<slot>SEP<segment>SEP<variant>SEP<n|t|s>" -> delta
+ALIVE_KEY = bandit_key("alive")  # set by every fold: its absence means the counts were lost
 SEGMENT_PREFIX = "bandit:"  # a bandit decision's reason: "bandit:<segment key>", or "bandit" for the whole slot
 
 
@@ -41,16 +48,16 @@ def arm_field(slot_key: str, segment: str, variant_key: str) -> str:
 
 
 def decision_memory_key(decision_id: str) -> str:
-    return f"tailor:bandit:decision:{decision_id}"
+    return bandit_key("decision", decision_id)
 
 
 def visitor_memory_key(visitor_id: str) -> str:
     """The visitor's latest bandit decision per slot: what a conversion credits."""
-    return f"tailor:bandit:visitor:{visitor_id}"
+    return bandit_key("visitor", visitor_id)
 
 
 def allocation_key(slot_key: str) -> str:
-    return f"tailor:bandit:allocation:{slot_key}"
+    return bandit_key("allocation", slot_key)
 
 
 def segment_from_reason(reason: str) -> str:
@@ -440,7 +447,7 @@ def fold_lock(timeout: float = 300.0) -> Any:
     client = _redis_client()
     if client is None:
         return _LocalLock()
-    return client.lock("tailor:bandit:fold-lock", timeout=timeout, blocking_timeout=0)
+    return client.lock(bandit_key("fold-lock"), timeout=timeout, blocking_timeout=0)
 
 
 class _LocalLock:
