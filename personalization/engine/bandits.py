@@ -377,6 +377,17 @@ class BanditPolicy:
         """The probability with which ``choose`` picks each candidate for this visitor's segment."""
         return self._distribution(candidates, context)[0]
 
+    def choice_labels(self, context: Context) -> tuple[str, str]:
+        """The reason and version ``choose`` gives this visitor's choices: their segment and its allocation.
+
+        A caller that draws from ``probabilities`` itself (frequency caps) labels its choice with these, so
+        the decision is still counted for the right segment and tied to the allocation it was drawn from.
+        """
+        segment = self.segment_of(context)
+        allocation = self.allocations(segment)
+        version = allocation.version if allocation is not None and allocation.probabilities else ""
+        return (f"bandit:{segment}" if segment else "bandit"), version
+
     def choose(self, candidates: Sequence[Candidate], context: Context, rng: random.Random) -> Choice:
         probabilities, segment, version = self._distribution(candidates, context)
         if context.visitor_id:

@@ -209,6 +209,10 @@ def capped_choose(
     if not distribution:
         return None
     key = distribution_draw(distribution, rng.random())
+    labels = getattr(policy, "choice_labels", None)
+    if labels is not None:  # a policy whose reason and version say what its choice counts for (the bandit)
+        reason, version = labels(context)
+        return Choice(key, distribution[key], reason, version=version)
     if any(weights.get(k, 1.0) < 1.0 for k in distribution):
         reason = "novelty"
     else:

@@ -138,7 +138,7 @@ def _choose_capped(
     if choice is None:
         choice, _, version = _default(slot, context, rng, "capped")
         return dataclasses.replace(choice, reason="capped"), "capped", version
-    return choice, policy.name, policy.model_version or policy.version
+    return choice, policy.name, choice.version or policy.model_version or policy.version
 
 
 def _assign(

@@ -7,6 +7,7 @@ import random
 import pytest
 
 from personalization.engine import Candidate, Context, FixedPolicy, RulesPolicy, SegmentSpec, WeightedSplitPolicy
+from personalization.engine.bandits import Allocation, BanditPolicy
 from personalization.engine.caps import (
     CapSettings,
     Exposure,
@@ -81,6 +82,18 @@ def test_model_policy_is_reweighted_from_its_own_probabilities():
     policy = ModelPolicy(model=None, variants={})
     choice = capped_choose(policy, ABC, {"a": 0.5}, Context(), random.Random(1))
     assert choice.propensity == pytest.approx({"a": 0.2, "b": 0.4, "c": 0.4}[choice.key])
+
+
+def test_a_bandit_under_novelty_keeps_its_segment_and_allocation_version():
+    # The bandit counts a decision's trial for the segment in its reason and ties it to its allocation's version.
+    mobile = SegmentSpec(key="mobile", rules=(DeviceRule(devices=frozenset({"mobile"})),))
+    allocation = Allocation(probabilities={"a": 0.5, "b": 0.25, "c": 0.25}, version="v7", method="closed-form", draws=0)
+    policy = BanditPolicy(salt="hero", rules=((mobile, "a"),), allocations={"mobile": allocation}.get)
+    choice = capped_choose(policy, ABC, {"a": 0.5}, Context(device="mobile", visitor_id="v"), random.Random(2))
+    assert (choice.reason, choice.version) == ("bandit:mobile", "v7")
+    assert choice.propensity == pytest.approx({"a": 1 / 3, "b": 1 / 3, "c": 1 / 3}[choice.key])
+    plain = capped_choose(policy, ABC, {"a": 0.5}, Context(device="desktop", visitor_id="v"), random.Random(2))
+    assert (plain.reason, plain.version) == ("bandit", "")
 
 
 def test_a_rules_slot_under_novelty_moves_on_to_the_next_rule_then_the_default():
