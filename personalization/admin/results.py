@@ -24,8 +24,16 @@ from wagtail.admin.widgets.button import HeaderButton
 from content.models import Slot
 from personalization.admin.charts import allocation_chart, rate_chart
 from personalization.models import Experiment
-from personalization.results.dashboard import METRIC_NAMES, SlotDashboard, slot_dashboard, slot_experiments
-from personalization.results.selectors import DEFAULT_DAYS, MAX_DAYS, METRICS, SlotNotFoundError, metric_default
+from personalization.results.dashboard import SlotDashboard, slot_dashboard, slot_experiments
+from personalization.results.selectors import (
+    DEFAULT_DAYS,
+    MAX_DAYS,
+    SlotNotFoundError,
+    metric_default,
+    metric_get,
+    metric_names,
+    metric_title,
+)
 
 WINDOWS = (7, 14, 30, 90, 180, 365)
 CSV_FIELDS = (
@@ -64,7 +72,8 @@ class ResultsQueryForm(forms.Form):
             ("", "All of the slot's traffic"),
             *((e.key, f"Experiment: {e.name} ({e.status})") for e in experiments),
         ]
-        self.fields["metric"].choices = [(key, METRIC_NAMES.get(key, key)) for key in METRICS]
+        # Every published goal is a metric too: its rate and its value per visitor.
+        self.fields["metric"].choices = [(key, metric_title(key, metric)) for key, metric in metric_names()]
         self.fields["metric"].initial = metric_default
         windows = list(WINDOWS)
         raw = data.get("days")
@@ -173,9 +182,9 @@ def slot_results_csv(request: HttpRequest, key: str) -> HttpResponse:
 
 def results_csv_rows(dashboard: SlotDashboard) -> Iterable[list[object]]:
     """One row per variant per day; ``rate`` is the chosen metric's figure of that day's cohort."""
-    metric = METRICS[dashboard.metric]
+    figure, _ = metric_get(dashboard.metric).figures
     for row in dashboard.rows:
-        total = getattr(row, metric.total)
+        total = getattr(row, figure)
         yield [
             row.day.isoformat(),
             row.variant,
