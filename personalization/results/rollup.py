@@ -447,10 +447,10 @@ def _batch_roll(
                     sorted((row for rows in variants for row in rows), key=itemgetter(4)), seen, rewards, window
                 )
             if cohort is not None:
-                day = _day(cohort.exposed_at)
-                cohort.add(group_counts[(slot_key, group, day)])
+                exposed_on = _day(cohort.exposed_at)
+                cohort.add(group_counts[(slot_key, group, exposed_on)])
                 if cohort.goals:
-                    cohort.goals_add(goal_counts, (slot_key, group, ALL_VARIANTS, day))
+                    cohort.goals_add(goal_counts, (slot_key, group, ALL_VARIANTS, exposed_on))
 
 
 @dataclass(slots=True)  # not frozen: built once per visitor, and a frozen dataclass's __init__ is slower

@@ -79,7 +79,8 @@ def metric_get(name: str) -> Metric:
     """
     if name in METRICS:
         return METRICS[name]
-    for prefix, kind in ((GOAL_RATE, "rate"), (GOAL_VALUE, "mean")):
+    prefixes: tuple[tuple[str, MetricKind], ...] = ((GOAL_RATE, "rate"), (GOAL_VALUE, "mean"))
+    for prefix, kind in prefixes:
         if name.startswith(prefix):
             from tracking.models import Goal
 

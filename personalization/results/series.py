@@ -157,14 +157,13 @@ def variant_days_get(
         .order_by()
         .values_list("day", "variant_key", *GOAL_FIGURES)
     }
-    return [
-        row._replace(
-            **dict(zip((f"goal_{name}" for name in GOAL_FIGURES), reached[(row.day, row.variant)], strict=True))
-        )
-        if (row.day, row.variant) in reached
-        else row
-        for row in result
-    ]
+    for i, row in enumerate(result):
+        if (row.day, row.variant) in reached:
+            converted, value, squares = reached[(row.day, row.variant)]
+            result[i] = row._replace(
+                goal_visitors_converted=converted, goal_value_sum=value, goal_value_squares=squares
+            )
+    return result
 
 
 def series_build(

@@ -19,7 +19,7 @@ from personalization.results.rollup import results_rollup
 from personalization.results.selectors import metric_get, slot_results, window_days
 from tests.factories.experiments import experiment_create
 from tests.factories.slots import slot_create
-from tracking.models import Event, Goal
+from tracking.models import DecisionLog, Event, Goal
 
 from .conftest import decision, event, seen
 
@@ -225,3 +225,22 @@ def test_clicks_and_goalless_conversions_make_no_goal_rows(hero):
     converted(visitor, NOW + timedelta(minutes=2), None, 10.0)
     results_rollup()
     assert not GoalDay.objects.exists()
+
+
+def test_cuped_reads_a_goals_own_covariate_sums(hero):
+    traffic()
+    signed_up = Event.objects.filter(type="conversion", props__goal="signup").values_list("visitor_id", flat=True)
+    DecisionLog.objects.update(context={"visit_count": 1})
+    DecisionLog.objects.filter(visitor_id__in=signed_up, variant_key="a").update(context={"visit_count": 3})
+    DecisionLog.objects.filter(visitor_id__in=signed_up, variant_key="b").update(context={"visit_count": 2})
+    results_rollup()
+
+    crosses = dict(
+        GoalDay.objects.filter(goal="signup", group="")
+        .exclude(variant_key="")
+        .values_list("variant_key", "pre_cross_converted")
+    )
+    assert crosses == {"a": 8.0, "b": 6.0}  # 4 converters with 2 prior visits; 6 with 1
+    start, end = window_days(14)
+    assert slot_results("hero", start, end, "goal:signup")["cuped"]["applied"] is True
+    assert slot_results("hero", start, end, "goal:signup", cuped=False)["cuped"]["applied"] is False
