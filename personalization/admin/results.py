@@ -106,13 +106,20 @@ def _slot_or_404(key: str) -> Slot:
 def _query(request: HttpRequest, slot: Slot) -> tuple[ResultsQueryForm, str, int, list[str]]:
     experiments = slot_experiments(slot)
     chosen = next((e for e in experiments if e.key == request.GET.get("experiment")), None)
-    # An experiment is read on its own primary metric unless the editor picks another.
+    # An experiment is read on its own primary metric unless the editor picks another (or its goal is gone).
     default = chosen.primary_metric if chosen else metric_default(slot)
+    gone = []
+    try:
+        metric_get(default)
+    except ValueError as error:
+        if not request.GET.get("metric"):  # the page's own CSV link names the metric it shows
+            gone.append(f"{error}: the experiment's primary metric names a goal deleted since.")
+        default = metric_default(slot)
     data = request.GET.copy()
     data.setdefault("metric", default)  # so the picker shows the metric the page shows
     form = ResultsQueryForm(data, metric_default=default, experiments=experiments)
     metric, days, problems = form.values(default)
-    return form, metric, days, problems
+    return form, metric, days, gone + problems
 
 
 def slot_results_view(request: HttpRequest, key: str) -> HttpResponse:

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.urls import reverse
 from django.utils import timezone
 
 from personalization.models import GoalDay
@@ -244,3 +245,24 @@ def test_cuped_reads_a_goals_own_covariate_sums(hero):
     start, end = window_days(14)
     assert slot_results("hero", start, end, "goal:signup")["cuped"]["applied"] is True
     assert slot_results("hero", start, end, "goal:signup", cuped=False)["cuped"]["applied"] is False
+
+
+def test_an_experiment_on_a_goal_deleted_since_is_a_400_and_a_message_not_a_500(hero, client, admin_client):
+    experiment_create(
+        hero, "exp", variants=("a", "b"), starts_at=timezone.now() - timedelta(days=2), primary_metric="goal:signup"
+    )
+    Goal.objects.filter(key="signup").delete()
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {TOKEN}"}
+
+    answer = client.get(URL, {"experiment": "exp"}, **auth)
+    assert answer.status_code == 400, answer.content
+    assert answer.json() == {"metric": ["no goal has the key 'signup' (goals: order)"]}
+    assert client.get(URL, {"experiment": "exp", "metric": "click_rate"}, **auth).status_code == 200
+
+    page = admin_client.get(reverse("tailor_results:slot", args=["hero"]), {"experiment": "exp"})
+    assert page.status_code == 200
+    assert "no goal has the key" in page.content.decode()
+    export = admin_client.get(
+        reverse("tailor_results:csv", args=["hero"]), {"experiment": "exp", "metric": "click_rate"}
+    )
+    assert export.status_code == 200, export.content
