@@ -25,6 +25,7 @@ from typing import Any
 from django.db.models import Sum
 
 from content.models import Slot
+from tracking.models import Goal
 
 from ..engine.statistics import (
     MetricKind,
@@ -82,8 +83,6 @@ def metric_get(name: str) -> Metric:
     prefixes: tuple[tuple[str, MetricKind], ...] = ((GOAL_RATE, "rate"), (GOAL_VALUE, "mean"))
     for prefix, kind in prefixes:
         if name.startswith(prefix):
-            from tracking.models import Goal
-
             key = name[len(prefix) :]
             goal = Goal.objects.filter(key=key).values_list("name", flat=True).first() if key else None
             if goal is None:
@@ -97,8 +96,6 @@ def metric_get(name: str) -> Metric:
 
 def metric_names() -> list[tuple[str, Metric]]:
     """Every metric a result can be read on: ``METRICS``, then each published goal's rate and value per visitor."""
-    from tracking.models import Goal
-
     named = list(METRICS.items())
     for key, name in Goal.objects.filter(live=True).order_by("name", "key").values_list("key", "name"):
         named.append((f"{GOAL_RATE}{key}", _goal_metric("rate", key, name)))
