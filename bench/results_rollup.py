@@ -10,7 +10,10 @@
    (``visit_count``, rising over their decisions; returning visitors click more), so the rollup
    extracts CUPED's covariate (prior visits, capped) from it in SQL. Each round checks the
    rollup's per-variant visitors, clickers and covariate sums (Σx, Σx², Σx·clicked) equal the
-   baseline's, which parses every context in Python. Target: the rollup under 30 s.
+   baseline's, which parses every context in Python. Each conversion is recorded under one of two
+   goals (``props.goal``), so the rollup also writes per-goal rows (``GoalDay``); each round also
+   checks every variant's goal values add up to its value of all conversions. Target: the rollup
+   under 30 s.
 2. Endpoint: ``VariantDay`` rows standing for ``--endpoint-decisions`` (default 10,000,000)
    rolled-up decisions (50 slots × 4 variants × 90 days, the measured slot holding 10,000,000
    decisions alone), then ``GET /api/v1/slots/<key>/results/?days=90`` through Django's test
@@ -28,6 +31,7 @@ Embedded SQLite in a throwaway directory by default; with ``--postgres`` the dat
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import random
 import shutil
@@ -58,6 +62,7 @@ TARGET_ROLLUP_SECONDS = 30.0
 TARGET_ENDPOINT_MS = 300.0
 START = datetime(2026, 11, 1, tzinfo=UTC)
 SLOTS = {"bench-hero": {"a": 0.04, "b": 0.05, "c": 0.06}, "bench-offer": {"x": 0.03, "y": 0.035}}
+GOALS = ("signup", "order")  # every conversion is one of these goals' (props.goal)
 TOKEN = "bench-results-token"  # noqa: S105 - a throwaway database's setting
 
 
@@ -92,7 +97,7 @@ def log_generate(decisions: int, seed: int) -> tuple[int, int]:
     )
     event_sql = (
         "INSERT INTO tracking_event (id, visitor_id, decision_id, type, ts, received_at, stored_at, value, props,"
-        " is_bot, ip_prefix) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, '{}', %s, '')"
+        " is_bot, ip_prefix) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, '')"
     )
     rng = random.Random(seed)
     span = 7 * 24 * 3600
@@ -107,10 +112,10 @@ def log_generate(decisions: int, seed: int) -> tuple[int, int]:
         pending_d.clear()
         pending_e.clear()
 
-    def add_event(visitor, kind, ts, decision_id=None, value=None) -> None:
+    def add_event(visitor, kind, ts, decision_id=None, value=None, props="{}") -> None:
         nonlocal made_e
         at = moment(ts)
-        pending_e.append((uid(uuid.uuid4()), uid(visitor), decision_id, kind, at, at, at, value, False))
+        pending_e.append((uid(uuid.uuid4()), uid(visitor), decision_id, kind, at, at, at, value, props, False))
         made_e += 1
 
     while made_d < decisions:
@@ -139,7 +144,8 @@ def log_generate(decisions: int, seed: int) -> tuple[int, int]:
                 if rng.random() < 0.3:
                     add_event(visitor, "dwell", at + timedelta(seconds=9), decision_id, rng.uniform(500, 20_000))
                 if rng.random() < 0.01:
-                    add_event(visitor, "conversion", at + timedelta(minutes=2), None, rng.uniform(20, 100))
+                    goal = f'{{"goal": "{rng.choice(GOALS)}"}}'
+                    add_event(visitor, "conversion", at + timedelta(minutes=2), None, rng.uniform(20, 100), goal)
         if len(pending_d) >= 20_000:
             flush()
     flush()
@@ -219,6 +225,20 @@ def rollup_figures(slot_key: str) -> dict[str, Figures]:
     return {row["variant_key"]: (row["n"], row["c"], row["sx"], row["sxx"], row["sxc"]) for row in rows if row["n"]}
 
 
+def goal_values_add_up(slot_key: str) -> bool:
+    """Every conversion has a goal: per variant, the goals' values sum to the value of all conversions."""
+    from django.db.models import Sum
+
+    from personalization.models import GoalDay, VariantDay
+
+    def by_variant(rows) -> dict[str, float]:
+        return {row["variant_key"]: row["v"] or 0.0 for row in rows.values("variant_key").annotate(v=Sum("value_sum"))}
+
+    goals = by_variant(GoalDay.objects.filter(slot_key=slot_key).exclude(variant_key=""))
+    every = {key: value for key, value in by_variant(VariantDay.objects.filter(slot_key=slot_key)).items() if value}
+    return bool(goals) and goals.keys() == every.keys() and all(math.isclose(goals[k], every[k]) for k in every)
+
+
 def endpoint_rows(total_decisions: int) -> str:
     """VariantDay rows for 50 slots × 4 variants × 90 days; the first slot alone holds ``total_decisions``."""
     from personalization.models import VariantDay
@@ -282,7 +302,7 @@ def main() -> None:
         from django.db import connection
         from django.test import Client
 
-        from personalization.models import VariantDay
+        from personalization.models import GoalDay, VariantDay
         from personalization.results.rollup import results_rollup
         from tracking.conf import setting as tracking_setting
 
@@ -297,6 +317,7 @@ def main() -> None:
         first_day: date = START.date()
         for r in range(args.rounds):
             VariantDay.objects.all().delete()
+            GoalDay.objects.all().delete()
             t = time.perf_counter()
             report = results_rollup(since=first_day)
             rollup_s.append(time.perf_counter() - t)
@@ -304,7 +325,7 @@ def main() -> None:
             raw = raw_recompute("bench-hero", window)
             raw_s.append(time.perf_counter() - t)
             rolled = rollup_figures("bench-hero")
-            ok = rolled == raw and report.decisions == made_d
+            ok = rolled == raw and report.decisions == made_d and goal_values_add_up("bench-hero")
             correct = correct and ok
             print(
                 f"round {r + 1}: rollup {rollup_s[-1]:.1f} s ({report.decisions:,} decisions, {report.rows} rows),"

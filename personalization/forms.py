@@ -16,10 +16,14 @@ from wagtail.admin.forms import WagtailAdminModelForm
 
 
 def metric_choices() -> list[tuple[str, str]]:
+    """The built-in metrics, then each published goal's rate and value per visitor (read when the form is shown)."""
     # Imported here: the results selectors import the models, which import this form.
-    from personalization.results.selectors import METRICS
+    from personalization.results.selectors import metric_names, metric_title
 
-    return [(key, f"{key.replace('_', ' ').capitalize()} ({metric.label})") for key, metric in METRICS.items()]
+    return [
+        (key, metric_title(key, metric) if metric.goal else f"{key.replace('_', ' ').capitalize()} ({metric.label})")
+        for key, metric in metric_names()
+    ]
 
 
 class ListField(forms.CharField):

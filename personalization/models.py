@@ -385,7 +385,7 @@ class Experiment(DraftStateMixin, RevisionMixin, index.Indexed, models.Model):
         help_text="Share of the slot's visitors in the experiment (above 0, at most 1); the others are served by "
         "the slot's own strategy.",
     )
-    primary_metric = models.CharField(max_length=32, default="click_rate")
+    primary_metric = models.CharField(max_length=80, default="click_rate")  # goal_value:<a 64-character key>
     guardrail_metrics = models.JSONField(default=list, blank=True)
     starts_at = models.DateTimeField("start", default=timezone.now)
     ends_at = models.DateTimeField("stop", null=True, blank=True, help_text="Blank: after the maximum duration.")
@@ -587,3 +587,41 @@ class BanditAllocation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.slot_key}/{self.segment or '*'} {self.version}"
+
+
+class GoalDay(models.Model):
+    """One goal's conversions among a ``VariantDay`` row's cohort (and ``GroupDay``'s): results for one goal.
+
+    The cohort is ``VariantDay``'s, the same visitors on the same (first-exposure) day, so a
+    goal's rate is Σ ``visitors_converted`` here over Σ ``visitors`` there: the share of exposed
+    visitors who reached this goal within the attribution window after their first exposure.
+    ``conversions`` is traffic, as ``VariantDay.conversions``: decisions of the day credited with
+    this goal. A row with ``variant_key`` "" holds the group's cohort over every variant (each
+    visitor once, as ``GroupDay``), which a holdout reads. Only rows with a conversion exist.
+    Written only by ``personalization.results.rollup``.
+    """
+
+    slot_key = models.SlugField(max_length=64)
+    group = models.CharField(max_length=80, default="", blank=True)
+    variant_key = models.CharField(max_length=64, blank=True, help_text='"": every variant of the group (GroupDay).')
+    day = models.DateField()
+    goal = models.CharField(max_length=64, help_text="The goal's key (props.goal of its conversions).")
+    conversions = models.PositiveIntegerField(default=0, help_text="Decisions credited with this goal.")
+    visitors_converted = models.PositiveIntegerField(default=0, help_text="Cohort visitors who reached this goal.")
+    value_sum = models.FloatField(default=0.0, help_text="This goal's value, summed over the cohort.")
+    value_squares = models.FloatField(default=0.0, help_text="Σ per-visitor value², zero for those without.")
+    pre_cross_converted = models.FloatField(default=0.0, help_text="Σ prior visits × reached this goal (CUPED).")
+    pre_cross_value = models.FloatField(default=0.0, help_text="Σ prior visits × this goal's value (CUPED).")
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["slot_key", "day", "goal", "variant_key"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["slot_key", "group", "variant_key", "day", "goal"], name="one_row_per_goal_variant_and_day"
+            )
+        ]
+        indexes = [models.Index(fields=["day"]), models.Index(fields=["slot_key", "goal", "day"])]
+
+    def __str__(self) -> str:
+        return f"{self.slot_key} → {self.variant_key or 'every variant'} on {self.day}: {self.goal}"

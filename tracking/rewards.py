@@ -3,7 +3,9 @@
 A click on or inside a decision's element is that decision's click. A
 conversion credits, for each slot the visitor saw within the attribution
 window before it, the most recent decision of that slot. Hover and visible
-time add up per decision. Bot traffic never counts.
+time add up per decision. Bot traffic never counts. A conversion recorded
+under a goal (``props.goal``, or ``goal`` in the event given) is also credited
+to that goal, so results can be read for one goal among several.
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ class Reward:
     visible_ms: float = 0.0
     converted: bool = False
     value: float = 0.0
+    # Goal key -> value credited, for conversions recorded under a goal; None (not {}) when there are
+    # none, so the millions of rewards without a goal conversion cost no dict.
+    goals: dict[str, float] | None = None
 
 
 def rewards_compute(
@@ -58,11 +63,26 @@ def rewards_compute(
                 shown = _seconds(decision["created_at"])
                 if at - window_seconds <= shown <= at:
                     latest[decision["slot_key"]] = decision  # sorted, so the last one wins
+            value = float(event.get("value") or 0)
+            goal = _goal(event)
             for decision in latest.values():
                 reward = rewards[decision["id"]]
                 reward.converted = True
-                reward.value += float(event.get("value") or 0)
+                reward.value += value
+                if goal:
+                    if reward.goals is None:
+                        reward.goals = {}
+                    reward.goals[goal] = reward.goals.get(goal, 0.0) + value
     return rewards
+
+
+def _goal(event: Mapping[str, Any]) -> str | None:
+    """The goal a conversion was recorded under: ``goal`` if given, else ``props.goal``."""
+    goal = event.get("goal")
+    if goal is None:
+        props = event.get("props")
+        goal = props.get("goal") if isinstance(props, Mapping) else None
+    return goal if isinstance(goal, str) else None
 
 
 def _seconds(value: Any) -> float:

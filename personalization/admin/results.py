@@ -25,8 +25,16 @@ from content.models import Slot
 from personalization.admin.charts import allocation_chart, rate_chart
 from personalization.guardrails.notices import slot_guardrail_notices
 from personalization.models import Experiment
-from personalization.results.dashboard import METRIC_NAMES, SlotDashboard, slot_dashboard, slot_experiments
-from personalization.results.selectors import DEFAULT_DAYS, MAX_DAYS, METRICS, SlotNotFoundError, metric_default
+from personalization.results.dashboard import SlotDashboard, slot_dashboard, slot_experiments
+from personalization.results.selectors import (
+    DEFAULT_DAYS,
+    MAX_DAYS,
+    SlotNotFoundError,
+    metric_default,
+    metric_get,
+    metric_names,
+    metric_title,
+)
 
 WINDOWS = (7, 14, 30, 90, 180, 365)
 CSV_FIELDS = (
@@ -65,7 +73,8 @@ class ResultsQueryForm(forms.Form):
             ("", "All of the slot's traffic"),
             *((e.key, f"Experiment: {e.name} ({e.status})") for e in experiments),
         ]
-        self.fields["metric"].choices = [(key, METRIC_NAMES.get(key, key)) for key in METRICS]
+        # Every published goal is a metric too: its rate and its value per visitor.
+        self.fields["metric"].choices = [(key, metric_title(key, metric)) for key, metric in metric_names()]
         self.fields["metric"].initial = metric_default
         windows = list(WINDOWS)
         raw = data.get("days")
@@ -98,13 +107,20 @@ def _slot_or_404(key: str) -> Slot:
 def _query(request: HttpRequest, slot: Slot) -> tuple[ResultsQueryForm, str, int, list[str]]:
     experiments = slot_experiments(slot)
     chosen = next((e for e in experiments if e.key == request.GET.get("experiment")), None)
-    # An experiment is read on its own primary metric unless the editor picks another.
+    # An experiment is read on its own primary metric unless the editor picks another (or its goal is gone).
     default = chosen.primary_metric if chosen else metric_default(slot)
+    gone = []
+    try:
+        metric_get(default)
+    except ValueError as error:
+        if not request.GET.get("metric"):  # the page's own CSV link names the metric it shows
+            gone.append(f"{error}: the experiment's primary metric names a goal deleted since.")
+        default = metric_default(slot)
     data = request.GET.copy()
     data.setdefault("metric", default)  # so the picker shows the metric the page shows
     form = ResultsQueryForm(data, metric_default=default, experiments=experiments)
     metric, days, problems = form.values(default)
-    return form, metric, days, problems
+    return form, metric, days, gone + problems
 
 
 def slot_results_view(request: HttpRequest, key: str) -> HttpResponse:
@@ -175,9 +191,9 @@ def slot_results_csv(request: HttpRequest, key: str) -> HttpResponse:
 
 def results_csv_rows(dashboard: SlotDashboard) -> Iterable[list[object]]:
     """One row per variant per day; ``rate`` is the chosen metric's figure of that day's cohort."""
-    metric = METRICS[dashboard.metric]
+    figure, _ = metric_get(dashboard.metric).figures
     for row in dashboard.rows:
-        total = getattr(row, metric.total)
+        total = getattr(row, figure)
         yield [
             row.day.isoformat(),
             row.variant,

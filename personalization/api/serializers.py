@@ -21,7 +21,7 @@ from tracking.visitors import visitor_id_parse
 
 from ..conf import setting
 from ..engine.context import DEVICES, UTM_PARAMS
-from ..results.selectors import DEFAULT_DAYS, MAX_DAYS, METRICS
+from ..results.selectors import DEFAULT_DAYS, MAX_DAYS, METRICS, metric_get
 
 SCALAR_TYPES = (str, int, float, bool, type(None))
 MAX_VISIT_COUNT = 1_000_000
@@ -159,10 +159,12 @@ class SlotResultsInputSerializer(serializers.Serializer):
         required=False,
         help_text=f"The last N days (UTC), today included; {DEFAULT_DAYS} by default.",
     )
-    metric = serializers.ChoiceField(
-        choices=list(METRICS),
+    metric = serializers.CharField(
+        max_length=80,
         required=False,
-        help_text="Default: conversion_rate for a slot rewarded on conversions, else click_rate.",
+        help_text=f"One of {', '.join(METRICS)}; or goal:<goal key> (the share of visitors who reached that goal "
+        "after exposure) or goal_value:<goal key> (that goal's value per visitor). Default: conversion_rate for a "
+        "slot rewarded on conversions, else click_rate.",
     )
     experiment = serializers.SlugField(
         max_length=32,
@@ -176,6 +178,14 @@ class SlotResultsInputSerializer(serializers.Serializer):
         help_text="CUPED: adjust the comparisons for the visitors' prior visits where the data allows (default); "
         "cuped=0 compares the raw figures.",
     )
+
+    def validate_metric(self, value: str) -> str:
+        try:
+            metric_get(value)
+        except ValueError as error:
+            # The selector's message starts with the field's name, which the 400 body already carries.
+            raise serializers.ValidationError(str(error).removeprefix("metric: ")) from None
+        return value
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs.get("experiment") and "days" in attrs:

@@ -6,7 +6,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.authentication import SessionAuthentication
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -113,6 +113,10 @@ class SlotResultsApi(JSONOnlyApi, APIView):
             raise NotFound(f"No slot has the key {key!r}.") from None
         except ExperimentNotFoundError:
             raise NotFound(f"No experiment has the key {experiment!r} on the slot {key!r}.") from None
+        except ValueError as error:
+            # An experiment's own metric can name a goal deleted since: the body names the field, as for ?metric=.
+            field, _, problem = str(error).partition(": ")
+            raise ValidationError({field: [problem]}) from None
         response = Response(body, status=status.HTTP_200_OK)
         response["Cache-Control"] = "private, no-store"  # a site's figures, for this reader only
         return response

@@ -91,3 +91,22 @@ def cuped_prepare(
     # Over every arm: for two arms, 1 - Var(adjusted difference) / Var(raw difference).
     reduction = 1.0 - after / raw if raw > 0 else 0.0
     return adjusted, {**member, "applied": True, "variance_reduction": reduction}
+
+
+def goal_pre_exposure_sums(
+    days: QuerySet[Any], goal_days: QuerySet[Any], key: str, total: str
+) -> dict[str, PreExposureSums]:
+    """``pre_exposure_sums`` for a goal's outcome: Σx and Σx² of the cohort rows ``days``, Σxy of the goal's rows.
+
+    A goal's ``GoalDay`` rows hold the same cohorts as ``days``, so the sums describe the same visitors.
+    """
+    crosses = dict(
+        goal_days.values(key).annotate(pre_cross=Sum(CROSS[total])).order_by(key).values_list(key, "pre_cross")
+    )
+    rows = days.values(key).annotate(pre_total=Sum("pre_sum"), pre_squares=Sum("pre_squares")).order_by(key)
+    return {
+        row[key]: PreExposureSums(
+            float(row["pre_total"] or 0), float(row["pre_squares"] or 0), float(crosses.get(row[key]) or 0)
+        )
+        for row in rows
+    }

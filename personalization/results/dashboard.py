@@ -34,7 +34,7 @@ from ..engine.statistics.power import LIFT, sample_size_means, sample_size_propo
 from ..models import Experiment, ModelVersion
 from .bandits import BanditSegmentPanel, bandit_panels
 from .experiments import HOLDOUT, SERVED, experiment_get, experiment_results, holdout_uplift
-from .selectors import METRICS, SlotNotFoundError, metric_default, slot_results, window_days
+from .selectors import SlotNotFoundError, metric_default, metric_get, metric_title, slot_results, window_days
 from .series import Series, VariantDayFigures, series_build, variant_days_get
 
 METRIC_NAMES = {
@@ -161,9 +161,8 @@ def slot_dashboard(
     if chosen_experiment is not None:
         metric = metric or chosen_experiment.primary_metric
     metric = metric or metric_default(slot)
-    if metric not in METRICS:
-        raise ValueError(f"metric: must be one of {', '.join(METRICS)}, got {metric!r}")
-    chosen = METRICS[metric]
+    chosen = metric_get(metric)
+    total, squares = chosen.figures  # a goal's figures are read beside the cohort's (``goal_`` fields)
     group = None
     if chosen_experiment is not None:
         results = experiment_results(chosen_experiment, metric=metric, today=today)
@@ -174,19 +173,21 @@ def slot_dashboard(
         start, end = window_days(days, today=today)
         results = slot_results(slot_key, start, end, metric)
     charted = [name for name in ("visitors", "visitors_seen", chosen.total, chosen.squares) if name]
-    rows = tuple(variant_days_get(slot_key, start, end, None if every_figure else charted, group=group))
+    if chosen.goal is not None:
+        charted = ["visitors", "visitors_seen"]
+    rows = tuple(
+        variant_days_get(slot_key, start, end, None if every_figure else charted, group=group, goal=chosen.goal)
+    )
     names = {v.key: v.name for v in slot.variants.all()}
     keys = [v["key"] for v in results["variants"]]
-    series = series_build(
-        rows, keys=keys, start=start, end=end, kind=chosen.kind, total=chosen.total, squares=chosen.squares
-    )
+    series = series_build(rows, keys=keys, start=start, end=end, kind=chosen.kind, total=total, squares=squares)
     names.update({key: key for key in (v.key for v in series.variants) if key not in names})
     if chosen_experiment is not None:
         minimum = experiment_sample_words(chosen_experiment.minimum_sample, results["variants"])
     else:
         minimum = minimum_sample_words(
             results["control"],
-            _window_sums(rows, chosen.total, chosen.squares),
+            _window_sums(rows, total, squares),
             recent_per_day(rows, end),
             kind=chosen.kind,
             names=names,
@@ -195,7 +196,7 @@ def slot_dashboard(
     return SlotDashboard(
         slot=slot,
         metric=metric,
-        metric_name=METRIC_NAMES.get(metric, metric),
+        metric_name=metric_title(metric, chosen),
         kind=chosen.kind,
         days=days,
         start=start,
@@ -325,7 +326,7 @@ def _experiment_view(experiment: Experiment, results: Mapping[str, Any], names: 
     minimum = experiment.minimum_sample
     guardrails = tuple(
         GuardrailLine(
-            metric_name=METRIC_NAMES.get(g["metric"], g["metric"]),
+            metric_name=_metric_title(g["metric"]),
             variant_name=names.get(g["variant"], g["variant"]),
             lift=_signed(g["lift"]),
             status=guardrail_status(
@@ -347,6 +348,13 @@ def _experiment_view(experiment: Experiment, results: Mapping[str, Any], names: 
         minimum_sample=minimum,
         guardrails=guardrails,
     )
+
+
+def _metric_title(name: str) -> str:
+    try:
+        return metric_title(name, metric_get(name))
+    except ValueError:  # a goal deleted since: its key is all there is to show
+        return name
 
 
 def _day(moment: datetime) -> str:

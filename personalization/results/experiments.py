@@ -22,9 +22,18 @@ from django.db.models import Sum
 from personalization.engine.statistics import VariantSums, experiment_compare, verdict_words
 from personalization.engine.statistics.results import ExperimentResults
 
-from ..models import Experiment, GroupDay, VariantDay
-from .cuped import cuped_prepare, pre_exposure_sums
-from .selectors import METRICS, Metric, SlotNotFoundError, _finite, _variant_sums
+from ..models import Experiment, GoalDay, GroupDay, VariantDay
+from .cuped import cuped_prepare
+from .selectors import (
+    Metric,
+    SlotNotFoundError,
+    _finite,
+    _goal_days,
+    _variant_sums,
+    metric_get,
+    metric_pre_sums,
+    metric_title,
+)
 
 ALPHA = 0.05
 HOLDOUT = "holdout"
@@ -73,8 +82,7 @@ def experiment_results(
     the data allows; the ``cuped`` member says whether the primary metric's were.
     """
     metric = metric or experiment.primary_metric
-    if metric not in METRICS:
-        raise ValueError(f"metric: must be one of {', '.join(METRICS)}, got {metric!r}")
+    chosen = metric_get(metric)
     start, end = experiment_window(experiment, today)
     group = f"experiment:{experiment.key}"
     arms = list(experiment.variants)
@@ -84,16 +92,18 @@ def experiment_results(
     days = (end - start).days + 1
 
     results, cuped_member = _compare(
-        experiment.slot.key, start, end, METRICS[metric], group, arms, split, names, experiment, days, cuped=cuped
+        experiment.slot.key, start, end, chosen, group, arms, split, names, experiment, days, cuped=cuped
     )
     verdict = results.verdict + _sample_words(experiment, results, days)
     guardrails = []
     for guardrail in experiment.guardrail_metrics:
-        if guardrail == metric or guardrail not in METRICS:
+        if guardrail == metric:
             continue
-        checked, _ = _compare(
-            experiment.slot.key, start, end, METRICS[guardrail], group, arms, split, names, cuped=cuped
-        )
+        try:
+            watched = metric_get(guardrail)
+        except ValueError:
+            continue  # a goal deleted since the experiment was saved: nothing to watch
+        checked, _ = _compare(experiment.slot.key, start, end, watched, group, arms, split, names, cuped=cuped)
         for comparison in checked.comparisons:
             worse = (
                 comparison.sequential_p_value is not None
@@ -106,7 +116,7 @@ def experiment_results(
             )
             if worse:
                 verdict += (
-                    f" Guardrail {guardrail.replace('_', ' ')}: {names.get(comparison.variant, comparison.variant)}"
+                    f" Guardrail {_guardrail_name(guardrail, watched)}: {names.get(comparison.variant, comparison.variant)}"
                     f" makes it worse ({comparison.lift:+.1%})."
                 )
     head = {
@@ -184,7 +194,7 @@ def _compare(
     rows = VariantDay.objects.filter(slot_key=slot_key, group=group, day__gte=start, day__lte=end)
     arm_sums, cuped_member = cuped_prepare(
         arm_sums,
-        pre_exposure_sums(rows, "variant_key", metric.total) if cuped else {},
+        metric_pre_sums(metric, rows, _goal_days(slot_key, start, end, metric, group)) if cuped else {},
         metric.kind,
         enabled=cuped,
     )
@@ -199,6 +209,11 @@ def _compare(
         cuped=cuped_member["applied"],
     )
     return results, cuped_member
+
+
+def _guardrail_name(name: str, metric: Metric) -> str:
+    """ "click rate", or a goal's title ("Goal: Signed up"), as the verdict names a guardrail."""
+    return metric_title(name, metric) if metric.goal is not None else name.replace("_", " ")
 
 
 def _sample_words(experiment: Experiment, results: ExperimentResults, days: int) -> str:
@@ -236,21 +251,35 @@ def holdout_uplift(slot_key: str, start: date, end: date, metric: str, *, cuped:
 
     if not Slot.objects.filter(key=slot_key).exists():
         raise SlotNotFoundError(slot_key)
-    if metric not in METRICS:
-        raise ValueError(f"metric: must be one of {', '.join(METRICS)}, got {metric!r}")
+    chosen = metric_get(metric)
     if start > end:
         raise ValueError(f"start: {start} is after end {end}")
-    chosen = METRICS[metric]
     fields = {"visitors": Sum("visitors"), "total": Sum(chosen.total)}
     if chosen.squares:
         fields["squares"] = Sum(chosen.squares)
     days = GroupDay.objects.filter(slot_key=slot_key, day__gte=start, day__lte=end, group__in=["", HOLDOUT])
-    rows = days.values("group").annotate(**fields)
+    goal_days = None
+    if chosen.goal is None:
+        rows = list(days.values("group").annotate(**fields))
+    else:
+        # A goal's group-wide cohorts are its GoalDay rows without a variant (each visitor once, as GroupDay).
+        goal_days = GoalDay.objects.filter(
+            slot_key=slot_key, goal=chosen.goal, variant_key="", day__gte=start, day__lte=end, group__in=["", HOLDOUT]
+        )
+        goals = {
+            row["group"]: row
+            for row in goal_days.values("group").annotate(
+                **{name: value for name, value in fields.items() if name != "visitors"}
+            )
+        }
+        rows = [
+            {**goals.get(row["group"], {}), **row} for row in days.values("group").annotate(visitors=Sum("visitors"))
+        ]
     sums = {
         (HOLDOUT if row["group"] == HOLDOUT else SERVED): VariantSums(
             HOLDOUT if row["group"] == HOLDOUT else SERVED,
             int(row["visitors"] or 0),
-            float(row["total"] or 0),
+            float(row.get("total") or 0),
             float(row.get("squares") or 0) if chosen.squares else None,
         )
         for row in rows
@@ -260,7 +289,7 @@ def holdout_uplift(slot_key: str, start: date, end: date, metric: str, *, cuped:
     served = sums.get(SERVED, VariantSums(SERVED, 0, 0.0, empty))
     pre = {
         (HOLDOUT if group == HOLDOUT else SERVED): sums_of_group
-        for group, sums_of_group in (pre_exposure_sums(days, "group", chosen.total) if cuped else {}).items()
+        for group, sums_of_group in (metric_pre_sums(chosen, days, goal_days, "group") if cuped else {}).items()
     }
     (holdout, served), cuped_member = cuped_prepare([holdout, served], pre, chosen.kind, enabled=cuped)
     names = {HOLDOUT: "the holdout (default only)", SERVED: "Personalized"}

@@ -27,7 +27,7 @@ from ..engine.statistics.factorial import (
     factorial_words,
 )
 from ..engine.statistics.sequential import SEQUENTIAL_TUNING_DEFAULT
-from .selectors import METRICS, SlotNotFoundError, _variant_sums
+from .selectors import SlotNotFoundError, _variant_sums, metric_get
 
 
 def factorial_results(
@@ -51,15 +51,13 @@ def factorial_results(
     ``group`` reads one assignment group only ("experiment:<key>": the experiment's own visitors),
     None every visitor the slot served.
     """
-    if metric not in METRICS:
-        raise ValueError(f"metric: must be one of {', '.join(METRICS)}, got {metric!r}")
+    chosen = metric_get(metric)
     if start > end:
         raise ValueError(f"start: {start} is after end {end}")
     if not variant_levels:
         raise ValueError("variant_levels: at least one combination (variant key -> levels)")
     if not Slot.objects.filter(key=slot_key).exists():
         raise SlotNotFoundError(slot_key)
-    chosen = METRICS[metric]
     sums = _variant_sums(slot_key, start, end, chosen, group=group)
     empty_squares = 0.0 if chosen.kind == "mean" else None
     cells = [

@@ -20,10 +20,14 @@ the context logged with their first exposure, capped; see ``PriorVisits``), as Î
 for each outcome y, so the results can subtract what a visitor's past already predicts. x is
 read at the first exposure, before the visitor saw anything of the slot, so no variant can move it.
 
+Each goal gets ``GoalDay`` rows beside them (conversions recorded under a goal, ``props.goal``):
+the same cohorts, the visitors among them who reached that goal and its value, so a result can be
+read for one goal among several; the goal's key is read in SQL for conversions only.
+
 A run re-rolls whole days, from a start day to today: late events and recent visitors' outcomes
 are still arriving, so by default it starts ``RESULTS_LOOKBACK_SECONDS`` plus twice the
 attribution window before now (earlier when runs were missed: from the last day rolled). Those
-days' rows are upserted by (slot, variant, day) and rows left without data deleted, so
+days' rows are upserted by (slot, group, variant, day[, goal]) and rows left without data deleted, so
 re-running gives the same numbers. Decisions are read in visitor order in bounded chunks, each
 chunk with its visitors' events; a visitor already exposed before the start day belongs to an
 earlier, final cohort and is not counted again. Bots never count.
@@ -58,7 +62,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.fields.json import KeyTransform
+from django.db.models.fields.json import KeyTextTransform, KeyTransform
 from django.db.models.functions import Cast, Concat, TruncDate
 from django.utils import timezone
 
@@ -67,7 +71,7 @@ from tracking.models import DecisionLog, Event
 from tracking.rewards import Reward, rewards_compute
 
 from ..conf import setting
-from ..models import GroupDay, VariantDay
+from ..models import GoalDay, GroupDay, VariantDay
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +81,8 @@ EVENT_SLACK = timedelta(days=1)
 
 Key = tuple[str, str, str, date]  # (slot key, group, variant key, day)
 GroupKey = tuple[str, str, date]  # (slot key, group, day)
+GoalKey = tuple[str, str, str, date, str]  # (slot key, group, variant key or "" for the group, day, goal)
+ALL_VARIANTS = ""  # GoalDay's variant key for a group's cohort over every variant (GroupDay's visitors)
 # (id, visitor id, slot key, variant key, created at, group, prior visits)
 DecisionRow = tuple[Any, Any, str, str, datetime, str, float]
 
@@ -86,6 +92,14 @@ GROUP = Case(
     When(policy="holdout", then=Value("holdout")),
     When(policy="experiment", then=Concat(Value("experiment:"), "policy_version")),
     default=Value(""),
+    output_field=CharField(),
+)
+
+# The goal a conversion was recorded under (``props.goal``, a key ingest checked); NULL for other events,
+# so the database reads the JSON of conversions only.
+GOAL = Case(
+    When(type="conversion", then=KeyTextTransform("goal", "props")),
+    default=Value(None),
     output_field=CharField(),
 )
 
@@ -158,7 +172,20 @@ class DayCounts:
     pre_cross_dwell: float = 0.0
 
 
+@dataclass(slots=True)
+class GoalCounts:
+    """One ``GoalDay`` row being summed."""
+
+    conversions: int = 0
+    visitors_converted: int = 0
+    value_sum: float = 0.0
+    value_squares: float = 0.0
+    pre_cross_converted: float = 0.0
+    pre_cross_value: float = 0.0
+
+
 COUNTERS = tuple(counter.name for counter in fields(DayCounts))  # the VariantDay figures, in one place
+GOAL_COUNTERS = tuple(counter.name for counter in fields(GoalCounts))
 # The cohort figures, which GroupDay holds too.
 COHORT = (
     "visitors",
@@ -251,6 +278,7 @@ def results_rollup(since: datetime | date | None = None, *, now: datetime | None
     start_at = datetime.combine(start, time.min, tzinfo=UTC)
     counts: dict[Key, DayCounts] = defaultdict(DayCounts)
     group_counts: dict[GroupKey, DayCounts] = defaultdict(DayCounts)
+    goal_counts: dict[GoalKey, GoalCounts] = defaultdict(GoalCounts)
     window = timedelta(seconds=tracking_setting("ATTRIBUTION_WINDOW_SECONDS"))
     batch_size = int(setting("RESULTS_BATCH_DECISIONS"))
     recent = DecisionLog.objects.filter(created_at__gte=start_at, is_bot=False)
@@ -269,13 +297,14 @@ def results_rollup(since: datetime | date | None = None, *, now: datetime | None
     outcomes = (
         Event.objects.filter(is_bot=False, type__in=OUTCOME_EVENTS, ts__gte=start_at - EVENT_SLACK)
         .order_by("visitor_id", "ts")
-        .values_list(_text("visitor_id"), "type", _text("decision_id"), _text("ts"), "value")
+        .values_list(_text("visitor_id"), "type", _text("decision_id"), _text("ts"), "value", GOAL)
     )
     events = _EventsByVisitor(_raw_rows(outcomes, times=(3,), chunk_size=batch_size))
     roll = partial(
         _batch_roll,
         counts=counts,
         group_counts=group_counts,
+        goal_counts=goal_counts,
         events=events,
         start_at=start_at,
         window=window,
@@ -306,7 +335,7 @@ def results_rollup(since: datetime | date | None = None, *, now: datetime | None
         counts[(row["slot_key"], row["group"], row["variant_key"], row["day"])].decisions += row["n"]
         read += row["n"]
 
-    written, deleted = _counts_write(counts, group_counts, start, now)
+    written, deleted = _counts_write(counts, group_counts, goal_counts, start, now)
     report = RollupReport(start, read, written, deleted, timer.perf_counter() - began)
     logger.info("Results rolled up from %s: %s", start, report.as_dict())
     return report
@@ -334,13 +363,20 @@ class _EventsByVisitor:
         """The events of ``wanted`` visitors, reading on until the visitor ``last_visitor``, included."""
         events = []
         while self._next is not None and self._next[0] <= last_visitor:
-            visitor_id, kind, decision_id, ts, value = self._next
+            visitor_id, kind, decision_id, ts, value, goal = self._next
             if self._previous is not None and visitor_id < self._previous:
                 raise RollupOrderError(f"events: visitor {visitor_id!r} came after {self._previous!r}")
             self._previous = visitor_id
             if visitor_id in wanted:
                 events.append(
-                    {"type": kind, "decision_id": decision_id, "visitor_id": visitor_id, "ts": ts, "value": value}
+                    {
+                        "type": kind,
+                        "decision_id": decision_id,
+                        "visitor_id": visitor_id,
+                        "ts": ts,
+                        "value": value,
+                        "goal": goal,
+                    }
                 )
             self._next = next(self._rows, None)
         return events
@@ -351,6 +387,7 @@ def _batch_roll(
     *,
     counts: dict[Key, DayCounts],
     group_counts: dict[GroupKey, DayCounts],
+    goal_counts: dict[GoalKey, GoalCounts],
     events: _EventsByVisitor,
     start_at: datetime,
     window: timedelta,
@@ -379,6 +416,9 @@ def _batch_roll(
             day.decisions += 1
             day.clicks += reward.clicked
             day.conversions += reward.converted
+            if reward.goals:
+                for goal in reward.goals:
+                    goal_counts[(*key, goal)].conversions += 1
             if decision_id in seen:
                 day.impressions += 1
                 seen_on.add(key)
@@ -392,7 +432,10 @@ def _batch_roll(
             if (visitor_id, slot_key, group, variant_key) not in exposed_before:
                 cohort = cohorts[(slot_key, group, variant_key)] = _cohort(rows, seen, rewards, window)
                 if cohort is not None:
-                    cohort.add(counts[(slot_key, group, variant_key, _day(cohort.exposed_at))])
+                    day_key = (slot_key, group, variant_key, _day(cohort.exposed_at))
+                    cohort.add(counts[day_key])
+                    if cohort.goals:
+                        cohort.goals_add(goal_counts, day_key)
         for (slot_key, group), variants in by_group.items():
             if (visitor_id, slot_key, group) in groups_before:
                 continue
@@ -404,7 +447,10 @@ def _batch_roll(
                     sorted((row for rows in variants for row in rows), key=itemgetter(4)), seen, rewards, window
                 )
             if cohort is not None:
-                cohort.add(group_counts[(slot_key, group, _day(cohort.exposed_at))])
+                exposed_on = _day(cohort.exposed_at)
+                cohort.add(group_counts[(slot_key, group, exposed_on)])
+                if cohort.goals:
+                    cohort.goals_add(goal_counts, (slot_key, group, ALL_VARIANTS, exposed_on))
 
 
 @dataclass(slots=True)  # not frozen: built once per visitor, and a frozen dataclass's __init__ is slower
@@ -417,6 +463,7 @@ class Cohort:
     value: float
     dwell: float
     pre: float  # prior visits at the first exposure: measured before it, so no variant can move it
+    goals: dict[str, float] | None  # goal key -> value, for the goals reached; None when none was
 
     def add(self, day: DayCounts) -> None:
         day.visitors += 1
@@ -435,6 +482,17 @@ class Cohort:
             day.pre_cross_value += pre * self.value
             day.pre_cross_dwell += pre * self.dwell
 
+    def goals_add(self, goal_counts: dict[GoalKey, GoalCounts], key: tuple[str, str, str, date]) -> None:
+        """Add the goals this visitor reached to the ``GoalDay`` rows of their cohort row ``key``."""
+        pre = self.pre
+        for goal, value in (self.goals or {}).items():
+            row = goal_counts[(*key, goal)]
+            row.visitors_converted += 1
+            row.value_sum += value
+            row.value_squares += value * value
+            row.pre_cross_converted += pre
+            row.pre_cross_value += pre * value
+
 
 def _cohort(
     rows: list[DecisionRow],
@@ -449,6 +507,7 @@ def _cohort(
     exposed_at = first[4]
     clicked = converted = False
     value = dwell = 0.0
+    goals: dict[str, float] | None = None
     for decision_id, _, _, _, created_at, _, _ in rows:
         if exposed_at <= created_at <= exposed_at + window:
             reward = rewards[decision_id]
@@ -456,7 +515,11 @@ def _cohort(
             converted = converted or reward.converted
             value += reward.value
             dwell += reward.visible_ms / 1000.0
-    return Cohort(exposed_at, clicked, converted, value, dwell, first[6])
+            if reward.goals:
+                goals = goals if goals is not None else {}
+                for goal, goal_value in reward.goals.items():
+                    goals[goal] = goals.get(goal, 0.0) + goal_value
+    return Cohort(exposed_at, clicked, converted, value, dwell, first[6], goals)
 
 
 def _exposed_before(visitors: list[Any], start_at: datetime) -> set[tuple[Any, str, str, str]]:
@@ -473,7 +536,11 @@ def _exposed_before(visitors: list[Any], start_at: datetime) -> set[tuple[Any, s
 
 
 def _counts_write(
-    counts: dict[Key, DayCounts], group_counts: dict[GroupKey, DayCounts], start: date, now: datetime
+    counts: dict[Key, DayCounts],
+    group_counts: dict[GroupKey, DayCounts],
+    goal_counts: dict[GoalKey, GoalCounts],
+    start: date,
+    now: datetime,
 ) -> tuple[int, int]:
     """Upsert the re-rolled days' rows and delete those left without data; returns (written, deleted)."""
     rows = [
@@ -485,6 +552,18 @@ def _counts_write(
             slot_key=slot_key, group=group, day=day, updated_at=now, **{name: getattr(figures, name) for name in COHORT}
         )
         for (slot_key, group, day), figures in group_counts.items()
+    ]
+    goal_rows = [
+        GoalDay(
+            slot_key=slot_key,
+            group=group,
+            variant_key=variant_key,
+            day=day,
+            goal=goal,
+            updated_at=now,
+            **{name: getattr(figures, name) for name in GOAL_COUNTERS},
+        )
+        for (slot_key, group, variant_key, day, goal), figures in goal_counts.items()
     ]
     with transaction.atomic():
         # By key, not "everything not written now": a concurrent run writing the same days keeps its rows.
@@ -503,6 +582,15 @@ def _counts_write(
         ]
         if stale_groups:
             GroupDay.objects.filter(pk__in=stale_groups).delete()
+        stale_goals = [
+            pk
+            for pk, *key in GoalDay.objects.filter(day__gte=start).values_list(
+                "pk", "slot_key", "group", "variant_key", "day", "goal"
+            )
+            if tuple(key) not in goal_counts
+        ]
+        if stale_goals:
+            GoalDay.objects.filter(pk__in=stale_goals).delete()
         VariantDay.objects.bulk_create(
             rows,
             batch_size=500,
@@ -516,5 +604,12 @@ def _counts_write(
             update_conflicts=True,
             unique_fields=["slot_key", "group", "day"],
             update_fields=[*COHORT, "updated_at"],
+        )
+        GoalDay.objects.bulk_create(
+            goal_rows,
+            batch_size=500,
+            update_conflicts=True,
+            unique_fields=["slot_key", "group", "variant_key", "day", "goal"],
+            update_fields=[*GOAL_COUNTERS, "updated_at"],
         )
     return len(rows), deleted

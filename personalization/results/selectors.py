@@ -7,6 +7,11 @@ metric and lets ``experiment_compare`` do the statistics. The body is the contra
 default variant, or its first. The sample-ratio check runs only where a split was configured (a
 weighted-split slot with every compared variant live): under rules or a model the shares are
 chosen, not randomized, and the verdict says so.
+
+Besides the metrics over every conversion, each goal an editor defined is a metric:
+``goal:<key>``, the share of exposed visitors who reached that goal after exposure, and
+``goal_value:<key>``, that goal's value per visitor. Their visitors are ``VariantDay``'s and
+their outcomes the goal's ``GoalDay`` rows (the same cohorts), CUPED included.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from typing import Any
 from django.db.models import Sum
 
 from content.models import Slot
+from tracking.models import Goal
 
 from ..engine.statistics import (
     MetricKind,
@@ -28,8 +34,8 @@ from ..engine.statistics import (
     variant_summary,
     verdict_words,
 )
-from ..models import VariantDay
-from .cuped import cuped_prepare, pre_exposure_sums
+from ..models import GoalDay, VariantDay
+from .cuped import cuped_prepare, goal_pre_exposure_sums, pre_exposure_sums
 
 DEFAULT_DAYS = 14
 MAX_DAYS = 366
@@ -38,9 +44,17 @@ MAX_DAYS = 366
 @dataclass(frozen=True, slots=True)
 class Metric:
     kind: MetricKind
-    total: str  # the VariantDay field summed for Σy (conversions for a rate)
+    total: str  # the VariantDay field summed for Σy (conversions for a rate); GoalDay's for a goal
     squares: str | None  # and for Σy², for a mean
     label: str
+    goal: str | None = None  # a goal metric's goal key: Σy is read from that goal's GoalDay rows
+
+    @property
+    def figures(self) -> tuple[str, str | None]:
+        """The ``series.VariantDayFigures`` fields holding Σy and Σy² (a goal's are prefixed ``goal_``)."""
+        if self.goal is None:
+            return self.total, self.squares
+        return f"goal_{self.total}", f"goal_{self.squares}" if self.squares else None
 
 
 METRICS: dict[str, Metric] = {
@@ -49,11 +63,62 @@ METRICS: dict[str, Metric] = {
     "value_per_visitor": Metric("mean", "value_sum", "value_squares", "conversion value per visitor"),
     "dwell_seconds": Metric("mean", "dwell_sum", "dwell_squares", "seconds visible per visitor"),
 }
+GOAL_RATE = "goal:"
+GOAL_VALUE = "goal_value:"
 RANDOMIZED_STRATEGIES = ("split",)
 
 
 class SlotNotFoundError(LookupError):
     """No slot has this key."""
+
+
+def metric_get(name: str) -> Metric:
+    """The metric called ``name``: one of ``METRICS``, or ``goal:<key>`` / ``goal_value:<key>`` of a defined goal.
+
+    Raises ``ValueError`` naming ``metric`` for any other name. A goal counts once it exists (published
+    or not, active or paused): a goal paused today still has the results it gathered.
+    """
+    if name in METRICS:
+        return METRICS[name]
+    prefixes: tuple[tuple[str, MetricKind], ...] = ((GOAL_RATE, "rate"), (GOAL_VALUE, "mean"))
+    for prefix, kind in prefixes:
+        if name.startswith(prefix):
+            key = name[len(prefix) :]
+            goal = Goal.objects.filter(key=key).values_list("name", flat=True).first() if key else None
+            if goal is None:
+                known = ", ".join(Goal.objects.order_by("key").values_list("key", flat=True)) or "none defined"
+                raise ValueError(f"metric: no goal has the key {key!r} (goals: {known})")
+            return _goal_metric(kind, key, goal)
+    raise ValueError(
+        f"metric: must be one of {', '.join(METRICS)}, {GOAL_RATE}<goal key> or {GOAL_VALUE}<goal key>, got {name!r}"
+    )
+
+
+def metric_names() -> list[tuple[str, Metric]]:
+    """Every metric a result can be read on: ``METRICS``, then each published goal's rate and value per visitor."""
+    named = list(METRICS.items())
+    for key, name in Goal.objects.filter(live=True).order_by("name", "key").values_list("key", "name"):
+        named.append((f"{GOAL_RATE}{key}", _goal_metric("rate", key, name)))
+        named.append((f"{GOAL_VALUE}{key}", _goal_metric("mean", key, name)))
+    return named
+
+
+def _goal_metric(kind: MetricKind, key: str, name: str) -> Metric:
+    """A goal's metric; its label is the goal's name, which ``metric_title`` words."""
+    if kind == "rate":
+        return Metric("rate", "visitors_converted", None, name, key)
+    return Metric("mean", "value_sum", "value_squares", name, key)
+
+
+def metric_title(name: str, metric: Metric | None = None) -> str:
+    """A metric's name for people: "Click rate", "Goal: Signed up", "Goal value per visitor: Order"."""
+    from .dashboard import METRIC_NAMES
+
+    if name in METRIC_NAMES:
+        return METRIC_NAMES[name]
+    if metric is not None and metric.goal is not None:
+        return f"Goal: {metric.label}" if metric.kind == "rate" else f"Goal value per visitor: {metric.label}"
+    return name
 
 
 def metric_default(slot: Slot) -> str:
@@ -97,11 +162,9 @@ def slot_results(
     if slot is None:
         raise SlotNotFoundError(slot_key)
     metric = metric or metric_default(slot)
-    if metric not in METRICS:
-        raise ValueError(f"metric: must be one of {', '.join(METRICS)}, got {metric!r}")
+    chosen = metric_get(metric)
     if start > end:
         raise ValueError(f"start: {start} is after end {end}")
-    chosen = METRICS[metric]
     variants = list(slot.variants.all())
     sums = _variant_sums(slot_key, start, end, chosen, group=group)
 
@@ -121,7 +184,7 @@ def slot_results(
     ordered = [control, *(key for key in keys if key != control)]
     compared, cuped_member = cuped_prepare(
         [arms[key] for key in ordered],
-        pre_exposure_sums(days, "variant_key", chosen.total) if cuped else {},
+        metric_pre_sums(chosen, days, _goal_days(slot_key, start, end, chosen, group)) if cuped else {},
         chosen.kind,
         enabled=cuped,
     )
@@ -149,6 +212,23 @@ def slot_results(
     return {**head, **_finite(results.as_contract()), "cuped": _finite(cuped_member)}
 
 
+def metric_pre_sums(metric: Metric, days: Any, goal_days: Any, key: str = "variant_key") -> dict[str, Any]:
+    """CUPED's covariate sums per ``key`` for ``metric``: from the cohort rows ``days``, Σxy from ``goal_days`` for a goal."""
+    if metric.goal is None:
+        return pre_exposure_sums(days, key, metric.total)
+    return goal_pre_exposure_sums(days, goal_days, key, metric.total)
+
+
+def _goal_days(slot_key: str, start: date, end: date, metric: Metric, group: str | None) -> Any:
+    """The goal metric's ``GoalDay`` rows per variant over the window (None for any other metric)."""
+    if metric.goal is None:
+        return None
+    days = GoalDay.objects.filter(slot_key=slot_key, goal=metric.goal, day__gte=start, day__lte=end).exclude(
+        variant_key=""
+    )
+    return days if group is None else days.filter(group=group)
+
+
 def _variant_sums(
     slot_key: str, start: date, end: date, metric: Metric, *, group: str | None = None
 ) -> dict[str, VariantSums]:
@@ -158,12 +238,24 @@ def _variant_sums(
     days = VariantDay.objects.filter(slot_key=slot_key, day__gte=start, day__lte=end)
     if group is not None:
         days = days.filter(group=group)
-    rows = days.values("variant_key").annotate(**fields).order_by("variant_key")
+    if metric.goal is not None:
+        # The cohort's visitors from VariantDay, the goal's Σy and Σy² from its GoalDay rows.
+        goals = {
+            row["variant_key"]: row
+            for row in _goal_days(slot_key, start, end, metric, group)
+            .values("variant_key")
+            .annotate(**{name: value for name, value in fields.items() if name != "visitors"})
+            .order_by("variant_key")
+        }
+        visitors = days.values("variant_key").annotate(visitors=Sum("visitors")).order_by("variant_key")
+        rows = [{**goals.get(row["variant_key"], {}), **row} for row in visitors]
+    else:
+        rows = days.values("variant_key").annotate(**fields).order_by("variant_key")
     return {
         row["variant_key"]: VariantSums(
             row["variant_key"],
             int(row["visitors"] or 0),
-            float(row["total"] or 0),
+            float(row.get("total") or 0),
             float(row.get("squares") or 0) if metric.squares else None,
         )
         for row in rows

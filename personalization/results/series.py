@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 from django.db.models import Sum
 
 from ..engine.statistics import MetricKind, VariantSums, variant_summary
-from ..models import VariantDay
+from ..models import GoalDay, VariantDay
 
 COUNTS = (
     "decisions",
@@ -55,6 +55,13 @@ class VariantDayFigures(NamedTuple):
     value_squares: float = 0.0
     dwell_sum: float = 0.0
     dwell_squares: float = 0.0
+    # One goal's figures among the cohort (``GoalDay``), when a goal metric is read; 0 otherwise.
+    goal_visitors_converted: int = 0
+    goal_value_sum: float = 0.0
+    goal_value_squares: float = 0.0
+
+
+GOAL_FIGURES = ("visitors_converted", "value_sum", "value_squares")  # GoalDay's, read as goal_<name>
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,13 +110,20 @@ class Series:
 
 
 def variant_days_get(
-    slot_key: str, start: date, end: date, fields: Sequence[str] | None = None, *, group: str | None = None
+    slot_key: str,
+    start: date,
+    end: date,
+    fields: Sequence[str] | None = None,
+    *,
+    group: str | None = None,
+    goal: str | None = None,
 ) -> list[VariantDayFigures]:
     """One slot's rollup rows from ``start`` to ``end`` (inclusive), per variant and day, in one query.
 
     ``fields`` limits the figures read (the others stay 0): a chart needs four of the thirteen,
     and on a year of days each one read costs a conversion per row. ``group`` keeps one
-    assignment group ("experiment:<key>" for an experiment's chart); None sums them all.
+    assignment group ("experiment:<key>" for an experiment's chart); None sums them all. ``goal``
+    also reads that goal's ``GoalDay`` figures into the ``goal_`` fields (a second query).
     """
     names = [name for name in (*COUNTS, *SUMS) if fields is None or name in fields]
     days = VariantDay.objects.filter(slot_key=slot_key, day__gte=start, day__lte=end)
@@ -129,6 +143,26 @@ def variant_days_get(
             for name, value, is_float in zip(names, sums, floats, strict=True)
         }
         result.append(VariantDayFigures(day=day, variant=variant, **figures))
+    if goal is None:
+        return result
+    goal_days = GoalDay.objects.filter(slot_key=slot_key, goal=goal, day__gte=start, day__lte=end).exclude(
+        variant_key=""
+    )
+    if group is not None:
+        goal_days = goal_days.filter(group=group)
+    reached = {
+        (day, variant): (int(converted or 0), float(value or 0.0), float(squares or 0.0))
+        for day, variant, converted, value, squares in goal_days.values("day", "variant_key")
+        .annotate(**{name: Sum(name) for name in GOAL_FIGURES})
+        .order_by()
+        .values_list("day", "variant_key", *GOAL_FIGURES)
+    }
+    for i, row in enumerate(result):
+        if (row.day, row.variant) in reached:
+            converted, value, squares = reached[(row.day, row.variant)]
+            result[i] = row._replace(
+                goal_visitors_converted=converted, goal_value_sum=value, goal_value_squares=squares
+            )
     return result
 
 

@@ -84,6 +84,20 @@ def test_datetimes_and_epoch_seconds_agree():
     )
 
 
+def test_a_goals_conversion_is_also_credited_to_that_goal():
+    events = [
+        *EVENTS,
+        event("conversion", T0 + 610, value=12.5, props={"goal": "signup"}),
+        event("conversion", T0 + 620, value=7.5, goal="signup"),  # as the results rollup passes it
+        event("conversion", T0 + 630, value=3, props={"goal": "order"}),
+    ]
+    rewards = rewards_compute(DECISIONS, events, window_seconds=WINDOW)
+    assert rewards["a-2"] == Reward(hovered_ms=350, converted=True, value=53.0, goals={"signup": 20.0, "order": 3.0})
+    assert rewards["b-1"].goals == {"signup": 20.0, "order": 3.0}
+    assert rewards["a-1"].goals is None  # nothing credited: no dict at all
+    assert rewards_compute(DECISIONS, EVENTS, window_seconds=WINDOW)["a-2"].goals is None  # no goal named
+
+
 # --- decision_rewards end to end ------------------------------------------------------------
 
 DECISION = re.compile(r'data-tailor-slot="([^"]+)" data-tailor-variant="[^"]*" data-tailor-decision="([0-9a-f]{32})"')

@@ -10,7 +10,14 @@ from django.core.management.base import BaseCommand, CommandError
 
 from personalization.results.experiments import ExperimentNotFoundError, slot_experiment_results
 from personalization.results.rollup import results_rollup
-from personalization.results.selectors import DEFAULT_DAYS, MAX_DAYS, METRICS, SlotNotFoundError, slot_results_recent
+from personalization.results.selectors import (
+    DEFAULT_DAYS,
+    MAX_DAYS,
+    METRICS,
+    SlotNotFoundError,
+    metric_get,
+    slot_results_recent,
+)
 
 
 def _number(value: Any, spec: str) -> str:
@@ -23,7 +30,7 @@ def _interval(pair: list[float] | None, spec: str) -> str:
 
 def results_table(body: dict[str, Any]) -> str:
     """The results body as a few aligned lines for a terminal."""
-    percent = body["metric"].endswith("_rate")
+    percent = body["metric"].endswith("_rate") or body["metric"].startswith("goal:")
     rate = ".2%" if percent else ".3f"
     lines = [
         f"Slot {body['slot']}, {body['metric']}, {body['window']['start']} to {body['window']['end']} (UTC)",
@@ -74,7 +81,11 @@ class Command(BaseCommand):
         parser.add_argument("--slot", required=True, help="The slot's key.")
         parser.add_argument("--json", action="store_true", help="Print the JSON of GET /api/v1/slots/<key>/results/.")
         parser.add_argument("--days", type=int, default=DEFAULT_DAYS, help=f"The last N days (default {DEFAULT_DAYS}).")
-        parser.add_argument("--metric", choices=list(METRICS), help="Default: what the slot is rewarded on.")
+        parser.add_argument(
+            "--metric",
+            help=f"One of {', '.join(METRICS)}, goal:<goal key> or goal_value:<goal key>."
+            " Default: what the slot is rewarded on.",
+        )
         parser.add_argument(
             "--experiment", help="An experiment's key: its variants only, over its own window (--days is ignored)."
         )
@@ -95,6 +106,11 @@ class Command(BaseCommand):
     ):
         if not 1 <= days <= MAX_DAYS:
             raise CommandError(f"--days must be between 1 and {MAX_DAYS}, got {days}.")
+        if metric is not None:
+            try:
+                metric_get(metric)
+            except ValueError as error:
+                raise CommandError(f"--{error}") from None
         results_rollup()  # what is pending first, so the numbers are current
         try:
             if experiment:

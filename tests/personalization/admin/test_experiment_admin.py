@@ -87,6 +87,30 @@ def test_validation_errors_name_the_field(admin_client, hero, overrides, field, 
     assert not Experiment.objects.exists()
 
 
+def test_a_published_goal_is_a_primary_metric_and_a_guardrail(admin_client, hero):
+    from tracking.models import Goal
+
+    Goal.objects.create(key="signup", name="Signed up", kind="event", live=True)
+    Goal.objects.create(key="draft-goal", name="Not yet", kind="event", live=False)
+    body = admin_client.get(f"{URL}add/").content.decode()
+    assert 'value="goal:signup"' in body
+    assert "Goal: Signed up" in body
+    assert 'value="goal_value:signup"' in body
+    assert "goal:draft-goal" not in body  # only published goals are offered
+
+    response = admin_client.post(
+        f"{URL}add/", form(hero, primary_metric="goal:signup", guardrail_metrics=["goal_value:signup", "click_rate"])
+    )
+    assert response.status_code == 302, errors(response)
+    experiment = Experiment.objects.get(key="hero-headline")
+    assert (experiment.primary_metric, experiment.guardrail_metrics) == (
+        "goal:signup",
+        ["goal_value:signup", "click_rate"],
+    )
+    found = errors(admin_client.post(f"{URL}add/", form(hero, key="other", primary_metric="goal:draft-goal")))
+    assert "primary_metric" in found, found
+
+
 def test_one_running_experiment_per_slot(admin_client, hero):
     experiment_create(hero, "first", variants=("a", "b"), starts_at=timezone.now() - timedelta(days=1))
     found = form_errors(admin_client.post(f"{URL}add/", {**form(hero), "action-publish": "1"}))

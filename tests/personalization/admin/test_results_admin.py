@@ -162,6 +162,19 @@ def test_a_window_and_a_metric_from_the_pickers(viewer, hero):
     assert '<option value="conversion_rate" selected>' in html
 
 
+def test_a_published_goal_is_in_the_metric_picker(viewer, hero):
+    from tracking.models import Goal
+
+    Goal.objects.create(key="signup", name="Signed up", kind="event", live=True)
+    html = viewer.get(page_url(metric="goal:signup")).content.decode()
+
+    assert '<option value="goal:signup" selected>Goal: Signed up</option>' in html
+    assert '<option value="goal_value:signup">Goal value per visitor: Signed up</option>' in html
+    assert "Goal: Signed up" in html  # the table's column
+    rows = list(csv.reader(io.StringIO(viewer.get(csv_url(metric="goal:signup")).content.decode())))
+    assert {row[11] for row in rows[1:]} == {"0.0"}  # no goal reached in these rows: a 0 rate, not the clicks'
+
+
 def test_an_unknown_slot_is_404(viewer, db):
     assert viewer.get(page_url("nope")).status_code == 404
     assert viewer.get(csv_url("nope")).status_code == 404
