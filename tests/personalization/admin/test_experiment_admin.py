@@ -101,13 +101,13 @@ def test_a_published_goal_is_a_primary_metric_and_a_guardrail(admin_client, hero
     response = admin_client.post(
         f"{URL}add/", form(hero, primary_metric="goal:signup", guardrail_metrics=["goal_value:signup", "click_rate"])
     )
-    assert response.status_code == 302, errors(response)
+    assert response.status_code == 302, form_errors(response)
     experiment = Experiment.objects.get(key="hero-headline")
     assert (experiment.primary_metric, experiment.guardrail_metrics) == (
         "goal:signup",
         ["goal_value:signup", "click_rate"],
     )
-    found = errors(admin_client.post(f"{URL}add/", form(hero, key="other", primary_metric="goal:draft-goal")))
+    found = form_errors(admin_client.post(f"{URL}add/", form(hero, key="other", primary_metric="goal:draft-goal")))
     assert "primary_metric" in found, found
 
 
