@@ -4,8 +4,10 @@ The setup of ``bench/decide.py`` (embedded settings: a throwaway SQLite database
 cache, the demo seed with the home-hero on its segment rules, decisions queued on a batch sink
 as on the request path), with the home-hero's compiled policy swapped in the in-memory catalog
 for a ``BanditPolicy`` over the same three segments: one allocation per segment plus one for
-the rest of the slot, computed by ``allocation_compute`` from made-up statistics and held in a
-dict, as serving's job would hold the latest allocations in memory. Calls go through the real
+the rest of the slot, computed by ``allocation_compute`` from made-up statistics and published
+through serving (``allocations_publish``), read back as serving reads them (``allocations_for``:
+the per-process memo over the shared cache, re-read at most every
+``BANDIT_ALLOCATION_CHECK_SECONDS``). Calls go through the real
 ``decide("home-hero", ...)``; interleaved call by call with ``decide("product-offer", ...)``
 (fixed policy, the baseline) and with the rules hero (the original compiled slot, under another
 key). Every bandit decision is checked against ``BanditPolicy.choose`` for the same visitor
@@ -90,7 +92,10 @@ def run(calls: int, warmup: int) -> dict[str, Any]:
     allocations = allocations_build()
     if set(allocations) != {"", *segments}:
         raise RuntimeError(f"the demo's hero segments changed: {segments}")
-    bandit = BanditPolicy(salt=HERO, rules=rules, allocations=allocations.get)
+    from personalization.serving.bandits import allocations_for, allocations_publish
+
+    allocations_publish(HERO, allocations)
+    bandit = BanditPolicy(salt=HERO, rules=rules, allocations=allocations_for(HERO))
     bandit_hero = dataclasses.replace(rules_hero, policy=bandit)
     catalog = catalog_get()
     catalog.slots[HERO] = bandit_hero  # what serving's catalog compiles for a bandit slot, allocations injected
