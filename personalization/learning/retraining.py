@@ -48,10 +48,14 @@ class SlotDue:
     since: datetime | None  # the last decision its newest model version read; None: never trained
 
 
-def slots_retrain_pending(now: datetime | None = None) -> list[SlotDue]:
+def _min_interval(seconds: float | None) -> float:
+    return float(setting("RETRAIN_MIN_INTERVAL_SECONDS") if seconds is None else seconds)
+
+
+def slots_retrain_pending(now: datetime | None = None, min_interval_seconds: float | None = None) -> list[SlotDue]:
     """Live model slots that retrain continuously and whose last training is old enough to retrain again."""
     now = now or timezone.now()
-    interval = timedelta(seconds=float(setting("RETRAIN_MIN_INTERVAL_SECONDS")))
+    interval = timedelta(seconds=_min_interval(min_interval_seconds))
     every = {
         key: slot.definition.retrain_every
         for key, slot in catalog_get().slots.items()
@@ -96,16 +100,17 @@ def decisions_known_count(pending: list[SlotDue], now: datetime | None = None) -
     return {row["slot_key"]: row["n"] for row in rows}
 
 
-def models_retrain_due(now: datetime | None = None) -> dict[str, str]:
+def models_retrain_due(now: datetime | None = None, *, min_interval_seconds: float | None = None) -> dict[str, str]:
     """Retrain every model slot that is due; each retrained slot's outcome (``promoted``, ``candidate``, ``not trained: ...``).
 
     Cheap when nothing is due: one query on model versions and one aggregate query on the decision log
     (none when every continuous slot trained less than the minimum interval ago). A mark in the shared
     cache keeps two workers from training the same slot at once, and an attempt that fails for want of
-    data from being retried within the minimum interval.
+    data from being retried within the minimum interval. ``min_interval_seconds`` overrides the setting
+    (a simulation, whose time runs faster than the clock).
     """
     now = now or timezone.now()
-    pending = slots_retrain_pending(now)
+    pending = slots_retrain_pending(now, min_interval_seconds)
     counts = decisions_known_count(pending, now)
     outcomes: dict[str, str] = {}
     for slot in pending:
@@ -116,7 +121,7 @@ def models_retrain_due(now: datetime | None = None) -> dict[str, str]:
         try:
             report = model_train(slot.slot)
         except TrainingError as exc:
-            _attempt_hold(slot.slot)
+            _attempt_hold(slot.slot, _min_interval(min_interval_seconds))
             logger.info("Slot %r not retrained: %s", slot.slot, exc)
             outcomes[slot.slot] = f"not trained: {exc}"
             continue
@@ -146,9 +151,8 @@ def _attempt_claim(slot_key: str) -> bool:
     return True
 
 
-def _attempt_hold(slot_key: str) -> None:
+def _attempt_hold(slot_key: str, interval: float) -> None:
     """A failed attempt (too little data): no new try within the minimum interval."""
-    interval = float(setting("RETRAIN_MIN_INTERVAL_SECONDS"))
     with outage_guard("signals cache", "failed retraining not marked; the next beat tries again"):
         if interval > 0:
             _marks().set(ATTEMPT_KEY.format(slot=slot_key), 1, timeout=interval)
