@@ -55,6 +55,9 @@ class SlotForm(WagtailAdminModelForm):
             cleaned.get("click_weight") or cleaned.get("conversion_weight")
         ):
             self.add_error("conversion_weight", "A weighted reward needs a click or conversion weight above 0.")
+        if cleaned.get("reward") == "value" and cleaned.get("strategy") != "bandit":
+            # Only the bandit models a value (Gaussian); the model strategy predicts clicks or conversions.
+            self.add_error("reward", "A conversion value reward works only with the bandit strategy.")
         rules = cleaned.get("rules") or []
         unknown = sorted({rule.value["variant"] for rule in rules if rule.value["variant"] not in keys})
         if unknown and keys:

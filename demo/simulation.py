@@ -446,6 +446,11 @@ def continuous_run(
                 reports["explore-first"].promotions += report.promoted
             except TrainingError as exc:
                 reports["explore-first"].note = f"not trained: {exc}"
+        if "thompson" in slots:
+            # Beat folds the bandits' counts into their posteriors every minute; here, between batches.
+            from personalization.learning.bandits import bandits_fold
+
+            bandits_fold()
         outcome = models_retrain_due(min_interval_seconds=min_interval_seconds).get(SLOT_KEY)
         if outcome in ("promoted", "candidate"):
             reports["continuous"].trainings += 1

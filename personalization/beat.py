@@ -21,6 +21,7 @@ TASK_ROUTES: dict[str, dict[str, str]] = {
     "personalization.tasks.visitors_score": {"queue": "scoring"},
     "personalization.tasks.visitors_cluster": {"queue": "clustering"},
     "personalization.tasks.results_rollup": {"queue": "results"},
+    "personalization.tasks.bandits_*": {"queue": "default"},
 }
 
 
@@ -33,6 +34,7 @@ def beat_schedule(
     score_seconds: float = 300.0,
     cluster_seconds: float = 24 * 3600.0,
     results_rollup_seconds: float = 3600.0,
+    bandits_fold_seconds: float = 60.0,
 ) -> dict[str, dict[str, Any]]:
     """Tailor's beat entries, with the intervals a site may tune; ``BEAT_SCHEDULE`` holds the defaults."""
     return {
@@ -75,6 +77,11 @@ def beat_schedule(
             "task": "personalization.tasks.results_rollup",
             "schedule": results_rollup_seconds,
             "options": {"queue": "results", "expires": 3600},
+        },
+        "personalization-bandits-fold": {
+            "task": "personalization.tasks.bandits_fold",
+            "schedule": bandits_fold_seconds,
+            "options": {"queue": "default", "expires": 60},
         },
         "tracking-events-purge": {
             "task": "tracking.tasks.events_purge",

@@ -40,6 +40,13 @@ DEFAULTS: dict[str, Any] = {
     # The results API (`GET /api/v1/slots/KEY/results/`) also accepts `Authorization: Bearer` and this value, for
     # BI tools; blank: only an admin session with the view permission of slots reads results.
     "RESULTS_API_TOKEN": "",
+    # Bandits: a web process re-reads a bandit slot's published allocation at most this often (seconds), so
+    # decide() costs no cache read most of the time; a fold reaches every process within this long.
+    "BANDIT_ALLOCATION_CHECK_SECONDS": 5.0,
+    # Without a broker (embedded default, no beat), the event writer folds the bandits' counts itself, at most
+    # this often (seconds; 0: never, only the task or the command).
+    "BANDIT_FOLD_EAGER_SECONDS": 60.0,
+    "BANDIT_REBUILD_BATCH": 2000,  # decisions per read when a bandit's posteriors are rebuilt from the log
 }
 
 

@@ -539,3 +539,51 @@ class GroupDay(CovariateSums):
 
     def __str__(self) -> str:
         return f"{self.slot_key} ({self.group or 'served'}) on {self.day}"
+
+
+class BanditArm(models.Model):
+    """A bandit's evidence on one variant of a slot, for one segment ("" = the whole slot).
+
+    ``n`` trials (bandit decisions), ``total`` Σ reward and ``squares`` Σ reward² as of
+    ``updated_at``: discounted by the slot's ``bandit_discount`` per hour up to then, so floats.
+    Written only by ``personalization.learning.bandits`` (the fold of the online counts, or a
+    rebuild from the decision log).
+    """
+
+    slot_key = models.SlugField(max_length=64)
+    segment = models.CharField(max_length=64, blank=True)
+    variant_key = models.CharField(max_length=64)
+    n = models.FloatField(default=0.0)
+    total = models.FloatField(default=0.0)
+    squares = models.FloatField(default=0.0)
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["slot_key", "segment", "variant_key"], name="bandit_arm_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.slot_key}/{self.segment or '*'}/{self.variant_key}"
+
+
+class BanditAllocation(models.Model):
+    """The allocation a bandit serves for one (slot, segment): the share of traffic per variant, published.
+
+    Serving reads it from the cache (``personalization.serving.bandits``); this row is its durable
+    copy, and what the results dashboard shows with the evidence it came from.
+    """
+
+    slot_key = models.SlugField(max_length=64)
+    segment = models.CharField(max_length=64, blank=True)
+    probabilities = models.JSONField(default=dict)
+    version = models.CharField(max_length=40)
+    method = models.CharField(max_length=16)
+    draws = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["slot_key", "segment"], name="bandit_allocation_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.slot_key}/{self.segment or '*'} {self.version}"

@@ -105,3 +105,23 @@ def results_rollup() -> dict[str, object]:
     from personalization.results.rollup import results_rollup as rollup
 
     return rollup().as_dict()
+
+
+@shared_task(ignore_result=False, soft_time_limit=240, time_limit=300)
+def bandits_fold() -> dict[str, object]:
+    """Fold the bandits' online counts into their posteriors and publish fresh allocations (beat, every minute).
+
+    Idempotent and safe to overlap: the counts are read and cleared at once under a lock; a run that finds the
+    lock held returns ``skipped``. Rebuilds from the decision log first when the counts were lost.
+    """
+    from personalization.learning.bandits import bandits_fold as fold
+
+    return fold().as_dict()
+
+
+@shared_task(ignore_result=False, soft_time_limit=1800, time_limit=2000)
+def bandits_rebuild(slot_key: str | None = None) -> dict[str, object]:
+    """Recompute one bandit slot's posteriors (or every one's) from the decision log and publish them."""
+    from personalization.learning.bandits import bandits_rebuild as rebuild
+
+    return rebuild(slot_key=slot_key).as_dict()

@@ -15,10 +15,12 @@ def _tailor_isolation(settings):
         "DECISION_LOG_BACKEND": "direct",
         "EVENT_INGEST_BACKEND": "direct",
     }
+    from personalization.serving.bandits import allocations_memo_clear
     from personalization.serving.catalog import catalog_invalidate
 
     cache.clear()
     catalog_invalidate()
+    allocations_memo_clear()  # a bandit slot's allocation, memoised per process
     yield
     cache.clear()
 

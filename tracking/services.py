@@ -27,6 +27,7 @@ from .dead_letters import Refused, dead_letters_put, records_write_isolating, re
 from .decision_owners import decision_owner_key, decision_owners_forget, decision_owners_remember
 from .models import DeadLetter, DecisionLog, Visitor
 from .outages import outage_guard
+from .record_hooks import decisions_recorded
 from .visitor_cache import visitor_cache_keys
 
 DecisionRecord = dict[str, Any]
@@ -40,6 +41,7 @@ def decision_records_write(records: Sequence[DecisionRecord]) -> None:
         _records_buffer(records)
     else:
         decision_records_persist(records)
+    decisions_recorded(records)
 
 
 CacheEntries = dict[str, tuple[Any, int]]  # cache key -> (value, timeout in seconds)
@@ -75,6 +77,7 @@ def request_writes_flush(
                 redis_cache.set(key, value, timeout, client=pipe)  # django-redis: queued on the pipeline
             if records:
                 pipe.rpush(setting("DECISION_BUFFER_KEY"), *[json.dumps(r, separators=(",", ":")) for r in records])
+                decisions_recorded(records, pipe)  # the bandit's trial counts, in the same round trip
             pipe.execute()
         if outage.failed:
             decision_records_persist(records)
@@ -89,6 +92,7 @@ def request_writes_flush(
             cache.set_many(values, timeout=timeout)
     if not records:
         return
+    decisions_recorded(records)
     if backend == "redis":
         _records_buffer(records)
     elif cached.failed:

@@ -6,6 +6,7 @@ probability with which it was chosen (its propensity). Everything here is
 importable and testable without configuring Django.
 """
 
+from .bandits import Allocation, ArmStats, BanditPolicy, allocation_compute, stats_discount
 from .context import Context
 from .estimators import (
     DirectMethod,
@@ -32,6 +33,11 @@ from .policies import (
 from .segments import SegmentSpec
 
 __all__ = [
+    "Allocation",
+    "ArmStats",
+    "BanditPolicy",
+    "allocation_compute",
+    "stats_discount",
     "Candidate",
     "Choice",
     "Context",

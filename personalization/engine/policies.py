@@ -34,6 +34,7 @@ class Choice:
     key: str
     propensity: float
     reason: str = ""  # why, in words an editor reads in the log: "segment:mobile", "default"
+    version: str = ""  # what the policy chose with, when it changes between calls (a bandit's allocation)
 
 
 class Policy(Protocol):

@@ -32,6 +32,7 @@ from content.models import Slot
 from ..engine.statistics import SRM_THRESHOLD, MetricKind, VariantSums
 from ..engine.statistics.power import LIFT, sample_size_means, sample_size_proportions
 from ..models import Experiment, ModelVersion
+from .bandits import BanditSegmentPanel, bandit_panels
 from .experiments import HOLDOUT, SERVED, experiment_get, experiment_results, holdout_uplift
 from .selectors import METRICS, SlotNotFoundError, metric_default, slot_results, window_days
 from .series import Series, VariantDayFigures, series_build, variant_days_get
@@ -100,6 +101,7 @@ class SlotDashboard:
     rows: tuple[VariantDayFigures, ...]
     experiment: ExperimentView | None = None  # the experiment shown, None for all of the slot's traffic
     holdout: HoldoutPanel | None = None
+    bandit: tuple[BanditSegmentPanel, ...] = ()  # a bandit slot's allocation per segment, as serving reads it
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,6 +216,7 @@ def slot_dashboard(
             if chosen_experiment is None and slot.holdout_share > 0
             else None
         ),
+        bandit=bandit_panels(slot) if slot.strategy == "bandit" else (),
     )
 
 

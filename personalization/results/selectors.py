@@ -57,8 +57,8 @@ class SlotNotFoundError(LookupError):
 
 
 def metric_default(slot: Slot) -> str:
-    """What the slot is tuned for: conversions if its reward is conversions, else clicks."""
-    return "conversion_rate" if slot.reward == "conversion" else "click_rate"
+    """What the slot is tuned for: conversions or value if it rewards them, else clicks."""
+    return {"conversion": "conversion_rate", "value": "value_per_visitor"}.get(slot.reward, "click_rate")
 
 
 def window_days(days: int, *, today: date | None = None) -> tuple[date, date]:

@@ -25,6 +25,7 @@ from content.selectors import SlotDefinition, VariantDefinition, slot_definition
 from personalization.conf import setting
 from personalization.engine import Candidate, Policy, SegmentSpec, build_policy
 from personalization.engine.experiments import ExperimentAssignment
+from personalization.serving.bandits import allocations_for
 from tracking.outages import outage_guard
 
 if TYPE_CHECKING:
@@ -84,6 +85,9 @@ def slot_compile(
     default_key = definition.default_variant or (definition.variants[0].key if definition.variants else "")
     rules = tuple((segments[sid], variant) for sid, variant in definition.rules if sid in segments)
     config: dict[str, Any] = {"slot_key": definition.key, "default_key": default_key, "rules": rules}
+    if definition.strategy == "bandit":
+        # The allocation is read per decision from a per-process memo that the fold job's publications refresh.
+        config["allocations"] = allocations_for(definition.key)
     if definition.strategy == "model":
         # Imported here so that sites without a model slot never load LightGBM.
         from personalization.engine.featurize import variant_features

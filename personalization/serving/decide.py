@@ -83,7 +83,9 @@ def _choose(slot: CompiledSlot, context: Context, rng: random.Random) -> tuple[C
     try:
         # A model policy's version is the model version it serves: that is what offline evaluation needs.
         version = policy.model_version or policy.version
-        return policy.choose(slot.candidates, context, rng), policy.name, version
+        choice = policy.choose(slot.candidates, context, rng)
+        # A bandit's choice names the allocation it drew from: the version its propensity belongs to.
+        return choice, policy.name, choice.version or version
     except NoCandidatesError:
         raise
     except Exception:  # a page is never broken by personalization

@@ -96,3 +96,13 @@ def test_out_of_range_settings_are_refused_by_field(admin_client, field, value):
     response = slot_post(admin_client, ["a", "b"], **{field: value})
     assert response.status_code == 200
     assert field in form_errors(response)
+
+
+def test_a_value_reward_is_refused_unless_the_strategy_is_bandit(admin_client):
+    response = slot_post(admin_client, ["a", "b"], reward="value")  # strategy "model"
+    assert response.status_code == 200
+    assert "only with the bandit strategy" in form_errors(response)["reward"][0]
+    assert not Slot.objects.filter(key="form-slot").exists()
+    response = slot_post(admin_client, ["a", "b"], strategy="bandit", reward="value")
+    assert response.status_code == 302, form_errors(response)
+    assert Slot.objects.get(key="form-slot").reward == "value"

@@ -398,13 +398,13 @@ def test_every_policy_says_which_model_version_it_serves():
     assert build_policy("model", **config, model_version="7").model_version == "7"
 
 
-@pytest.mark.parametrize("strategy", ["bandit", "", "FIXED", "Split"])
+@pytest.mark.parametrize("strategy", ["thompson", "", "FIXED", "Split"])
 def test_build_policy_rejects_an_unknown_strategy(strategy):
     with pytest.raises(ValueError, match=r"Unknown strategy") as excinfo:
         build_policy(strategy, default_key="a", slot_key="hero")
     message = str(excinfo.value)
     assert repr(strategy) in message
-    assert "known: fixed, model, rules, split" in message
+    assert "known: bandit, fixed, model, rules, split" in message
     for known in POLICY_FACTORIES:
         assert known in message
 

@@ -1,0 +1,354 @@
+"""Bandit posteriors: fold the online counts into the database, rebuild them from the log, publish allocations.
+
+``bandits_fold`` (beat, every minute; also on demand) takes the trial and reward deltas that
+serving counted (``personalization.serving.bandits``) and adds them to each arm's persisted
+sums, after fading those by the slot's ``bandit_discount`` for every hour since they were last
+updated. It then recomputes every (slot, segment)'s allocation with the engine and publishes
+it. The deltas are read and cleared in one step under a lock, so two workers never count them
+twice; a failed database write puts them back.
+
+``bandits_rebuild`` recomputes the sums from the decision log (policy "bandit") and the rewards
+``tracking.selectors.decision_rewards`` attributes to them. A fold that finds the online counts
+lost (Redis flushed or restarted: its marker key is gone) rebuilds first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from content.selectors import SlotDefinition, slot_definitions_live
+from personalization.conf import setting
+from personalization.engine.bandits import Allocation, ArmStats, allocation_compute, stats_discount
+from personalization.models import BanditAllocation, BanditArm, Segment
+from personalization.serving.bandits import (
+    allocations_publish,
+    counts_alive,
+    counts_mark_alive,
+    deltas_take,
+    fold_lock,
+    reward_likelihood,
+    segment_from_reason,
+)
+from tracking.models import DecisionLog
+from tracking.outages import outage_guard
+
+logger = logging.getLogger(__name__)
+
+Arm = tuple[str, str, str]  # (slot key, segment key or "", variant key)
+
+
+@dataclass
+class FoldReport:
+    arms: int = 0  # arms whose sums changed
+    allocations: int = 0  # (slot, segment) allocations published
+    rebuilt: bool = False  # the counts were lost, so the posteriors were rebuilt from the log
+    skipped: bool = False  # another fold held the lock
+    decisions: int = 0  # decisions read by a rebuild
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "arms": self.arms,
+            "allocations": self.allocations,
+            "rebuilt": self.rebuilt,
+            "skipped": self.skipped,
+            "decisions": self.decisions,
+        }
+
+
+def _hours(since: datetime, now: datetime) -> float:
+    return max(0.0, (now - since).total_seconds() / 3600.0)
+
+
+def _discount(definitions: Mapping[str, SlotDefinition], slot_key: str) -> float:
+    definition = definitions.get(slot_key)
+    return definition.bandit_discount if definition is not None else 1.0
+
+
+def bandit_definitions(definitions: Mapping[str, SlotDefinition]) -> dict[str, SlotDefinition]:
+    return {key: d for key, d in definitions.items() if d.strategy == "bandit"}
+
+
+def bandits_fold(*, now: datetime | None = None) -> FoldReport:
+    """Move the online counts into the persisted sums and publish fresh allocations (idempotent)."""
+    lock = fold_lock()
+    if not lock.acquire(blocking=False):
+        return FoldReport(skipped=True)
+    try:
+        now = now or timezone.now()
+        definitions = slot_definitions_live()
+        if not counts_alive():
+            report = _rebuild(definitions, None, now)
+            report.rebuilt = True
+        else:
+            report = FoldReport(arms=_deltas_apply(definitions, now))
+        counts_mark_alive()
+        report.allocations = allocations_refresh(definitions, now=now)
+        return report
+    finally:
+        lock.release()
+
+
+def _deltas_apply(definitions: Mapping[str, SlotDefinition], now: datetime) -> int:
+    deltas = deltas_take()
+    if not deltas:
+        return 0
+    try:
+        with transaction.atomic():
+            slots = {slot for slot, _, _ in deltas}
+            rows = {
+                (r.slot_key, r.segment, r.variant_key): r
+                for r in BanditArm.objects.select_for_update().filter(slot_key__in=slots)
+            }
+            changed, created = [], []
+            for arm, (dn, dt, ds) in deltas.items():
+                row = rows.get(arm)
+                if row is None:
+                    created.append(
+                        BanditArm(
+                            slot_key=arm[0], segment=arm[1], variant_key=arm[2], n=dn, total=dt, squares=ds,
+                            updated_at=now,
+                        )
+                    )  # fmt: skip
+                    continue
+                fade = _discount(definitions, arm[0]) ** _hours(row.updated_at, now)
+                row.n, row.total, row.squares = row.n * fade + dn, row.total * fade + dt, row.squares * fade + ds
+                row.updated_at = now
+                changed.append(row)
+            BanditArm.objects.bulk_update(changed, ["n", "total", "squares", "updated_at"], batch_size=500)
+            BanditArm.objects.bulk_create(created, batch_size=500)
+    except BaseException:
+        _deltas_restore(deltas)  # counted next time rather than lost
+        raise
+    return len(deltas)
+
+
+def _deltas_restore(deltas: Mapping[Arm, tuple[float, float, float]]) -> None:
+    from personalization.serving import bandits as serving
+
+    with outage_guard("redis", "bandit deltas not put back after a failed fold; a rebuild recovers them"):
+        client = serving._redis_client()
+        if client is None:
+            with serving._local_lock:
+                raw = serving.cache.get(serving.DELTAS_KEY) or {}
+                for arm, sums in deltas.items():
+                    for part, value in zip("nts", sums, strict=True):
+                        name = f"{serving.arm_field(*arm)}{serving.SEP}{part}"
+                        raw[name] = raw.get(name, 0.0) + value
+                serving.cache.set(serving.DELTAS_KEY, raw, timeout=None)
+            return
+        pipe = client.pipeline(transaction=False)
+        for arm, sums in deltas.items():
+            for part, value in zip("nts", sums, strict=True):
+                if value:
+                    pipe.hincrbyfloat(serving.DELTAS_KEY, f"{serving.arm_field(*arm)}{serving.SEP}{part}", value)
+        pipe.execute()
+
+
+def _segment_keys(definition: SlotDefinition, keys_by_id: Mapping[int, str]) -> list[str]:
+    """The whole slot ("") for visitors no rule matches, then each segment the slot's rules name, in order."""
+    keys = [""]
+    for segment_id, _ in definition.rules:
+        key = keys_by_id.get(segment_id)
+        if key and key not in keys:
+            keys.append(key)
+    return keys
+
+
+def allocation_version(arms: Iterable[ArmStats], likelihood: str, floor: float, top_two: bool) -> str:
+    """A digest of what the allocation is computed from: unchanged evidence keeps the version (and visitors' draws)."""
+    basis = [[a.key, round(a.n, 6), round(a.total, 6), round(a.squares, 6)] for a in arms]
+    text = json.dumps([basis, likelihood, round(floor, 6), top_two], separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def slot_arm_stats(
+    definition: SlotDefinition, rows: Mapping[Arm, BanditArm], segment: str, now: datetime
+) -> tuple[ArmStats, ...]:
+    """The live variants' evidence for one segment, faded to ``now`` (a variant never tried: no evidence)."""
+    arms = []
+    for variant in definition.live_variants:
+        row = rows.get((definition.key, segment, variant.key))
+        if row is None:
+            arms.append(ArmStats(key=variant.key))
+            continue
+        stats = ArmStats(key=variant.key, n=row.n, total=row.total, squares=row.squares)
+        arms.extend(stats_discount([stats], definition.bandit_discount, _hours(row.updated_at, now)))
+    return tuple(arms)
+
+
+def allocations_refresh(
+    definitions: Mapping[str, SlotDefinition], *, now: datetime | None = None, slot_key: str | None = None
+) -> int:
+    """Recompute and publish the allocation of every (bandit slot, segment); returns how many."""
+    now = now or timezone.now()
+    bandits = bandit_definitions(definitions)
+    if slot_key is not None:
+        bandits = {k: d for k, d in bandits.items() if k == slot_key}
+    if not bandits:
+        return 0
+    keys_by_id = dict(
+        Segment.objects.filter(pk__in={sid for d in bandits.values() for sid, _ in d.rules}).values_list("pk", "key")
+    )
+    rows = {(r.slot_key, r.segment, r.variant_key): r for r in BanditArm.objects.filter(slot_key__in=list(bandits))}
+    published = 0
+    for key, definition in bandits.items():
+        if not definition.live_variants:
+            continue
+        likelihood = reward_likelihood(definition.reward)
+        allocations: dict[str, Allocation] = {}
+        for segment in _segment_keys(definition, keys_by_id):
+            arms = slot_arm_stats(definition, rows, segment, now)
+            version = allocation_version(arms, likelihood, definition.bandit_floor, definition.bandit_top_two)
+            allocations[segment] = allocation_compute(
+                arms,
+                likelihood=likelihood,
+                floor=definition.bandit_floor,
+                top_two=definition.bandit_top_two,
+                seed=int(version, 16) % 2**32,  # the same evidence gives the same allocation, in any worker
+                version=version,
+            )
+        with transaction.atomic():
+            for segment, allocation in allocations.items():
+                BanditAllocation.objects.update_or_create(
+                    slot_key=key,
+                    segment=segment,
+                    defaults={
+                        "probabilities": dict(allocation.probabilities),
+                        "version": allocation.version,
+                        "method": allocation.method,
+                        "draws": allocation.draws,
+                        "updated_at": now,
+                    },
+                )
+        allocations_publish(key, allocations)
+        published += len(allocations)
+    return published
+
+
+def reward_of(definition: SlotDefinition | None, reward: object) -> float:
+    """A decision's reward as the slot counts it (``tracking.rewards.Reward``): the same rule as the online count."""
+    kind = definition.reward if definition is not None else "click"
+    clicked, converted = bool(getattr(reward, "clicked", False)), bool(getattr(reward, "converted", False))
+    if kind == "conversion":
+        return float(converted)
+    if kind == "value":
+        return float(getattr(reward, "value", 0.0))
+    if kind == "weighted":
+        click_weight, conversion_weight = definition.reward_weights if definition is not None else (1.0, 5.0)
+        return click_weight * clicked + conversion_weight * converted
+    return float(clicked)
+
+
+def bandits_rebuild(*, slot_key: str | None = None, now: datetime | None = None) -> FoldReport:
+    """Recompute the posteriors of one bandit slot (or all) from the decision log, and publish."""
+    lock = fold_lock()
+    if not lock.acquire(blocking=False):
+        return FoldReport(skipped=True)
+    try:
+        now = now or timezone.now()
+        definitions = slot_definitions_live()
+        report = _rebuild(definitions, slot_key, now)
+        report.rebuilt = True
+        if slot_key is None:
+            counts_mark_alive()
+        report.allocations = allocations_refresh(definitions, now=now, slot_key=slot_key)
+        return report
+    finally:
+        lock.release()
+
+
+def _rebuild(definitions: Mapping[str, SlotDefinition], slot_key: str | None, now: datetime) -> FoldReport:
+    """Replace the persisted sums by those the log gives, each decision faded by its age.
+
+    The online deltas are dropped first (the log holds the decisions they counted); a rebuild of
+    one slot puts the other slots' deltas back.
+    """
+    from tracking.selectors import decision_rewards
+
+    deltas = deltas_take()
+    if slot_key is not None:
+        others = {arm: sums for arm, sums in deltas.items() if arm[0] != slot_key}
+        if others:
+            _deltas_restore(others)
+    decisions = DecisionLog.objects.filter(policy="bandit", is_bot=False, visitor_id__isnull=False, created_at__lte=now)
+    if slot_key is not None:
+        decisions = decisions.filter(slot_key=slot_key)
+    sums: dict[Arm, list[float]] = {}
+    read = 0
+    batch: list[dict[str, object]] = []
+
+    def add(rows: list[dict[str, object]]) -> None:
+        rewards = decision_rewards([r["id"].hex for r in rows])  # type: ignore[attr-defined]
+        for r in rows:
+            definition = definitions.get(str(r["slot_key"]))
+            weight = _discount(definitions, str(r["slot_key"])) ** _hours(r["created_at"], now)  # type: ignore[arg-type]
+            value = reward_of(definition, rewards.get(r["id"].hex))  # type: ignore[attr-defined]
+            arm = (str(r["slot_key"]), segment_from_reason(str(r["reason"])), str(r["variant_key"]))
+            s = sums.setdefault(arm, [0.0, 0.0, 0.0])
+            s[0] += weight
+            s[1] += weight * value
+            s[2] += weight * value * value
+
+    size = setting("BANDIT_REBUILD_BATCH")
+    for row in (
+        decisions.order_by("created_at")
+        .values("id", "slot_key", "variant_key", "reason", "created_at")
+        .iterator(chunk_size=size)
+    ):
+        batch.append(row)
+        read += 1
+        if len(batch) >= size:
+            add(batch)
+            batch = []
+    if batch:
+        add(batch)
+    with transaction.atomic():
+        stale = BanditArm.objects.all() if slot_key is None else BanditArm.objects.filter(slot_key=slot_key)
+        stale.delete()
+        BanditArm.objects.bulk_create(
+            [
+                BanditArm(
+                    slot_key=a[0], segment=a[1], variant_key=a[2], n=s[0], total=s[1], squares=s[2], updated_at=now
+                )
+                for a, s in sums.items()
+            ],
+            batch_size=500,
+        )
+    logger.info("Bandit posteriors rebuilt from %d decisions (%s).", read, slot_key or "every slot")
+    return FoldReport(arms=len(sums), decisions=read)
+
+
+def bandits_fold_when_eager(events: object) -> None:
+    """The event writer's hook without a broker (embedded default, no beat): fold at most every so often.
+
+    With a broker, beat runs the fold task every minute and this does nothing.
+    """
+    from django.core.cache import cache
+
+    from personalization import tasks
+
+    every = setting("BANDIT_FOLD_EAGER_SECONDS")
+    app = tasks.bandits_fold.app
+    if not every or not (app.conf.task_always_eager or not app.conf.broker_url):
+        return
+    if not any(d.strategy == "bandit" for d in _catalog_definitions()):
+        return
+    with outage_guard("cache", "bandit fold not scheduled; the next event batch tries again"):
+        if not cache.add("tailor:bandit:fold-due", 1, timeout=every):
+            return
+    tasks.bandits_fold.apply()
+
+
+def _catalog_definitions() -> list[SlotDefinition]:
+    from personalization.serving.catalog import catalog_get
+
+    return [slot.definition for slot in catalog_get().slots.values()]
