@@ -236,6 +236,7 @@ CELERY_BEAT_SCHEDULE = tailor_beat.beat_schedule(
     decisions_flush_seconds=env.float("TAILOR_DECISION_FLUSH_SECONDS", default=2.0),
     features_rollup_seconds=env.float("TAILOR_FEATURES_ROLLUP_SECONDS", default=600.0),
     train_seconds=env.float("TAILOR_TRAIN_SECONDS", default=3600.0),
+    retrain_due_seconds=env.float("TAILOR_RETRAIN_DUE_SECONDS", default=60.0),
     score_seconds=env.float("TAILOR_SCORE_SECONDS", default=300.0),
     cluster_seconds=env.float("TAILOR_CLUSTER_SECONDS", default=24 * 3600.0),
     results_rollup_seconds=env.float("TAILOR_RESULTS_ROLLUP_SECONDS", default=3600.0),

@@ -17,6 +17,7 @@ TASK_ROUTES: dict[str, dict[str, str]] = {
     "tracking.tasks.features_rollup": {"queue": "features"},
     "tracking.tasks.*": {"queue": "ingest"},
     "personalization.tasks.models_train": {"queue": "training"},
+    "personalization.tasks.models_retrain_due": {"queue": "training"},
     "personalization.tasks.visitors_score": {"queue": "scoring"},
     "personalization.tasks.visitors_cluster": {"queue": "clustering"},
     "personalization.tasks.results_rollup": {"queue": "results"},
@@ -30,6 +31,7 @@ def beat_schedule(
     decisions_flush_seconds: float = 2.0,
     features_rollup_seconds: float = 600.0,
     train_seconds: float = 3600.0,
+    retrain_due_seconds: float = 60.0,
     score_seconds: float = 300.0,
     cluster_seconds: float = 24 * 3600.0,
     results_rollup_seconds: float = 3600.0,
@@ -57,6 +59,11 @@ def beat_schedule(
             "task": "personalization.tasks.models_train",
             "schedule": train_seconds,
             "options": {"queue": "training", "expires": 3600},
+        },
+        "personalization-models-retrain-due": {
+            "task": "personalization.tasks.models_retrain_due",
+            "schedule": retrain_due_seconds,
+            "options": {"queue": "training", "expires": 60},
         },
         "personalization-visitors-score": {
             "task": "personalization.tasks.visitors_score",

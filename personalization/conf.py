@@ -30,6 +30,9 @@ DEFAULTS: dict[str, Any] = {
     # loss of more than this share of the serving policy's estimated value (95 % interval). 0 would demand
     # a significant gain, so an equally good retrain could never replace its predecessor.
     "PROMOTION_MARGIN": 0.02,
+    # Continuous retraining (a model slot's retrain_every): never retrain a slot sooner than this after its
+    # last training, however fast outcomes come in, so a busy slot does not train back to back.
+    "RETRAIN_MIN_INTERVAL_SECONDS": 300.0,
     # Results: each rollup re-rolls the days since this long (plus twice the attribution window) before now,
     # so late events and the outcomes of recent visitors are counted; a day further back is final.
     "RESULTS_LOOKBACK_SECONDS": 24 * 3600,

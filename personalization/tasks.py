@@ -54,6 +54,21 @@ def models_train(slot_key: str | None = None) -> dict[str, str]:
     return outcomes
 
 
+@shared_task(ignore_result=False, soft_time_limit=1800, time_limit=2000)
+def models_retrain_due() -> dict[str, str]:
+    """Retrain the model slots with enough new outcomes since their last training (beat: every minute).
+
+    One aggregate query when nothing is due; enqueue it after an ingest batch too. Returns the outcome of
+    each slot it retrained.
+    """
+    from personalization.learning.retraining import models_retrain_due as retrain
+
+    outcomes = retrain()
+    for outcome in outcomes.values():
+        TRAINING_OUTCOMES.labels(outcome=outcome.split(":", 1)[0].replace(" ", "-")).inc()
+    return outcomes
+
+
 @shared_task(ignore_result=False, soft_time_limit=600, time_limit=700)
 def visitors_score() -> int:
     """Cache model scores for recently active visitors (scheduled by beat every few minutes)."""

@@ -1,10 +1,16 @@
 """The model strategy: show the variant the reward model expects to do best, and keep exploring.
 
 ``ModelPolicy`` scores every live candidate for the visitor with a ``RewardModel`` and
-turns the scores into choice probabilities, either epsilon-greedy (the best variant gets
-most traffic, the rest share ``rate``) or a softmax floored at ``rate``/K per variant.
+turns the scores into choice probabilities: epsilon-greedy (the best variant gets
+most traffic, the rest share ``rate``), a softmax floored at ``rate``/K per variant, or
+inverse-gap weighting (SquareCB, as Vowpal Wabbit explores), floored the same way.
 Exploration keeps every variant's propensity above zero, which is what lets the next
 model be trained and evaluated without bias on this policy's log.
+
+Exploration is sticky per visitor: the point that picks a variant from those
+probabilities is a hash of (slot, model version, visitor id), so a visitor who reloads
+keeps their variant until the model changes, and the logged propensity stays exact
+because the randomness is over visitors rather than over requests.
 """
 
 from __future__ import annotations
@@ -18,10 +24,11 @@ from typing import Any, ClassVar
 
 from .context import Context
 from .featurize import VariantFeatures, context_features, variant_columns
+from .hashing import unit_hash
 from .policies import POLICY_FACTORIES, Candidate, Choice, NoCandidatesError
 from .reward_model import RewardModel
 
-EXPLORATIONS = ("epsilon", "softmax")
+EXPLORATIONS = ("epsilon", "softmax", "igw")
 
 
 @dataclass(frozen=True)
@@ -33,6 +40,17 @@ class ModelPolicy:
     * softmax: p = (1 - rate) · softmax(score / temperature) + rate/K, so every
       candidate keeps at least rate/K. Scores are probabilities, so a temperature of
       0.05 separates variants whose click rates differ by a few points.
+    * igw (inverse-gap weighting, SquareCB: Foster & Rakhlin 2020): every candidate but
+      the best gets max(1 / (K + gamma · (best score - its score)), rate/K) and the best
+      the rest (variants tied at the top share it). A variant the model rates close to the best is explored often, one far
+      below it seldom, so exploration costs little reward where the model is sure. The
+      floor rate/K (0 turns it off) guards against a model that is confidently wrong
+      about a variant: IGW alone would starve it at about 1/(gamma · gap), the floor
+      keeps enough of its evidence coming for the next retrain to correct the model,
+      and it bounds every importance weight training and evaluation use by K/rate.
+
+    ``choose`` draws its point from ``unit_hash(salt, model_version, visitor_id)`` when the
+    context names a visitor (sticky until the model version changes), else from ``rng``.
 
     Without a model (a new slot, or a failed load) every candidate gets 1/K. A
     candidate missing from ``variants`` is scored with an empty template and no
@@ -47,6 +65,8 @@ class ModelPolicy:
     rate: float = 0.1
     temperature: float = 0.05
     model_version: str = ""
+    gamma: float = 100.0
+    salt: str = ""  # the slot key: another slot draws independently for the same visitor
 
     def __post_init__(self) -> None:
         if self.exploration not in EXPLORATIONS:
@@ -55,6 +75,8 @@ class ModelPolicy:
             raise ValueError(f"rate must lie in [0, 1], got {self.rate!r}.")
         if not (isinstance(self.temperature, int | float) and math.isfinite(self.temperature) and self.temperature > 0):
             raise ValueError(f"temperature must be a positive number, got {self.temperature!r}.")
+        if not (isinstance(self.gamma, int | float) and math.isfinite(self.gamma) and self.gamma >= 0):
+            raise ValueError(f"gamma must be a number of at least 0, got {self.gamma!r}.")
         for key, variant in self.variants.items():
             if not isinstance(variant, VariantFeatures) or variant.key != key:
                 raise ValueError(f"variants[{key!r}] must be the VariantFeatures of variant {key!r}.")
@@ -96,6 +118,17 @@ class ModelPolicy:
         floor = self.rate / k
         if self.exploration == "epsilon":
             return {key: (1.0 - self.rate + floor if key == best else floor) for key in keys}, best
+        if self.exploration == "igw":
+            # Each non-best share is at most 1/K (its gap is >= 0) and the floor rate/K <= 1/K, so the
+            # best keeps at least 1/K: the rest never goes negative.
+            # Variants tied at the top share the rest equally, so the smallest key gains nothing from a tie.
+            shares = {
+                key: max(1.0 / (k + self.gamma * (top - score)), floor)
+                for key, score in zip(keys, scores, strict=True)
+                if score != top
+            }
+            rest = (1.0 - sum(shares.values())) / (k - len(shares))
+            return {key: shares.get(key, rest) for key in keys}, best
         # Shifting by the top score keeps exp() from overflowing; the ratios are unchanged.
         exponents = [math.exp((score - top) / self.temperature) for score in scores]
         total = sum(exponents)
@@ -107,7 +140,11 @@ class ModelPolicy:
 
     def choose(self, candidates: Sequence[Candidate], context: Context, rng: random.Random) -> Choice:
         probabilities, best = self._distribution(candidates, context)
-        point = rng.random()
+        if context.visitor_id:
+            # Over visitors the hash is uniform, so the propensity is exact; per visitor it is fixed.
+            point = unit_hash(self.salt, self.model_version, context.visitor_id)
+        else:
+            point = rng.random()
         cumulative = 0.0
         chosen = next(reversed(probabilities))  # float rounding at the top edge lands on the last key
         for key, probability in probabilities.items():
@@ -140,6 +177,8 @@ def _model_policy_factory(
     rate: float = 0.1,
     temperature: float = 0.05,
     model_version: str = "",
+    gamma: float = 100.0,
+    slot_key: str = "",
     **_: Any,
 ) -> ModelPolicy:
     return ModelPolicy(
@@ -149,6 +188,8 @@ def _model_policy_factory(
         rate=rate,
         temperature=temperature,
         model_version=model_version,
+        gamma=gamma,
+        salt=slot_key,
     )
 
 

@@ -73,6 +73,7 @@ def exploration_config(definition: SlotDefinition) -> dict[str, Any]:
         "exploration": definition.exploration,
         "rate": definition.exploration_rate,
         "temperature": definition.temperature,
+        "gamma": definition.igw_gamma,
     }
 
 

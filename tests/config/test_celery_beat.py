@@ -13,6 +13,12 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 JOBS = {
     "personalization-models-train": ("personalization.tasks.models_train", "training", 3600.0, "TAILOR_TRAIN_SECONDS"),
+    "personalization-models-retrain-due": (
+        "personalization.tasks.models_retrain_due",
+        "training",
+        60.0,
+        "TAILOR_RETRAIN_DUE_SECONDS",
+    ),
     "personalization-visitors-score": (
         "personalization.tasks.visitors_score",
         "scoring",

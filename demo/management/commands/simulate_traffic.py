@@ -1,4 +1,9 @@
-"""``manage.py simulate_traffic --visitors N --seed S``: prove the model learns, on traffic with known truth."""
+"""``manage.py simulate_traffic --visitors N --seed S``: prove the model learns, on traffic with known truth.
+
+``--continuous`` runs one phase-less stream instead, the hero retraining as beat would live, beside
+baselines shown the same visitors; ``--world hard`` swaps in the six-type world whose favourite variant
+depends on device and traffic source jointly.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +14,13 @@ import sys
 from django.core.management.base import BaseCommand, CommandError
 
 from demo.simulation import (
+    ARMS,
     SLOT_KEY,
+    WORLD_VISITORS,
+    WORLDS,
     SimulationError,
     clusters_agreement,
+    continuous_run,
     pipeline_drain,
     simulation_slot_ensure,
     traffic_run,
@@ -31,21 +40,57 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--visitors", type=int, default=20000, help="Visitors per phase (default 20000).")
+        parser.add_argument(
+            "--visitors",
+            type=int,
+            default=None,
+            help="Visitors per phase, or in all with --continuous (default 20000; 6000 in the hard world).",
+        )
         parser.add_argument("--seed", type=int, default=1)
         parser.add_argument("--json", action="store_true")
+        parser.add_argument(
+            "--world",
+            choices=sorted(WORLDS),
+            default="default",
+            help="default: four types, 4-30 %% click rates; hard: six types, device x source, 3-12 %%.",
+        )
+        parser.add_argument(
+            "--continuous",
+            action="store_true",
+            help="One run without phases: the hero retrains between batches (models_retrain_due), as beat would.",
+        )
+        parser.add_argument("--batch", type=int, default=100, help="--continuous: visitors between retrain checks.")
+        parser.add_argument(
+            "--explore-first",
+            type=int,
+            default=None,
+            help="--continuous: visitors the explore-first baseline serves uniformly before its one training "
+            "(default a fifth of --visitors).",
+        )
+        parser.add_argument(
+            "--arms",
+            default=",".join(ARMS),
+            help=f"--continuous: the arms to serve, comma-separated, of {', '.join(ARMS)} (uniform is computed).",
+        )
 
     def handle(self, *args, visitors, seed, **options):
         as_json = options["json"]
+        world = options["world"]
+        visitors = WORLD_VISITORS[world] if visitors is None else visitors
+        if visitors < 1:
+            raise CommandError("--visitors must be at least 1.")
         rng = random.Random(seed)  # noqa: S311 - simulation, not security
         try:
             simulation_slot_ensure()
         except SimulationError as exc:
             raise CommandError(str(exc)) from None
-        known = truth()
+        if options["continuous"]:
+            self._continuous(visitors, seed, rng, world, options)
+            return
+        known = truth(WORLDS[world])
 
         with ProgressBar("phase 1: exploring", visitors, unit="visitors", quiet=as_json) as bar:
-            explore = traffic_run(visitors, rng, bar.advance)
+            explore = traffic_run(visitors, rng, bar.advance, WORLDS[world])
         if not as_json:
             sys.stderr.write("training…\n")
         pipeline_drain()
@@ -54,7 +99,7 @@ class Command(BaseCommand):
         except TrainingError as exc:
             raise CommandError(f"{exc} Run with more --visitors.") from None
         with ProgressBar("phase 2: model    ", visitors, unit="visitors", quiet=as_json) as bar:
-            serve = traffic_run(visitors, rng, bar.advance)
+            serve = traffic_run(visitors, rng, bar.advance, WORLDS[world])
         if not as_json:
             sys.stderr.write("clustering behaviour…\n")
         try:
@@ -103,3 +148,46 @@ class Command(BaseCommand):
                 f"model: {result['lift_over_uniform']:.2f}x uniform, {result['fraction_of_oracle']:.0%} of the oracle"
             )
         )
+
+    def _continuous(self, visitors, seed, rng, world, options):
+        as_json = options["json"]
+        arms = tuple(arm.strip() for arm in options["arms"].split(",") if arm.strip())
+        unknown = sorted(set(arms) - set(ARMS))
+        if unknown or "continuous" not in arms:
+            raise CommandError(
+                f"--arms must include continuous and name only {', '.join(ARMS)}; got {unknown or arms}."
+            )
+        if options["batch"] < 1:
+            raise CommandError("--batch must be at least 1.")
+        with ProgressBar("continuous", visitors, unit="visitors", quiet=as_json) as bar:
+            report = continuous_run(
+                visitors,
+                rng,
+                world=world,
+                batch=options["batch"],
+                explore_first=options["explore_first"],
+                arms=arms,
+                seed=seed,
+                progress=bar.advance,
+            )
+        pipeline_drain()
+        results_rollup()
+        results = slot_results_recent(SLOT_KEY)
+        result = {**report.summary(), "seed": seed, "results": results}
+        if as_json:
+            self.stdout.write(json.dumps(result, indent=2, default=str))
+            return
+        self.stdout.write(
+            f"{world} world, {visitors} visitors in batches of {report.batch}: oracle CTR {report.oracle:.4f}, "
+            f"uniform {report.uniform:.4f} ({report.uniform / report.oracle:.0%} of the oracle)"
+        )
+        for arm in report.arms.values():
+            if arm.note and not arm.curve:
+                self.stdout.write(f"{arm.arm}: {arm.note}")
+                continue
+            final = f", serving policy at the end {arm.final_value:.0%}" if arm.final_value is not None else ""
+            self.stdout.write(
+                f"{arm.arm} ({arm.slot}): cumulative {arm.share_of_oracle:.1%} of the oracle{final}; "
+                f"{arm.trainings} trainings, {arm.promotions} promoted{'; ' + arm.note if arm.note else ''}"
+            )
+        self.stdout.write(f"results (admin: Slots → {SLOT_KEY} → Results): {results['verdict']}")

