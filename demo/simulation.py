@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from demo.seed import GOAL_KEY, demo_goals_ensure, demo_slots_ensure
+from personalization.engine.experiments import HOLDOUT_MAX_SHARE
 from personalization.serving.decide import decide
 from tracking.decision_sinks import DecisionBatch
 from tracking.event_ingest import events_ingest
@@ -89,6 +90,40 @@ def simulation_slot_ensure() -> None:
         )
     if created:
         logger.info("Created %s for the simulation.", ", ".join(created))
+
+
+def simulation_holdout_set(share: float) -> None:
+    """Publish the hero with this holdout share (a new revision, as an editor would) unless it has it already.
+
+    Visitors in the holdout see the default, so the run ends with the live uplift of the model over
+    doing nothing: the verdict an editor can act on, where the hero's own variants, chosen by the
+    model, cannot be compared as an experiment's.
+    """
+    from content.models import Slot
+
+    if not 0.0 <= share <= HOLDOUT_MAX_SHARE:
+        raise SimulationError(f"--holdout must lie between 0 and {HOLDOUT_MAX_SHARE}, got {share}.")
+    slot = Slot.objects.get(key=SLOT_KEY)
+    if slot.holdout_share == share:
+        return
+    slot.holdout_share = share
+    slot.save_revision().publish()
+
+
+def holdout_report() -> dict[str, Any] | None:
+    """The hero's live uplift over its holdout in the results window, or None when it keeps no holdout."""
+    from content.models import Slot
+    from personalization.results.dashboard import lift_words
+    from personalization.results.experiments import holdout_uplift
+    from personalization.results.selectors import DEFAULT_DAYS, metric_default, window_days
+
+    slot = Slot.objects.get(key=SLOT_KEY)
+    if slot.holdout_share <= 0:
+        return None
+    start, end = window_days(DEFAULT_DAYS)
+    results = holdout_uplift(SLOT_KEY, start, end, metric_default(slot))
+    comparison = results["comparisons"][0] if results["comparisons"] else None
+    return {"share": slot.holdout_share, "lift": lift_words(comparison), "results": results}
 
 
 @dataclass

@@ -21,7 +21,9 @@ from demo.simulation import (
     SimulationError,
     clusters_agreement,
     continuous_run,
+    holdout_report,
     pipeline_drain,
+    simulation_holdout_set,
     simulation_slot_ensure,
     traffic_run,
     truth,
@@ -59,6 +61,13 @@ class Command(BaseCommand):
             action="store_true",
             help="One run without phases: the hero retrains between batches (models_retrain_due), as beat would.",
         )
+        parser.add_argument(
+            "--holdout",
+            type=float,
+            default=None,
+            help="Publish the hero with this holdout share first (e.g. 0.05), so the run ends with the model's live "
+            "uplift over doing nothing. Default: leave the hero's share as it is.",
+        )
         parser.add_argument("--batch", type=int, default=100, help="--continuous: visitors between retrain checks.")
         parser.add_argument(
             "--explore-first",
@@ -82,6 +91,8 @@ class Command(BaseCommand):
         rng = random.Random(seed)  # noqa: S311 - simulation, not security
         try:
             simulation_slot_ensure()
+            if options["holdout"] is not None:
+                simulation_holdout_set(options["holdout"])
         except SimulationError as exc:
             raise CommandError(str(exc)) from None
         if options["continuous"]:
@@ -123,6 +134,7 @@ class Command(BaseCommand):
             "fraction_of_oracle": serve.expected_ctr / known.oracle,
             "clusters": clusters,
             "results": results,
+            "holdout": holdout_report(),
         }
         if as_json:
             self.stdout.write(json.dumps(result, indent=2, default=str))
@@ -142,11 +154,21 @@ class Command(BaseCommand):
                 f"behaviour clusters: k={clusters['k']} for {clusters['hidden_types']} hidden types, "
                 f"adjusted Rand index {clusters['adjusted_rand_index']:.2f} (admin: Behaviour clusters)"
             )
-        self.stdout.write(f"results (admin: Slots → {SLOT_KEY} → Results): {results['verdict']}")
+        self._results_write(results, result["holdout"])
         self.stdout.write(
             self.style.SUCCESS(
                 f"model: {result['lift_over_uniform']:.2f}x uniform, {result['fraction_of_oracle']:.0%} of the oracle"
             )
+        )
+
+    def _results_write(self, results, holdout):
+        self.stdout.write(f"results (admin: Slots → {SLOT_KEY} → Results): {results['verdict']}")
+        if holdout is None:
+            self.stdout.write("live uplift: no holdout on the hero (run with --holdout 0.05 to measure it)")
+            return
+        self.stdout.write(
+            f"live uplift over doing nothing ({holdout['share']:.0%} held out on the default): {holdout['lift']}."
+            f" {holdout['results']['verdict']}"
         )
 
     def _continuous(self, visitors, seed, rng, world, options):
@@ -173,7 +195,7 @@ class Command(BaseCommand):
         pipeline_drain()
         results_rollup()
         results = slot_results_recent(SLOT_KEY)
-        result = {**report.summary(), "seed": seed, "results": results}
+        result = {**report.summary(), "seed": seed, "results": results, "holdout": holdout_report()}
         if as_json:
             self.stdout.write(json.dumps(result, indent=2, default=str))
             return
@@ -190,4 +212,4 @@ class Command(BaseCommand):
                 f"{arm.arm} ({arm.slot}): cumulative {arm.share_of_oracle:.1%} of the oracle{final}; "
                 f"{arm.trainings} trainings, {arm.promotions} promoted{'; ' + arm.note if arm.note else ''}"
             )
-        self.stdout.write(f"results (admin: Slots → {SLOT_KEY} → Results): {results['verdict']}")
+        self._results_write(results, result["holdout"])

@@ -78,3 +78,25 @@ def test_a_retrain_estimated_better_is_promoted_though_thin_evidence_cannot_rule
     assert difference["value"] > 0
     assert report.promoted
     assert "estimated better than exploring uniformly, promoted" in report.note
+
+
+@pytest.mark.simulation
+def test_with_a_holdout_the_run_ends_with_the_live_uplift_over_doing_nothing():
+    """The verdict an editor can act on: the model's variants are not randomized, its holdout is."""
+    out = StringIO()
+    args = ("--continuous", "--visitors", "1500", "--arms", "continuous", "--seed", "4", "--holdout", "0.2")
+    call_command("simulate_traffic", *args, "--json", stdout=out)
+    holdout = json.loads(out.getvalue())["holdout"]
+    assert Slot.objects.get(key=SLOT_KEY).holdout_share == 0.2
+    served, held = (next(v for v in holdout["results"]["variants"] if v["key"] == k) for k in ("served", "holdout"))
+    assert held["visitors"] > 150
+    assert served["visitors"] > 2 * held["visitors"]
+    comparison = holdout["results"]["comparisons"][0]
+    assert comparison["lift"] > 0, comparison  # the model beats always showing the default (about 9 % clicks)
+    assert holdout["lift"].startswith("+")
+
+    text = StringIO()
+    call_command("simulate_traffic", "--continuous", "--visitors", "100", "--arms", "continuous", stdout=text)
+    assert "live uplift over doing nothing (20% held out on the default): +" in text.getvalue()
+    with pytest.raises(Exception, match="--holdout must lie between 0 and 0.5"):
+        call_command("simulate_traffic", "--continuous", "--holdout", "0.9", stdout=StringIO())
