@@ -174,16 +174,7 @@ def django_database_setup(var_dir: Path, *, postgres: bool) -> None:
 
 def django_embedded_setup(var_dir: Path, *, hero_strategy: str = "model") -> None:
     """Django on the embedded default (no services) in a throwaway ``var_dir``, migrated and seeded."""
-    for name in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "TAILOR_DECISION_LOG_BACKEND"):
-        os.environ.pop(name, None)
-    os.environ["TAILOR_VAR_DIR"] = str(var_dir)
-    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    os.chdir(ROOT)
-    import django
-
-    django.setup()
+    django_database_setup(var_dir, postgres=False)
     from django.core.management import call_command
 
-    call_command("migrate", verbosity=0, interactive=False)
     call_command("seed_demo", "--hero-strategy", hero_strategy, stdout=io.StringIO())

@@ -26,6 +26,12 @@ def _tailor_isolation(settings):
 
 
 @pytest.fixture
+def bandit_settings(settings):
+    """Bandit folds run when a test says so; allocations are re-read at once unless a test says otherwise."""
+    settings.TAILOR = {**settings.TAILOR, "BANDIT_FOLD_EAGER_SECONDS": 0, "BANDIT_ALLOCATION_CHECK_SECONDS": 0}
+
+
+@pytest.fixture
 def demo(db):
     """The demo site with home-hero on its segment rules: targeting tests need a deterministic choice.
     The model strategy it ships with is exercised through the simulation (tests/personalization/learning/test_learning.py)."""

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -78,14 +78,21 @@ def bandit_definitions(definitions: Mapping[str, SlotDefinition]) -> dict[str, S
     return {key: d for key, d in definitions.items() if d.strategy == "bandit"}
 
 
-def bandits_fold(*, now: datetime | None = None) -> FoldReport:
-    """Move the online counts into the persisted sums and publish fresh allocations (idempotent)."""
+def _locked(work: Callable[[Mapping[str, SlotDefinition], datetime], FoldReport], now: datetime | None) -> FoldReport:
+    """``work(live slot definitions, now)`` under the fold lock; skipped when another fold or rebuild holds it."""
     lock = fold_lock()
     if not lock.acquire(blocking=False):
         return FoldReport(skipped=True)
     try:
-        now = now or timezone.now()
-        definitions = slot_definitions_live()
+        return work(slot_definitions_live(), now or timezone.now())
+    finally:
+        lock.release()
+
+
+def bandits_fold(*, now: datetime | None = None) -> FoldReport:
+    """Move the online counts into the persisted sums and publish fresh allocations (idempotent)."""
+
+    def fold(definitions: Mapping[str, SlotDefinition], now: datetime) -> FoldReport:
         if not counts_alive():
             report = _rebuild(definitions, None, now)
             report.rebuilt = True
@@ -94,8 +101,8 @@ def bandits_fold(*, now: datetime | None = None) -> FoldReport:
         counts_mark_alive()
         report.allocations = allocations_refresh(definitions, now=now)
         return report
-    finally:
-        lock.release()
+
+    return _locked(fold, now)
 
 
 def _deltas_apply(definitions: Mapping[str, SlotDefinition], now: datetime) -> int:
@@ -251,20 +258,16 @@ def reward_of(definition: SlotDefinition | None, reward: object) -> float:
 
 def bandits_rebuild(*, slot_key: str | None = None, now: datetime | None = None) -> FoldReport:
     """Recompute the posteriors of one bandit slot (or all) from the decision log, and publish."""
-    lock = fold_lock()
-    if not lock.acquire(blocking=False):
-        return FoldReport(skipped=True)
-    try:
-        now = now or timezone.now()
-        definitions = slot_definitions_live()
+
+    def rebuild(definitions: Mapping[str, SlotDefinition], now: datetime) -> FoldReport:
         report = _rebuild(definitions, slot_key, now)
         report.rebuilt = True
         if slot_key is None:
             counts_mark_alive()
         report.allocations = allocations_refresh(definitions, now=now, slot_key=slot_key)
         return report
-    finally:
-        lock.release()
+
+    return _locked(rebuild, now)
 
 
 def _rebuild(definitions: Mapping[str, SlotDefinition], slot_key: str | None, now: datetime) -> FoldReport:

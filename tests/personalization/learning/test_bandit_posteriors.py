@@ -23,15 +23,7 @@ from personalization.models import BanditAllocation, BanditArm
 from personalization.serving import bandits as serving
 from tests.factories.slots import slot_create
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _bandit_isolation(settings):
-    settings.TAILOR = {**settings.TAILOR, "BANDIT_FOLD_EAGER_SECONDS": 0, "BANDIT_ALLOCATION_CHECK_SECONDS": 0}
-    serving.allocations_memo_clear()
-    yield
-    serving.allocations_memo_clear()
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("bandit_settings")]
 
 
 def bandit_slot(key: str = "hero-bandit", **fields):

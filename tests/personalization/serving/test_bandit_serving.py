@@ -25,16 +25,7 @@ from tracking.decision_sinks import DecisionBatch
 from tracking.models import DecisionLog
 from tracking.visitors import VisitorState
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _bandit_isolation(settings):
-    # Folds run when a test says so; allocations are re-read at once unless a test says otherwise.
-    settings.TAILOR = {**settings.TAILOR, "BANDIT_FOLD_EAGER_SECONDS": 0, "BANDIT_ALLOCATION_CHECK_SECONDS": 0}
-    serving.allocations_memo_clear()
-    yield
-    serving.allocations_memo_clear()
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("bandit_settings")]
 
 
 def bandit_slot(key: str = "hero-bandit", *, variants=(("a", 1), ("b", 1)), **fields):
