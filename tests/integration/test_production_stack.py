@@ -111,6 +111,12 @@ print(json.dumps(result))
     assert personalized["writes"] == [], result
 
 
+def _slot_markup(html: str, slot_key: str) -> str:
+    """The slot's wrapper and what it holds, for a failure message that shows what was served instead."""
+    start = html.find(f'data-tailor-slot="{slot_key}"')
+    return html[max(0, start - 40) : start + 600] if start >= 0 else f"no {slot_key} slot on the page"
+
+
 def _page_once_current(server, current, seconds: float = 10.0) -> str:
     """The page once ``current(html)`` holds. Workers check the catalog version at most every second, so
     one normally is; a loaded machine (the suites run side by side) may take longer to schedule them."""
@@ -131,10 +137,11 @@ from content.models import Slot, Variant
 slot = Slot.objects.get(key="product-offer")
 draft = slot.get_latest_revision_as_object()
 variants = list(draft.variants.all())
-first = variants[0]
-params = first.params.raw_data
+# The variant the fixed slot serves, by key: rows rewritten without a sort order come back in any order.
+served = next(v for v in variants if v.key == draft.default_variant) if draft.default_variant else variants[0]
+params = served.params.raw_data
 params[0]["value"]["headline"] = "{headline}"
-draft.variants = [Variant(key=v.key, name=v.name, weight=v.weight, is_paused=v.is_paused, params=(params if v.key == first.key else v.params.raw_data)) for v in variants]
+draft.variants = [Variant(key=v.key, name=v.name, weight=v.weight, is_paused=v.is_paused, sort_order=i, params=(params if v.key == served.key else v.params.raw_data)) for i, v in enumerate(variants)]
 revision = draft.save_revision()
 revision.publish()
 print(revision.pk)
@@ -142,7 +149,19 @@ print(revision.pk)
     original = python(stack_env, code.replace("{headline}", "Launch price")).strip()
     assert "Launch price" in _page_once_current(server, lambda html: "Launch price" in html)
     python(stack_env, code.replace("{headline}", "Summer price"))
-    assert "Summer price" in _page_once_current(server, lambda html: "Summer price" in html)
+    html = _page_once_current(server, lambda html: "Summer price" in html)
+    assert "Summer price" in html, _slot_markup(html, "product-offer") + python(
+        stack_env,
+        """
+import django
+django.setup()
+from content.models import Slot
+from wagtail.models import ModelLogEntry
+slot = Slot.objects.get(key="product-offer")
+print("live", slot.live_revision_id, [v.params.raw_data[0]["value"].get("headline") for v in slot.variants.all()])
+print(list(ModelLogEntry.objects.filter(object_id=str(slot.pk)).order_by("-pk").values_list("action", "timestamp", "data")[:6]))
+""",
+    )
     python(
         stack_env,
         f"""
