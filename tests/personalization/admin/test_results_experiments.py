@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv as csv_module
 import io
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
 from django.urls import reverse
@@ -20,6 +20,8 @@ from .test_results_admin import HOSTILE, SLOTS_URL, admin_client, page_url
 pytestmark = pytest.mark.django_db
 
 TODAY = datetime.now(UTC).date()
+# 01:00 UTC nine days ago: the window starts that UTC day whatever the time of day the suite runs.
+NINE_DAYS_AGO = datetime.combine(TODAY - timedelta(days=9), time(1), tzinfo=UTC)
 
 
 @pytest.fixture
@@ -74,7 +76,7 @@ def hero(db):
         slot,
         "bigger",
         variants=("a", "b"),
-        starts_at=timezone.now() - timedelta(days=9, hours=1),
+        starts_at=NINE_DAYS_AGO,
         minimum_sample=1000,
         guardrail_metrics=["conversion_rate"],
     )
@@ -139,7 +141,7 @@ def test_each_guardrail_has_a_status(viewer, db, rows, minimum, status):
     experiment_create(
         slot,
         "guard",
-        starts_at=timezone.now() - timedelta(days=9, hours=1),
+        starts_at=NINE_DAYS_AGO,
         minimum_sample=minimum,
         guardrail_metrics=["conversion_rate"],
     )

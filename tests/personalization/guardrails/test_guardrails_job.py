@@ -154,7 +154,9 @@ def test_the_rollup_task_runs_the_guardrails_on_what_it_just_rolled_up():
     from tracking.models import DecisionLog, Event
 
     slot = _split()
-    start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
+    now = datetime.now(UTC)
+    # Today (UTC), as the slot was published today: just after midnight an hour ago would be yesterday's rollup day.
+    start = max(now.replace(hour=0, minute=0, second=0, microsecond=0), now - timedelta(hours=1))
     decisions, events = [], []
     for i in range(3000):
         variant = "a" if i % 2 else "b"
