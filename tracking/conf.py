@@ -53,6 +53,10 @@ DEFAULTS: dict[str, Any] = {
     "RESPECT_DO_NOT_TRACK": True,  # DNT and Global Privacy Control stop tracking
     "CONSENT_COOKIE": "tailor_consent",  # the cookie holding the visitor's consent choice
     "TRACKER_OPTIONS": {},  # extra tracker.js options: flushInterval, impressionDelay, context
+    # An editor's (a staff or Wagtail admin user's) own visits are served as usual, but their decisions are not
+    # recorded and the events API drops their events: what editors click while checking the site is neither
+    # learned from nor counted in results.
+    "EXCLUDE_STAFF": True,
     "RETENTION_DAYS": 90,  # events, dead letters and idle visitors older than this are purged daily; decisions anonymised
     # /metrics stays closed (404) until one of these is set
     "METRICS_TOKEN": "",  # scrapers send "Authorization: Bearer <token>"

@@ -11,10 +11,15 @@ A decision may also update a per-visitor cache entry (the exposures that frequen
 ``cache_set`` hands it to the sink, which writes it with the decisions (the request's one round trip)
 and gives it back to a later decision of the same batch through ``cache_pending``, so the slots of one
 page read the entry once.
+
+``DISCARD`` records nothing: a Wagtail preview's decisions, and an excluded editor's own visits
+(``TAILOR["EXCLUDE_STAFF"]``). What is never logged is never learned from (bandit trials and training read
+the log) nor counted in results, and no exposure is kept for frequency caps.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from django.core.cache import cache
@@ -92,4 +97,60 @@ class DecisionBatch:
         decision_records_write(self.take())
 
 
+class DiscardDecisions:
+    """Records nothing; empty like a batch that holds nothing, so the request's flush writes nothing."""
+
+    @property
+    def cache_entries(self) -> CacheEntries:
+        return {}
+
+    def add(self, record: DecisionRecord) -> None:
+        pass
+
+    def cache_set(self, key: str, value: Any, timeout: int) -> None:
+        pass
+
+    def cache_pending(self, key: str) -> Any:
+        return NOT_PENDING
+
+    def cache_take(self) -> CacheEntries:
+        return {}
+
+    def __len__(self) -> int:
+        return 0
+
+    def take(self) -> list[DecisionRecord]:
+        return []
+
+    def flush(self) -> None:
+        pass
+
+
+class DecisionBatchUnless(DecisionBatch):
+    """A request's batch that discards everything when ``excluded()`` says so (an editor's own visit).
+
+    ``excluded`` is asked once, at the first decision: a request that decides nothing never loads its user.
+    """
+
+    def __init__(self, excluded: Callable[[], bool]) -> None:
+        super().__init__()
+        self._excluded = excluded
+        self._discarding: bool | None = None
+
+    @property
+    def discarding(self) -> bool:
+        if self._discarding is None:
+            self._discarding = bool(self._excluded())
+        return self._discarding
+
+    def add(self, record: DecisionRecord) -> None:
+        if not self.discarding:
+            super().add(record)
+
+    def cache_set(self, key: str, value: Any, timeout: int) -> None:
+        if not self.discarding:
+            super().cache_set(key, value, timeout)
+
+
 WRITE_NOW = DecisionsWriteNow()
+DISCARD = DiscardDecisions()

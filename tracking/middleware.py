@@ -28,9 +28,10 @@ from .conf import setting
 from .consent import consent_cache_key, consent_for
 from .context import request_context, user_agent_parse
 from .cross_site import lax_cookies_withheld, request_from_other_site
-from .decision_sinks import DecisionBatch
+from .decision_sinks import DecisionBatchUnless
 from .outages import outage_guard
 from .services import CacheEntries, request_writes_flush
+from .staff import staff_excluded
 from .visitors import UNREAD, UNREADABLE, VisitorState, visit_count_touch, visit_key, visitor_id_new, visitor_id_parse
 
 logger = logging.getLogger(__name__)
@@ -49,7 +50,9 @@ class RequestTailor:
         # anyone can name any id, and the user would be linked to it and greeted by name under it.
         self.user_applies = not named or visitor_id == _visitor_id_own(request)
         self.headless = named or bool(request.META.get(setting("VISITOR_HEADER")))
-        self.decisions = DecisionBatch()  # written after the response is built
+        # Written after the response is built; an editor's own visit (EXCLUDE_STAFF, tracking.staff) records
+        # nothing. Only the user's own visitor: an API client naming visitors speaks for them, not for itself.
+        self.decisions = DecisionBatchUnless(lambda: self.user_applies and staff_excluded(request))
         # Cache entries the request writes (its visit count), with the decisions, in one round trip after the
         # response is built; written at once when no middleware will flush them (a request that bypassed it).
         self.cache_entries: CacheEntries = {}

@@ -26,6 +26,7 @@ from ..models import Event
 from ..privacy import ip_prefix
 from ..selectors import visitor_export
 from ..services import visitor_erase
+from ..staff import staff_excluded
 from .parsers import JSONOnlyApi, is_json_media_type
 from .security import SameSiteOnly
 from .throttles import ConsentIPRateThrottle, IPRateThrottle, ThrottlesCountedTogether, VisitorRateThrottle
@@ -83,7 +84,10 @@ EventsOutput = inline_serializer(
                 },
             )
         ),
-        "ignored": serializers.CharField(required=False, help_text="do-not-track: nothing was stored."),
+        "ignored": serializers.CharField(
+            required=False,
+            help_text="do-not-track, or staff (an editor's own visit, TAILOR['EXCLUDE_STAFF']): nothing was stored.",
+        ),
     },
 )
 Detail = inline_serializer("Detail", {"detail": serializers.CharField()})
@@ -147,6 +151,10 @@ class EventsCreateApi(JSONOnlyApi, ThrottlesCountedTogether, APIView):
         if do_not_track(request._request):
             request_visitor_withhold(request._request)  # nothing is recorded, so no id is issued either
             return Response({"accepted": 0, "duplicates": 0, "rejected": [], "ignored": "do-not-track"}, status=202)
+        if staff_excluded(request._request):
+            # An editor's own visit (EXCLUDE_STAFF, see tracking.staff): accepted, so the tracker does not retry,
+            # and dropped, so what they click while checking the site is neither learned from nor counted.
+            return Response({"accepted": 0, "duplicates": 0, "rejected": [], "ignored": "staff"}, status=202)
         tailor = request_visitor_ensure(request._request)
         if not tailor.visitor.analytics_consent:
             return Response({"detail": "The visitor has not consented to analytics."}, status=403)
