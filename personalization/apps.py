@@ -19,6 +19,12 @@ class PersonalizationConfig(AppConfig):
         visitor_cache_keys_register(exposures.visitor_exposures_keys)
         ingest_listener_register(exposures.exposures_acted, exposures.exposures_key)
         signals.connect()
+        # A Wagtail preview's request is built inside the editor's: their preview choice is in the outer query.
+        from django.core.signals import request_started
+
+        from personalization.serving.preview import outer_query_capture
+
+        request_started.connect(outer_query_capture, dispatch_uid="tailor-preview-outer-query")
         # The bandit learns online: a trial per decision logged, a reward per click or conversion written.
         from personalization.learning.bandits import bandits_fold_when_eager
         from personalization.serving.bandits import bandit_rewards_record, bandit_trials_record

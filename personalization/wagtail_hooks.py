@@ -151,3 +151,18 @@ def register_guardrail_metrics():
     from personalization.results.selectors import METRICS
 
     return list(METRICS)
+
+
+@hooks.register("register_admin_urls")
+def register_preview_urls():
+    from personalization.admin import preview as preview_views
+
+    return [path("tailor/preview/options/", preview_views.preview_options, name="tailor_preview_options")]
+
+
+@hooks.register("insert_editor_js")
+def preview_panel_js():
+    """The "Preview as" control in every editor's preview panel (pages and snippets alike)."""
+    from personalization.admin.preview import preview_panel_script
+
+    return preview_panel_script()

@@ -20,6 +20,7 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from content.rendering import params_personalize
+from personalization.serving import preview as previews
 from personalization.serving import render_counts
 from personalization.serving.decide import (
     Decision,
@@ -30,7 +31,7 @@ from personalization.serving.decide import (
     decision_render,
     placeholder_values,
 )
-from tracking.decision_sinks import WRITE_NOW, DecisionSink
+from tracking.decision_sinks import DISCARD, WRITE_NOW, DecisionSink
 from tracking.middleware import RequestTailor, request_tailor
 from tracking.visitors import VisitorState
 
@@ -77,6 +78,7 @@ class _RequestState:
     context: dict[str, Any]
     sink: DecisionSink  # the request's batch, written after the response
     values: Mapping[str, object]  # placeholder values
+    preview: previews.PreviewChoice | None = None  # a Wagtail preview: whom the editor previews as
 
 
 _states: WeakKeyDictionary[RequestTailor, _RequestState] = WeakKeyDictionary()
@@ -87,6 +89,11 @@ def _request_state(request: Any) -> _RequestState:
         return _RequestState(VisitorState(id=""), {}, WRITE_NOW, placeholder_values(VisitorState(id=""), {}))
     tailor = request_tailor(request)
     state = _states.get(tailor)
+    if state is None and getattr(request, "is_preview", False):
+        # A Wagtail preview: the editor's chosen visitor and context, and nothing recorded (serving.preview).
+        visitor, context, choice = previews.preview_state(request)
+        state = _RequestState(visitor, context, DISCARD, placeholder_values(visitor, context), preview=choice)
+        _states[tailor] = state
     if state is None:
         visitor, context = tailor.visitor, tailor.context
         state = _RequestState(visitor, context, tailor.decisions, placeholder_values(visitor, context))
@@ -107,21 +114,31 @@ def slot_render(slot_key: str, request: Any) -> RenderedDecision | SafeString:
         return _explain(slot_key, "no slot chosen")
     state = _request_state(request)
     try:
-        decision = decide(slot_key, state.visitor, state.context, sink=state.sink, initial=True)
+        if state.preview is None:
+            decision = decide(slot_key, state.visitor, state.context, sink=state.sink, initial=True)
+        else:
+            # A preview shows what the visitor gets, a triggered slot's variant included (no tracker asks later).
+            slot = previews.preview_slot(slot_key, state.preview)
+            decision = decide(slot, state.visitor, state.context, sink=state.sink)
     except UnknownSlotError:
         return _explain(slot_key, "no published slot has this key")
     except EmptySlotError:
         return _explain(slot_key, "the slot has no live variants")
-    html = _render_counted(decision, state.visitor, state.context, state.values)
+    html = _render_counted(decision, state.visitor, state.context, state.values, counted=state.preview is None)
     if html is None:
         return _explain(slot_key, f"the micro-template of variant {decision.variant.key!r} failed")
     return RenderedDecision(decision=decision, html=html, values=state.values)
 
 
 def _render_counted(
-    decision: Decision, visitor: VisitorState, context: dict[str, Any], values: Mapping[str, object] | None
+    decision: Decision,
+    visitor: VisitorState,
+    context: dict[str, Any],
+    values: Mapping[str, object] | None,
+    *,
+    counted: bool = True,
 ) -> SafeString | None:
-    """The decision's HTML, counted for the guardrails; None when its micro-template raised.
+    """The decision's HTML, counted for the guardrails (unless a preview); None when its micro-template raised.
 
     A variant whose template fails (a bad parameter, a template an upgrade broke) leaves its place
     empty rather than break the page; the guardrail job reads these counts and pauses it.
@@ -131,9 +148,11 @@ def _render_counted(
         html = decision_render(decision, visitor, context, values=values)
     except Exception:  # a page is never broken by personalization: counted, logged, left empty
         logger.exception("Variant %r of slot %r failed to render; its place stays empty.", variant_key, slot_key)
-        render_counts.render_count(slot_key, variant_key, failed=True)
+        if counted:
+            render_counts.render_count(slot_key, variant_key, failed=True)
         return None
-    render_counts.render_count(slot_key, variant_key, failed=False)
+    if counted:
+        render_counts.render_count(slot_key, variant_key, failed=False)
     return html
 
 

@@ -54,6 +54,10 @@ def tracker_config() -> dict[str, Any]:
 @register.simple_tag(takes_context=True)
 def tracking_script(context: template.Context, banner: bool = False) -> SafeString:
     """``<script async src=".../tracker.js" data-tailor-config="{...}">``, after the consent banner if asked."""
+    request = context.get("request")
+    if getattr(request, "is_preview", False):
+        # A Wagtail preview is not a visit: no events, no consent banner, no decisions asked for (personalization.serving.preview).
+        return SafeString("")
     config = tracker_config()
     script = format_html(
         '<script async src="{}" data-tailor-config="{}"></script>',
@@ -62,5 +66,5 @@ def tracking_script(context: template.Context, banner: bool = False) -> SafeStri
     )
     if not banner:
         return script
-    html = render_to_string("tracking/consent_banner.html", {"consent_mode": config["consent"]}, context.get("request"))
+    html = render_to_string("tracking/consent_banner.html", {"consent_mode": config["consent"]}, request)
     return html + script  # both safe, so the sum is too
