@@ -149,13 +149,14 @@ def preview_choice_get(request: Any) -> PreviewChoice:
 
 def _last_context(visitor_id: str) -> dict[str, Any] | None:
     """The context of the visitor's last decision (made with their consent), or None."""
-    return (
+    context = (
         DecisionLog.objects.filter(visitor_id=visitor_id, is_bot=False)
         .exclude(policy="no-consent")
         .order_by("-created_at")
         .values_list("context", flat=True)
         .first()
     )
+    return None if context is None else dict(context)
 
 
 def preview_state(request: Any) -> tuple[VisitorState, dict[str, Any], PreviewChoice]:

@@ -65,3 +65,17 @@ def test_with_the_setting_off_an_editors_visits_count(demo, settings):
     shown, answer = visit_and_click(editor)
     assert answer["accepted"] == 2
     assert DecisionLog.objects.filter(id__in=list(shown.values())).count() == len(shown)
+
+
+def test_the_decisions_an_editors_tracker_asks_for_are_not_recorded(demo):
+    # Triggered slots and cached pages' slots are decided through the API: the same exclusion applies.
+    from tests.personalization.api.test_decisions import post as decisions_post
+
+    editor = Client()
+    editor.login(username=demo.username, password=demo.password)
+    answer = decisions_post(editor, {"slots": ["home-hero", "cta-banner"]})
+    assert answer.status_code == 200
+    assert len(answer.json()["decisions"]) == 2
+    assert DecisionLog.objects.count() == 0
+    assert decisions_post(Client(), {"slots": ["home-hero"]}).status_code == 200
+    assert DecisionLog.objects.count() == 1

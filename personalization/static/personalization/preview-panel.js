@@ -62,12 +62,27 @@
     panel.setAttribute('data-w-preview-render-url-value', url.pathname + url.search);
   }
 
+  const queued = new WeakSet(); // panels with a reload waiting for the one under way
+
   function reload(panel) {
     renderUrlSet(panel);
     const app = window.wagtail && window.wagtail.app;
     const controller = app && app.getControllerForElementAndIdentifier(panel, 'w-preview');
     // Before its first load the panel has nothing to reload: that load reads the URL set above.
-    if (controller && controller.ready) controller.reloadIframe();
+    if (!controller || !controller.ready) return;
+    if (controller.reloadPromise) {
+      // The first iframe to finish loading replaces all the others: a second reload started now could lose to
+      // the older one. Wait for it, then load once more with whatever is chosen by then.
+      if (!queued.has(panel)) {
+        queued.add(panel);
+        controller.reloadPromise.then(() => {
+          queued.delete(panel);
+          reload(panel);
+        });
+      }
+      return;
+    }
+    controller.reloadIframe();
   }
 
   function build(panel, options) {
@@ -82,24 +97,24 @@
       options.visitors.forEach((v) => group.append(option(`visitor:${v.id}`, v.label)));
       as.append(group);
     }
-    const device = el('select', { name: 'tailor_device' }, [option('', 'Follows the preview size')]);
+    const device = el('select', { name: 'tailor_device' }, [option('', 'As the preview size')]);
     options.devices.forEach((d) => device.append(option(d, d.charAt(0).toUpperCase() + d.slice(1))));
     const hour = el('select', { name: 'tailor_hour' }, [option('', 'Now')]);
     for (let h = 0; h < 24; h += 1) hour.append(option(String(h), `${String(h).padStart(2, '0')}:00`));
     const loggedIn = el('select', { name: 'tailor_logged_in' }, [
       option('', 'As is'),
-      option('1', 'Signed in'),
-      option('0', 'Signed out'),
+      option('1', 'Yes'),
+      option('0', 'No'),
     ]);
     const more = el('details', { class: 'tailor-preview-as__more' });
     const summary = el('summary');
-    summary.textContent = 'Context';
+    summary.textContent = 'Context: UTM source, country, hour, signed in';
     more.append(
       summary,
       labelled('UTM source', el('input', { name: 'tailor_utm_source', type: 'text', maxlength: '200', size: '10' })),
       labelled('Country', el('input', { name: 'tailor_country', type: 'text', maxlength: '2', size: '3', placeholder: 'GB' })),
       labelled('Hour', hour),
-      labelled('Visitor', loggedIn),
+      labelled('Signed in', loggedIn),
     );
     const form = el('form', { class: 'tailor-preview-as', 'data-tailor-preview-as': '', 'aria-label': 'Preview as' }, [
       labelled('Preview as', as),
@@ -135,7 +150,9 @@
         padding: .2rem .4rem; }
       .tailor-preview-as__more { flex-basis: 100%; }
       .tailor-preview-as__more[open] { display: flex; flex-wrap: wrap; gap: .5rem 1rem; }
-      .tailor-preview-as__more summary { cursor: pointer; flex-basis: 100%; }`;
+      .tailor-preview-as__more summary { cursor: pointer; flex-basis: 100%; display: list-item;
+        list-style: disclosure-closed inside; }
+      .tailor-preview-as__more[open] summary { list-style-type: disclosure-open; }`;
     document.head.append(style);
     fetch(optionsUrl, { credentials: 'same-origin', headers: { Accept: 'application/json' } })
       .then((response) => (response.ok ? response.json() : Promise.reject(response.status)))
