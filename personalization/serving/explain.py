@@ -7,13 +7,16 @@ when that is the one serving, else the stored ``ModelVersion``), featurizes the 
 every live candidate of the slot (their attributes as published now, as training reads them) and asks
 LightGBM for each feature's contribution. One query for the names of the segments and experiments a
 batch mentions, one per model version not serving; nothing is written. The decisions API, the
-visitor's export and the admin's decision explorer all come through here.
+visitor's export and the admin's decision explorer (``decisions_lookup``) all come through here.
 """
 
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from personalization.engine import Context
@@ -173,3 +176,73 @@ def decision_records_explain(records: Iterable[Mapping[str, Any]]) -> dict[str, 
         explanation = decision_record_explain(record, segment_names=segment_names, experiment_names=experiment_names)
         out[key] = explanation.to_dict()
     return out
+
+
+@dataclass(frozen=True)
+class ExplainedDecision:
+    """One logged decision with its explanation, as the admin's decision explorer lists it."""
+
+    id: str
+    created_at: datetime
+    visitor_id: str
+    slot_key: str
+    variant_key: str
+    is_bot: bool
+    explanation: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class DecisionLookup:
+    """What an id names: one decision ("decision"), a visitor's latest decisions ("visitor"), or nothing ("")."""
+
+    kind: str
+    decisions: tuple[ExplainedDecision, ...] = ()
+    more: bool = False  # the visitor has older decisions than those listed
+
+
+def decisions_lookup(value: uuid.UUID, *, limit: int = 50) -> DecisionLookup:
+    """The decision with this id, else the visitor's ``limit`` latest decisions, each explained."""
+    from tracking.models import DecisionLog
+
+    fields = (
+        "id",
+        "created_at",
+        "visitor_id",
+        "slot_key",
+        "variant_key",
+        "policy",
+        "policy_version",
+        "reason",
+        "propensity",
+        "context",
+        "is_bot",
+    )
+    rows = list(DecisionLog.objects.filter(id=value).values(*fields))
+    kind = "decision"
+    more = False
+    if not rows:
+        kind = "visitor"
+        rows = list(DecisionLog.objects.filter(visitor_id=value).order_by("-created_at").values(*fields)[: limit + 1])
+        more = len(rows) > limit
+        rows = rows[:limit]
+    if not rows:
+        return DecisionLookup(kind="")
+    for row in rows:
+        row["id"] = row["id"].hex
+    explanations = decision_records_explain(rows)
+    return DecisionLookup(
+        kind=kind,
+        decisions=tuple(
+            ExplainedDecision(
+                id=row["id"],
+                created_at=row["created_at"],
+                visitor_id=row["visitor_id"].hex if row["visitor_id"] else "",
+                slot_key=row["slot_key"],
+                variant_key=row["variant_key"],
+                is_bot=row["is_bot"],
+                explanation=explanations[row["id"]],
+            )
+            for row in rows
+        ),
+        more=more,
+    )
