@@ -15,11 +15,17 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
-from content.models import Slot
+from content.models import Slot, Variant
 from personalization.admin.results import can_view_results
 from personalization.serving.explain import DecisionLookup, decisions_lookup
 
 LIMIT = 50
+
+
+def _share_words(share: float) -> str:
+    """The chosen variant's share as an editor reads it: "93 %", "100 %", "0.5 %"."""
+    percent = share * 100
+    return f"{percent:.0f} %" if percent >= 1 or percent == 0 else f"{percent:.1f} %"
 
 
 def can_explore_decisions(user) -> bool:
@@ -55,7 +61,22 @@ def decision_explorer_view(request: HttpRequest) -> HttpResponse:
         if not lookup.kind:
             form.add_error("q", "No decision and no visitor has this id (decisions are kept for the retention period).")
     slots = Slot.objects.in_bulk({d.slot_key for d in lookup.decisions}, field_name="key")
-    rows = [{"decision": d, "why": d.explanation, "slot": slots.get(d.slot_key)} for d in lookup.decisions]
+    names = {
+        (slot_key, key): name
+        for slot_key, key, name in Variant.objects.filter(slot__key__in=list(slots)).values_list(
+            "slot__key", "key", "name"
+        )
+    }
+    rows = [
+        {
+            "decision": d,
+            "why": d.explanation,
+            "slot": slots.get(d.slot_key),
+            "variant_name": names.get((d.slot_key, d.variant_key), ""),
+            "share": _share_words(d.explanation["share"]),
+        }
+        for d in lookup.decisions
+    ]
     return TemplateResponse(
         request,
         "personalization/admin/decision_explorer.html",
