@@ -9,6 +9,7 @@ results, this needs permission to view (or change) slots: it shows what visitors
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django import forms
 from django.core.exceptions import PermissionDenied
@@ -28,7 +29,7 @@ def _share_words(share: float) -> str:
     return f"{percent:.0f} %" if percent >= 1 or percent == 0 else f"{percent:.1f} %"
 
 
-def can_explore_decisions(user) -> bool:
+def can_explore_decisions(user: Any) -> bool:
     return can_view_results(user)
 
 

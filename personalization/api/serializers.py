@@ -117,7 +117,7 @@ class StrictBooleanField(serializers.BooleanField):
     def to_internal_value(self, data: Any) -> bool:
         if not isinstance(data, bool):
             self.fail("invalid")
-        return data
+        return data is True
 
 
 class DecisionsInputSerializer(serializers.Serializer):

@@ -77,9 +77,9 @@ def _model(slot_key: str, version: str) -> Any:
     from personalization.serving.catalog import catalog_get
 
     compiled = catalog_get().slots.get(slot_key)
-    policy = compiled.policy if compiled is not None else None
-    if policy is not None and getattr(policy, "model_version", "") == version and getattr(policy, "model", None):
-        return policy.model
+    serving = getattr(compiled.policy, "model", None) if compiled is not None else None
+    if serving is not None and compiled is not None and compiled.policy.model_version == version:
+        return serving  # the model serving now: already loaded, no query
     if not version.isdigit():
         return None
     from personalization.models import ModelVersion
