@@ -18,15 +18,10 @@ from django.template.response import TemplateResponse
 
 from content.models import Slot, Variant
 from personalization.admin.results import can_view_results
+from personalization.engine.explain import percent_words
 from personalization.serving.explain import DecisionLookup, decisions_lookup
 
 LIMIT = 50
-
-
-def _share_words(share: float) -> str:
-    """The chosen variant's share as an editor reads it: "93 %", "100 %", "0.5 %"."""
-    percent = share * 100
-    return f"{percent:.0f} %" if percent >= 1 or percent == 0 else f"{percent:.1f} %"
 
 
 def can_explore_decisions(user: Any) -> bool:
@@ -74,7 +69,7 @@ def decision_explorer_view(request: HttpRequest) -> HttpResponse:
             "why": d.explanation,
             "slot": slots.get(d.slot_key),
             "variant_name": names.get((d.slot_key, d.variant_key), ""),
-            "share": _share_words(d.explanation["share"]),
+            "share": percent_words(d.explanation["share"]),
         }
         for d in lookup.decisions
     ]

@@ -220,8 +220,10 @@ class Explanation:
         }
 
 
-def _percent(share: float) -> str:
-    return f"{share:.0%}" if share >= 0.01 or share == 0 else f"{share:.1%}"
+def percent_words(share: float) -> str:
+    """A share as the admin writes percentages: "93 %", "0.5 %" (a space before the sign, as in "+85 %")."""
+    percent = share * 100
+    return f"{percent:.0f} %" if percent >= 1 or percent == 0 else f"{percent:.1f} %"
 
 
 def _quoted(name: str, key: str) -> str:
@@ -258,7 +260,7 @@ def decision_explain(
         name = (experiment_names or {}).get(experiment, "")
         summary = (
             f"The visitor takes part in the experiment {_quoted(name, experiment)} and was assigned to this "
-            f"variant's arm, which gets {_percent(share)} of the experiment's visitors (sticky per visitor)."
+            f"variant's arm, which gets {percent_words(share)} of the experiment's visitors (sticky per visitor)."
         )
     elif policy == "capped":
         summary = (
@@ -288,14 +290,14 @@ def decision_explain(
             summary = "The visitor matched none of the slot's rules, so the default variant was shown."
     elif policy == "split":
         summary = (
-            f"Traffic split: this variant gets {_percent(share)} of visitors, and this visitor's sticky "
+            f"Traffic split: this variant gets {percent_words(share)} of visitors, and this visitor's sticky "
             "bucket falls in its share."
         )
     elif policy == "bandit":
         segment = reason.removeprefix("bandit:") if reason.startswith("bandit:") else ""
         who = f"visitors in the segment {_quoted(segment_names.get(segment, ''), segment)}" if segment else "visitors"
         summary = (
-            f"The bandit, learning from every click, currently gives this variant {_percent(share)} of {who}; "
+            f"The bandit, learning from every click, currently gives this variant {percent_words(share)} of {who}; "
             "this visitor's draw fell in that share."
         )
     elif policy == "model":
@@ -320,15 +322,15 @@ def decision_explain(
 
 def _model_summary(reason: str, share: float, reading: ModelReading | None, chosen: str) -> str:
     if reason == "uniform":
-        return f"No trained model serves this slot yet: every variant gets an equal share ({_percent(share)})."
+        return f"No trained model serves this slot yet: every variant gets an equal share ({percent_words(share)})."
     score = reading.scores.get(chosen) if reading is not None else None
-    expected = f" (predicted reward {score:.1%})" if score is not None else ""
+    expected = f" (predicted reward {score * 100:.1f} %)" if score is not None else ""
     if reason == "explore":
         return (
             f"Exploration: the model rates another variant higher for this visitor, but shows this one to "
-            f"{_percent(share)} of such visitors to keep learning{expected}."
+            f"{percent_words(share)} of such visitors to keep learning{expected}."
         )
     return (
         f"The model expects this variant to do best for this visitor{expected}; it shows it to "
-        f"{_percent(share)} of such visitors and explores the rest."
+        f"{percent_words(share)} of such visitors and explores the rest."
     )

@@ -58,7 +58,7 @@ def test_a_split_decision_states_the_share(client):
     explanation = documented(body["decisions"][0]["explanation"])
     assert explanation["policy"] == "split"
     assert explanation["share"] in (0.75, 0.25)
-    assert f"{explanation['share']:.0%} of visitors" in explanation["summary"]
+    assert f"{explanation['share'] * 100:.0f} % of visitors" in explanation["summary"]
 
 
 def test_a_model_decision_lists_the_features_that_pushed_it(client):

@@ -114,11 +114,11 @@ def test_labels_and_values_are_editor_words():
         ("rules", "1", "default", 1.0, "matched none of the slot's rules"),
         ("fixed", "1", "default", 1.0, "fixed strategy"),
         ("fixed", "1", "first-live", 1.0, "default variant is paused"),
-        ("split", "1", "split", 0.25, "this variant gets 25% of visitors"),
+        ("split", "1", "split", 0.25, "this variant gets 25 % of visitors"),
         ("experiment", "spring", "experiment:spring", 0.5, "experiment “Spring test”"),
         ("holdout", "1", "holdout", 1.0, "holdout"),
-        ("bandit", "v7", "bandit:mobile", 0.62, "62% of visitors in the segment “Mobile visitors”"),
-        ("bandit", "v7", "bandit", 0.3, "30% of visitors"),
+        ("bandit", "v7", "bandit:mobile", 0.62, "62 % of visitors in the segment “Mobile visitors”"),
+        ("bandit", "v7", "bandit", 0.3, "30 % of visitors"),
         ("capped", "1", "capped", 1.0, "frequency caps"),
         ("no-consent", "1", "default", 1.0, "not consented"),
         ("trigger-default", "1", "default", 1.0, "trigger"),
@@ -160,7 +160,7 @@ def test_a_model_choice_names_its_score_and_features(model):
     out = explanation.to_dict()
 
     assert "expects this variant to do best" in out["summary"]
-    assert f"{reading.scores['B']:.1%}" in out["summary"]
+    assert f"{reading.scores['B'] * 100:.1f} %" in out["summary"]
     assert out["score"] == pytest.approx(reading.scores["B"], abs=1e-6)
     assert out["relative_to"] == 4
     assert [f["feature"] for f in out["features"]] == [e.feature for e in reading.effects]
