@@ -33,3 +33,8 @@ class PersonalizationConfig(AppConfig):
         record_hooks.decision_handler_register(bandit_trials_record)
         record_hooks.event_handler_register(bandit_rewards_record)
         record_hooks.event_handler_register(bandits_fold_when_eager)
+        # A visitor's export says why each decision showed what it did ("Why am I seeing this").
+        from personalization.serving.explain import decision_records_explain
+        from tracking import export_hooks
+
+        export_hooks.decision_explainer_register(decision_records_explain)

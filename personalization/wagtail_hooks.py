@@ -84,6 +84,26 @@ def register_clusters_menu_item():
     )
 
 
+class DecisionsMenuItem(MenuItem):
+    def is_shown(self, request):
+        from personalization.admin.decisions import can_explore_decisions
+
+        return can_explore_decisions(request.user)
+
+
+@hooks.register("register_admin_urls")
+def register_decision_urls():
+    from personalization.admin.decisions import decision_explorer_view
+
+    return [path("tailor/decisions/", decision_explorer_view, name="tailor_decision_explorer")]
+
+
+@hooks.register("register_admin_menu_item")
+def register_decisions_menu_item():
+    # "Why did they see this?": beside the other Tailor screens (Slots 200 ... Goals 210).
+    return DecisionsMenuItem("Decisions", reverse("tailor_decision_explorer"), icon_name="help", order=204)
+
+
 @hooks.register("register_log_actions")
 def register_cluster_log_actions(actions):
     actions.register_action(

@@ -13,6 +13,7 @@ from django.db.models import Max, Min
 from tracking.feature_store import visitor_features_get
 
 from .conf import setting
+from .export_hooks import decisions_explain
 from .models import Consent, DeadLetter, DecisionLog, Event, Visitor
 from .rewards import Reward, rewards_compute
 
@@ -68,8 +69,12 @@ def visitor_export(visitor_id: str) -> dict[str, Any]:
     decisions = (
         DecisionLog.objects.filter(visitor_id=vid)
         .order_by("created_at")
-        .values("id", "created_at", "slot_key", "variant_key", "policy", "propensity", "context")
+        .values(
+            "id", "created_at", "slot_key", "variant_key", "policy", "policy_version", "reason", "propensity", "context"
+        )
     )
+    decision_rows = [{**d, "id": d["id"].hex} for d in decisions]
+    explanations = decisions_explain(decision_rows)
     dead_letters = (
         DeadLetter.objects.filter(visitor_id=vid).order_by("id").values("kind", "created_at", "reason", "payload")
     )
@@ -80,6 +85,7 @@ def visitor_export(visitor_id: str) -> dict[str, Any]:
         # Records the database refused, as they arrived (see "Reliability" in the README).
         "dead_letters": [{**d, "payload": json.loads(d["payload"])} for d in dead_letters],
         "events": [{**e, "decision_id": e["decision_id"].hex if e["decision_id"] else None} for e in events],
-        "decisions": [{**d, "id": d["id"].hex} for d in decisions],
+        # Each with why it was made ("Why am I seeing this"), from the explainer personalization registers.
+        "decisions": [{**d, "explanation": explanations.get(d["id"])} for d in decision_rows],
         "features": visitor_features_get(str(vid), time.time()),
     }

@@ -109,11 +109,27 @@ class VisitorIdField(serializers.CharField):
         return parsed
 
 
+class StrictBooleanField(serializers.BooleanField):
+    """true or false as JSON says them: DRF's BooleanField would also take "yes", "on" or 1."""
+
+    default_error_messages = {"invalid": "Must be true or false."}
+
+    def to_internal_value(self, data: Any) -> bool:
+        if not isinstance(data, bool):
+            self.fail("invalid")
+        return data is True
+
+
 class DecisionsInputSerializer(serializers.Serializer):
     slots = serializers.ListField(child=serializers.SlugField(max_length=64), allow_empty=False)
     context = ContextInputSerializer(required=False)
     visitor_id = VisitorIdField(
         required=False, help_text="Defaults to the tailor_vid cookie or X-Tailor-Visitor header."
+    )
+    explain = StrictBooleanField(
+        required=False,
+        default=False,
+        help_text="true: each decision also says why it was made (its explanation).",
     )
 
     def to_internal_value(self, data: Any) -> Any:
@@ -136,6 +152,37 @@ class VariantOutputSerializer(serializers.Serializer):
     params = serializers.DictField()
 
 
+class FeatureEffectSerializer(serializers.Serializer):
+    feature = serializers.CharField(help_text='The model\'s column: "device", "f_avg_dwell_s", "v_has_badge".')
+    label = serializers.CharField(help_text='In editor words: "Device".')
+    value = serializers.CharField(help_text='The visitor\'s or the variant\'s value: "mobile"; "unknown" if missing.')
+    contribution = serializers.FloatField(
+        help_text="Its push on the chosen variant's score in log-odds (LightGBM's pred_contrib), relative to the "
+        "mean over the candidates: positive pushed it up, negative held it back."
+    )
+    direction = serializers.ChoiceField(choices=["up", "down"])
+    words = serializers.CharField(help_text='e.g. "Device: mobile (pushed this variant up)".')
+
+
+class ExplanationSerializer(serializers.Serializer):
+    policy = serializers.CharField(
+        help_text="What chose: fixed, rules, split, bandit, model, experiment, holdout, capped, no-consent, ..."
+    )
+    policy_version = serializers.CharField(help_text="The model version, bandit allocation or experiment key.")
+    reason = serializers.CharField(allow_blank=True, help_text='As logged: "segment:mobile", "explore", "split".')
+    share = serializers.FloatField(help_text="The chosen variant's probability under what chose it (propensity).")
+    summary = serializers.CharField(help_text="Why, in one or two sentences.")
+    segment = serializers.CharField(allow_null=True, help_text="The segment of the rule or allocation that applied.")
+    segment_name = serializers.CharField(allow_null=True)
+    experiment = serializers.CharField(allow_null=True, help_text="The experiment's key, for an experiment's arm.")
+    score = serializers.FloatField(allow_null=True, help_text="A model's predicted reward for the chosen variant.")
+    features = FeatureEffectSerializer(many=True, help_text="A model's top features, the largest push first.")
+    relative_to = serializers.IntegerField(
+        help_text="How many candidates the contributions are relative to (0: no model; 1: absolute)."
+    )
+    note = serializers.CharField(allow_null=True, help_text="What could not be recomputed, if anything.")
+
+
 class DecisionOutputSerializer(serializers.Serializer):
     slot = serializers.CharField()
     decision_id = serializers.CharField()
@@ -143,6 +190,7 @@ class DecisionOutputSerializer(serializers.Serializer):
     propensity = serializers.FloatField()
     policy = serializers.CharField()
     html = serializers.CharField()
+    explanation = ExplanationSerializer(required=False, help_text='Only with "explain": true.')
 
 
 class DecisionsOutputSerializer(serializers.Serializer):

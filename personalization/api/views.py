@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 from personalization.results.experiments import ExperimentNotFoundError, slot_experiment_results
 from personalization.results.selectors import SlotNotFoundError, slot_results_recent
 from personalization.serving.decide import decide, slot_keys_live
+from personalization.serving.explain import RecordingSink, decision_records_explain
 from personalization.serving.render import decision_represent
 from tracking.api.parsers import JSONOnlyApi
 from tracking.api.security import SameSiteOnly, SessionUser
@@ -54,7 +55,12 @@ class DecisionsCreateApi(JSONOnlyApi, ThrottlesCountedTogether, APIView):
                 "Hero for a newsletter reader on mobile",
                 value={"slots": ["home-hero"], "context": {"device": "mobile", "utm_source": "newsletter"}},
                 request_only=True,
-            )
+            ),
+            OpenApiExample(
+                "Why am I seeing this: the same, explained",
+                value={"slots": ["home-hero"], "explain": True},
+                request_only=True,
+            ),
         ],
     )
     def post(self, request: Request) -> Response:
@@ -67,10 +73,17 @@ class DecisionsCreateApi(JSONOnlyApi, ThrottlesCountedTogether, APIView):
         tailor = request_visitor_ensure(django_request)
         visitor = tailor.visitor
         context = {**tailor.context, **data.get("context", {})}
+        # Explaining reads what decide() recorded (the context with the visitor's features), as the log will hold it.
+        recording = RecordingSink(tailor.decisions) if data["explain"] else None
+        sink = recording or tailor.decisions
         decisions = [
-            decision_represent(decide(key, visitor, context, sink=tailor.decisions), visitor, context, html=True)
+            decision_represent(decide(key, visitor, context, sink=sink), visitor, context, html=True)
             for key in data["slots"]
         ]
+        if recording is not None:
+            explanations = decision_records_explain(recording.records)
+            for decision in decisions:
+                decision["explanation"] = explanations[decision["decision_id"]]
         return Response({"visitor_id": visitor.id, "decisions": decisions}, status=status.HTTP_200_OK)
 
 

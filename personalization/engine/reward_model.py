@@ -112,6 +112,18 @@ class RewardModel:
             return np.asarray(self._booster.predict(data, num_threads=1), dtype=np.float64)
         return np.asarray(self._booster.predict(data), dtype=np.float64)
 
+    def contributions(self, rows: Sequence[Mapping[str, Any]]) -> FloatArray:
+        """Each feature's contribution to each row's raw score (log-odds), LightGBM's ``pred_contrib``.
+
+        Shape (rows, columns + 1), columns in ``self.schema.columns`` order; the last column is the
+        model's expected raw score. A row's contributions add up to its raw score exactly (TreeSHAP),
+        so ``predict`` is the logistic of their sum: what ``engine.explain`` reads a choice from.
+        """
+        data = matrix(rows, self.schema)
+        if data.shape[0] == 0:
+            return np.empty((0, len(self.schema.columns) + 1), dtype=np.float64)
+        return np.asarray(self._booster.predict(data, pred_contrib=True, num_threads=1), dtype=np.float64)
+
     def score(self, contexts: Sequence[Context], variants: Sequence[VariantFeatures]) -> FloatArray:
         """Probability of reward for every variant for every visitor: shape (len(contexts), len(variants)).
 
