@@ -239,15 +239,6 @@ def slot_guardrails_check(slot: Slot, *, now: datetime, report: GuardrailReport)
             return  # the slot changed: its other variants are checked on the next run, against the new revision
 
 
-def _metric_title(name: str) -> str:
-    if name == RENDER_ERRORS:
-        return "Render errors"
-    try:
-        return metric_title(name, metric_get(name))
-    except ValueError:  # a goal deleted since: its key is all there is to show
-        return name
-
-
 def _evidence(
     slot: Slot, variant: str, control: str, metric: str, group: str, test: HarmTest, window: tuple[date, date]
 ) -> dict[str, Any]:
@@ -259,7 +250,7 @@ def _evidence(
         "control": control,
         "control_name": names.get(control, control),
         "metric": metric,
-        "metric_name": _metric_title(metric),
+        "metric_name": "Render errors" if metric == RENDER_ERRORS else metric_title(metric),
         "group": group,
         "window": {"start": window[0].isoformat(), "end": window[1].isoformat()},
         "min_drop": slot.guardrail_min_drop,
