@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django import forms
 from django.core.exceptions import ValidationError
 from wagtail import hooks
 from wagtail.admin.forms import WagtailAdminModelForm
@@ -29,11 +30,36 @@ GUARDRAIL_METRICS_HOOK = "tailor_guardrail_metrics"
 
 
 class SlotForm(WagtailAdminModelForm):
+    bandit_context = forms.MultipleChoiceField(
+        label="Learn per combination of",
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=(
+            "Bandit: learn apart for every combination of these (at most 3), e.g. device and campaign source"
+            " when the favourite depends on both. Rule segments still come first."
+        ),
+    )
+
     def __init__(self, *args, **kwargs):
+        from .models import BANDIT_CONTEXT_CHOICES  # the models import this form
+
         super().__init__(*args, **kwargs)
+        if "bandit_context" in self.fields:
+            self.fields["bandit_context"].choices = BANDIT_CONTEXT_CHOICES
         for name in DEFAULTED_FIELDS:
             if name in self.fields:
                 self.fields[name].required = False
+
+    def clean_bandit_context(self):
+        from .models import BANDIT_CONTEXT_MAX
+
+        chosen = self.cleaned_data.get("bandit_context") or []
+        if len(chosen) > BANDIT_CONTEXT_MAX:
+            raise ValidationError(
+                f"Choose at most {BANDIT_CONTEXT_MAX}: every combination is learned apart, so each one more"
+                " multiplies the visitors the bandit needs."
+            )
+        return list(chosen)
 
     def clean(self):
         cleaned = super().clean()

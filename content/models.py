@@ -41,6 +41,20 @@ REWARD_CHOICES = [
     ("weighted", "Weighted: clicks and conversions, by the weights below"),
     ("value", "Conversion value (bandit strategy: a Gaussian model of value per visitor)"),
 ]
+# Context fields a bandit can learn per combination of; personalization.engine.bandits.CELL_FIELDS reads them.
+BANDIT_CONTEXT_CHOICES = [
+    ("device", "Device"),
+    ("browser", "Browser"),
+    ("os", "Operating system"),
+    ("country", "Country"),
+    ("referrer_host", "Referring site"),
+    ("utm_source", "Campaign source (utm_source)"),
+    ("utm_medium", "Campaign medium (utm_medium)"),
+    ("utm_campaign", "Campaign name (utm_campaign)"),
+    ("is_returning", "New or returning"),
+    ("is_authenticated", "Signed in or not"),
+]
+BANDIT_CONTEXT_MAX = 3
 GUARDRAIL_ACTION_CHOICES = [
     ("act", "Act: pause a variant that significantly hurts, or roll back the revision that began the harm"),
     ("report", "Report only (dry run): tell editors, change nothing"),
@@ -138,6 +152,15 @@ class Slot(DraftStateMixin, LockableMixin, RevisionMixin, index.Indexed, Cluster
         default=False,
         help_text="Bandit: spend more traffic telling the two best variants apart (top-two Thompson sampling).",
     )
+    bandit_context = models.JSONField(
+        "learn per combination of",
+        default=list,
+        blank=True,
+        help_text=(
+            "Bandit: learn apart for every combination of these (at most 3), e.g. device and campaign source"
+            " when the favourite depends on both. Rule segments still come first."
+        ),
+    )
     guardrail_action = models.CharField("guardrails", max_length=8, choices=GUARDRAIL_ACTION_CHOICES, default="act")
     guardrail_metrics = models.JSONField(
         default=guardrail_metrics_default,
@@ -200,6 +223,7 @@ class Slot(DraftStateMixin, LockableMixin, RevisionMixin, index.Indexed, Cluster
                 FieldRowPanel(
                     [FieldPanel("bandit_floor"), FieldPanel("bandit_discount"), FieldPanel("bandit_top_two")]
                 ),
+                FieldPanel("bandit_context"),
             ],
             heading="Learning while serving: model retraining and bandit",
             classname="collapsed",

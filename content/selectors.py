@@ -45,6 +45,7 @@ class SlotDefinition:
     bandit_floor: float = 0.01
     bandit_discount: float = 1.0  # per hour; 1: old evidence never fades
     bandit_top_two: bool = False
+    bandit_context: tuple[str, ...] = ()  # context fields learned per combination (bandit context cells)
     guardrail_action: str = "act"  # "act", "report" (dry run) or "off"
     guardrail_metrics: tuple[str, ...] = ("click_rate",)
     guardrail_alpha: float = 0.05
@@ -103,6 +104,7 @@ def slot_definition_from_object(slot: Slot, revision_id: int | None) -> SlotDefi
         bandit_floor=slot.bandit_floor,
         bandit_discount=slot.bandit_discount,
         bandit_top_two=slot.bandit_top_two,
+        bandit_context=tuple(slot.bandit_context or ()),
         guardrail_action=slot.guardrail_action,
         guardrail_metrics=tuple(slot.guardrail_metrics or ()),
         guardrail_alpha=slot.guardrail_alpha,

@@ -296,7 +296,8 @@ def clusters_agreement(types: dict[str, str]) -> dict[str, Any]:
 # Continuous learning (simulate_traffic --continuous): one run, no phases, the hero's model retraining between
 # batches as beat would live, beside baselines on slots cloned from the hero, all shown the same visitors.
 
-ARMS = ("continuous", "explore-first", "thompson")  # uniform random is computed, not served
+ARMS = ("continuous", "explore-first", "thompson", "contextual-thompson")  # uniform random is computed, not served
+BANDIT_ARMS = {"thompson": [], "contextual-thompson": ["device", "utm_source"]}  # arm -> its bandit_context
 ARM_SLOT = SLOT_KEY + "-sim-{arm}"  # the baselines' slots: live, placed on no page
 
 
@@ -349,7 +350,8 @@ def _arm_slot_ensure(arm: str) -> str:
         slot = Slot(key=key, live=False)
     slot.name = f"{hero.name} (simulation: {arm})"
     slot.description = "A baseline of simulate_traffic --continuous, shown the same visitors as the hero; on no page."
-    slot.strategy = "bandit" if arm == "thompson" else "model"
+    slot.strategy = "bandit" if arm in BANDIT_ARMS else "model"
+    slot.bandit_context = BANDIT_ARMS.get(arm, [])
     slot.default_variant = hero.default_variant
     for name in ("exploration", "exploration_rate", "temperature", "reward", "igw_gamma"):
         setattr(slot, name, getattr(hero, name))
@@ -404,7 +406,8 @@ def continuous_run(
     The hero learns continuously (``models_retrain_due`` after each batch, its own ``retrain_every``, the
     minimum interval given: simulated time runs far faster than real). Baselines, each on its own slot shown
     the same visitor: ``explore-first`` (uniform for the first ``explore_first`` visitors, one training, then
-    its model), ``thompson`` (the ``bandit`` strategy, when this installation has it) and uniform random
+    its model), ``thompson`` (the ``bandit`` strategy, when this installation has it), ``contextual-thompson``
+    (the bandit learning per device and traffic source, ``bandit_context``) and uniform random
     (computed). Every arm's reward is the expected click probability of what it showed, exploration
     included, summed against the oracle's over the same visitors.
     """
@@ -422,7 +425,7 @@ def continuous_run(
     for arm in arms:
         if arm == "continuous":
             continue
-        if arm == "thompson" and "bandit" not in POLICY_FACTORIES:
+        if arm in BANDIT_ARMS and "bandit" not in POLICY_FACTORIES:
             reports[arm] = ArmReport(arm, ARM_SLOT.format(arm=arm), note="no bandit strategy in this installation")
             continue
         key = _arm_slot_ensure(arm)
@@ -481,7 +484,7 @@ def continuous_run(
                 reports["explore-first"].promotions += report.promoted
             except TrainingError as exc:
                 reports["explore-first"].note = f"not trained: {exc}"
-        if "thompson" in slots:
+        if any(arm in slots for arm in BANDIT_ARMS):
             # Beat folds the bandits' counts into their posteriors every minute; here, between batches.
             from personalization.learning.bandits import bandits_fold
 

@@ -57,6 +57,9 @@ DEFAULTS: dict[str, Any] = {
     # this often (seconds; 0: never, only the task or the command).
     "BANDIT_FOLD_EAGER_SECONDS": 60.0,
     "BANDIT_REBUILD_BATCH": 2000,  # decisions per read when a bandit's posteriors are rebuilt from the log
+    # A bandit learning per context cell publishes an allocation for at most this many cells per slot (the
+    # busiest); the others are served the slot's pooled allocation.
+    "BANDIT_MAX_CELLS": 200,
 }
 
 

@@ -168,9 +168,9 @@ def register_slot_guardrail_notices(slot, user):
 
 @hooks.register("tailor_guardrail_metrics")
 def register_guardrail_metrics():
-    from personalization.results.selectors import METRICS
+    from personalization.results.selectors import metric_names
 
-    return list(METRICS)
+    return [name for name, _ in metric_names()]
 
 
 @hooks.register("register_admin_urls")

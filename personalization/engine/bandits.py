@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import math
 import random
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -325,6 +326,53 @@ def stats_discount(arms: Iterable[ArmStats], factor_per_hour: float, hours: floa
 
 # Serving
 
+# Context attributes a bandit can learn per combination of ("context cells"), and how each is read.
+CELL_FIELDS: Mapping[str, Callable[[Context], object]] = MappingProxyType(
+    {
+        "device": lambda c: c.device,
+        "browser": lambda c: c.browser,
+        "os": lambda c: c.os,
+        "country": lambda c: c.country,
+        "referrer_host": lambda c: c.referrer_host,
+        "utm_source": lambda c: c.utm.get("source"),
+        "utm_medium": lambda c: c.utm.get("medium"),
+        "utm_campaign": lambda c: c.utm.get("campaign"),
+        "is_returning": lambda c: "returning" if c.is_returning else "new",
+        "is_authenticated": lambda c: "signed-in" if c.is_authenticated else "anonymous",
+    }
+)
+CELL_FIELDS_MAX = 3
+CELL_PREFIX = "@"  # a cell's key starts with it; a segment's key is a slug and never does
+_CELL_VALUE_LENGTH = 18  # 3 values and their separators fit the 64 characters a segment key is stored in
+_CELL_UNSAFE = re.compile(r"[^a-z0-9-]+")
+
+
+def cell_key(context: Context, fields: Sequence[str]) -> str:
+    """The visitor's context cell over ``fields``: "@mobile.search" for ("device", "utm_source").
+
+    Values are lower-cased and reduced to ``[a-z0-9-]`` and 18 characters, so a key is bounded, safe in a
+    cache key and a log, and a visitor's free text (a campaign name) cannot make it long; an absent
+    value is "none".
+    """
+    values = []
+    for name in fields:
+        raw = CELL_FIELDS[name](context)
+        value = _CELL_UNSAFE.sub("-", str(raw).lower()).strip("-")[:_CELL_VALUE_LENGTH] if raw else ""
+        values.append(value or "none")
+    return CELL_PREFIX + ".".join(values)
+
+
+def cell_fields_check(fields: Sequence[str]) -> tuple[str, ...]:
+    """``fields`` as a tuple, or ``ValueError`` naming what is wrong with them."""
+    unknown = [name for name in fields if name not in CELL_FIELDS]
+    if unknown:
+        raise ValueError(f"unknown context field {unknown[0]!r}; known: {', '.join(CELL_FIELDS)}")
+    if len(set(fields)) != len(fields):
+        raise ValueError("a context field is named twice")
+    if len(fields) > CELL_FIELDS_MAX:
+        raise ValueError(f"at most {CELL_FIELDS_MAX} context fields (every combination is learned apart)")
+    return tuple(fields)
+
 
 def _no_allocations(segment: str) -> Allocation | None:
     return None
@@ -340,6 +388,12 @@ class BanditPolicy:
     the others' propensities stay exact. A live variant the allocation does not know yet counts
     as the allocation's mean share (1/K) until the next recompute. Without an allocation, every
     candidate gets the same share. Candidate weights are ignored: the posterior decides.
+
+    With ``cells`` (context fields such as ("device", "utm_source")), a visitor no rule segment
+    matches is learned for in their context cell: a contextual bandit over every combination of
+    those fields, which finds a favourite that depends on two attributes jointly (neither alone
+    predicting it) without an editor writing a segment per combination. A cell the fold has not
+    published an allocation for yet is served the whole slot's, pooled over every cell.
     """
 
     name: ClassVar[str] = "bandit"
@@ -348,13 +402,24 @@ class BanditPolicy:
     salt: str
     rules: tuple[tuple[SegmentSpec, str], ...] = ()
     allocations: Callable[[str], Allocation | None] = field(default=_no_allocations)
+    cells: tuple[str, ...] = ()  # context fields learned per combination (``cell_key``) outside rule segments
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "cells", cell_fields_check(self.cells))
 
     def segment_of(self, context: Context) -> str:
-        """The first of the slot's rule segments the visitor is in, else "" (the whole slot)."""
+        """The first of the slot's rule segments the visitor is in, else their context cell, else "" (the whole slot)."""
         for spec, _ in self.rules:
             if spec.matches(context):
                 return spec.key
-        return ""
+        return cell_key(context, self.cells) if self.cells else ""
+
+    def _allocation(self, segment: str) -> Allocation | None:
+        """The segment's allocation; a cell without one yet (new, or rare) is served the whole slot's pooled one."""
+        allocation = self.allocations(segment)
+        if allocation is None and segment.startswith(CELL_PREFIX):
+            allocation = self.allocations("")
+        return allocation
 
     def _distribution(self, candidates: Sequence[Candidate], context: Context) -> tuple[dict[str, float], str, str]:
         if not candidates:
@@ -362,7 +427,7 @@ class BanditPolicy:
         # Sorted, so a visitor keeps their arm however the catalog happens to order the variants.
         keys = sorted({candidate.key for candidate in candidates})
         segment = self.segment_of(context)
-        allocation = self.allocations(segment)
+        allocation = self._allocation(segment)
         if allocation is None or not allocation.probabilities:
             return {key: 1.0 / len(keys) for key in keys}, segment, ""
         known = allocation.probabilities
@@ -384,7 +449,7 @@ class BanditPolicy:
         the decision is still counted for the right segment and tied to the allocation it was drawn from.
         """
         segment = self.segment_of(context)
-        allocation = self.allocations(segment)
+        allocation = self._allocation(segment)
         version = allocation.version if allocation is not None and allocation.probabilities else ""
         return (f"bandit:{segment}" if segment else "bandit"), version
 
@@ -412,9 +477,12 @@ def _bandit_policy_factory(
     slot_key: str,
     rules: Iterable[tuple[SegmentSpec, str]] = (),
     allocations: Callable[[str], Allocation | None] | None = None,
+    cells: Sequence[str] = (),
     **_: Any,
 ) -> BanditPolicy:
-    return BanditPolicy(salt=slot_key, rules=tuple(rules), allocations=allocations or _no_allocations)
+    return BanditPolicy(
+        salt=slot_key, rules=tuple(rules), allocations=allocations or _no_allocations, cells=tuple(cells)
+    )
 
 
 POLICY_FACTORIES["bandit"] = _bandit_policy_factory

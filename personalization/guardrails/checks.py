@@ -1,8 +1,8 @@
 """The guardrail job: every live variant of every guarded slot against its control, from the rollups.
 
 For each live slot whose ``guardrail_action`` is not "off", each live variant other than control
-is compared with control on each of the slot's ``guardrail_metrics`` (``VariantDay`` sums,
-never raw events) and on render errors (``serving.render_counts``), with the one-sided
+is compared with control on each of the slot's ``guardrail_metrics`` (``VariantDay`` sums, and a
+goal's ``GoalDay`` sums for ``goal:<key>`` / ``goal_value:<key>``; never raw events) and on render errors (``serving.render_counts``), with the one-sided
 always-valid test of ``engine.statistics.guardrails``. The slot's ``guardrail_alpha`` is the
 chance of acting on a variant that does no harm, split over that variant's tests.
 
@@ -42,8 +42,7 @@ from ..conf import setting
 from ..engine.statistics import VariantSums
 from ..engine.statistics.guardrails import RENDER_TUNING, HarmTest, alpha_split, harm_test
 from ..models import Experiment
-from ..results.dashboard import METRIC_NAMES
-from ..results.selectors import METRICS, _variant_sums
+from ..results.selectors import Metric, _variant_sums, metric_get, metric_title
 from ..serving.render_counts import render_counts_get
 
 logger = logging.getLogger(__name__)
@@ -143,6 +142,17 @@ def _comparisons(slot: Slot, variant: str, control: str, start: date, end: date)
     return pairs
 
 
+def _metrics(slot: Slot) -> list[tuple[str, Metric]]:
+    """The slot's guardrail metrics that still exist: a goal deleted since the slot was saved is skipped, said once."""
+    out = []
+    for name in slot.guardrail_metrics or ():
+        try:
+            out.append((name, metric_get(name)))
+        except ValueError as exc:
+            logger.warning("Slot %r: guardrail metric skipped: %s", slot.key, exc)
+    return out
+
+
 def guardrails_check(*, now: datetime | None = None) -> GuardrailReport:
     """Run the guardrails of every live slot that has them on; act or report as each slot says."""
     now = now or timezone.now()
@@ -168,7 +178,7 @@ def slot_guardrails_check(slot: Slot, *, now: datetime, report: GuardrailReport)
     earliest = today - timedelta(days=int(setting("GUARDRAIL_MAX_DAYS")) - 1)
     publishes = _publishes(slot)
     actions = _actions_on(slot, datetime.combine(earliest, datetime.min.time(), tzinfo=UTC))
-    metrics = [m for m in slot.guardrail_metrics or () if m in METRICS]
+    metrics = _metrics(slot)
     tuning = float(setting("GUARDRAIL_TUNING"))
     for variant in live:
         if variant.key == control:
@@ -189,8 +199,7 @@ def slot_guardrails_check(slot: Slot, *, now: datetime, report: GuardrailReport)
         for group, group_control in pairs:
             if group_control not in live_keys:
                 continue  # the experiment's control is paused: nothing randomized to compare with now
-            for metric in metrics:
-                chosen = METRICS[metric]
+            for metric, chosen in metrics:
                 sums = _variant_sums(slot.key, start, today, chosen, group=group)
                 test = harm_test(
                     _arm(sums, group_control, chosen.kind),
@@ -241,7 +250,7 @@ def _evidence(
         "control": control,
         "control_name": names.get(control, control),
         "metric": metric,
-        "metric_name": "Render errors" if metric == RENDER_ERRORS else METRIC_NAMES.get(metric, metric),
+        "metric_name": "Render errors" if metric == RENDER_ERRORS else metric_title(metric),
         "group": group,
         "window": {"start": window[0].isoformat(), "end": window[1].isoformat()},
         "min_drop": slot.guardrail_min_drop,

@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from content.selectors import SlotDefinition, slot_definitions_live
 from personalization.conf import setting
-from personalization.engine.bandits import Allocation, ArmStats, allocation_compute, stats_discount
+from personalization.engine.bandits import CELL_PREFIX, Allocation, ArmStats, allocation_compute, stats_discount
 from personalization.models import BanditAllocation, BanditArm, Segment
 from personalization.serving.bandits import (
     allocations_publish,
@@ -161,14 +161,58 @@ def _deltas_restore(deltas: Mapping[Arm, tuple[float, float, float]]) -> None:
         pipe.execute()
 
 
-def _segment_keys(definition: SlotDefinition, keys_by_id: Mapping[int, str]) -> list[str]:
-    """The whole slot ("") for visitors no rule matches, then each segment the slot's rules name, in order."""
+def _segment_keys(
+    definition: SlotDefinition, keys_by_id: Mapping[int, str], rows: Mapping[Arm, BanditArm] | None = None
+) -> list[str]:
+    """The whole slot (""), each segment the slot's rules name, in order, then its busiest context cells.
+
+    A slot learning per context cell gets an allocation for each cell with evidence, at most
+    ``BANDIT_MAX_CELLS`` of them (by trials), so that free text in a context field (a campaign name)
+    cannot make the fold's work or the published allocation grow without bound: a cell left out is
+    served the whole slot's pooled allocation, and its evidence still counts in that pool.
+    """
     keys = [""]
     for segment_id, _ in definition.rules:
         key = keys_by_id.get(segment_id)
         if key and key not in keys:
             keys.append(key)
+    if definition.bandit_context and rows:
+        trials: dict[str, float] = {}
+        for (slot_key, segment, _), row in rows.items():
+            if slot_key == definition.key and segment.startswith(CELL_PREFIX):
+                trials[segment] = trials.get(segment, 0.0) + row.n
+        busiest = sorted(trials, key=lambda cell: (-trials[cell], cell))[: int(setting("BANDIT_MAX_CELLS"))]
+        keys.extend(sorted(busiest))
     return keys
+
+
+def _pooled(definition: SlotDefinition, rows: Mapping[Arm, BanditArm]) -> dict[Arm, BanditArm]:
+    """``rows`` with the whole slot's arms ("") summed over its context cells: what a cell without its own allocation is served.
+
+    Each row is faded to its own ``updated_at`` first, so the sum is as of the latest of them.
+    """
+    pooled: dict[str, BanditArm] = {}
+    for (slot_key, segment, variant), row in rows.items():
+        if slot_key != definition.key or not (segment == "" or segment.startswith(CELL_PREFIX)):
+            continue
+        total = pooled.get(variant)
+        if total is None:
+            pooled[variant] = BanditArm(
+                slot_key=slot_key, segment="", variant_key=variant, n=row.n, total=row.total,
+                squares=row.squares, updated_at=row.updated_at,
+            )  # fmt: skip
+            continue
+        latest = max(total.updated_at, row.updated_at)
+        fade_total = definition.bandit_discount ** _hours(total.updated_at, latest)
+        fade_row = definition.bandit_discount ** _hours(row.updated_at, latest)
+        total.n = total.n * fade_total + row.n * fade_row
+        total.total = total.total * fade_total + row.total * fade_row
+        total.squares = total.squares * fade_total + row.squares * fade_row
+        total.updated_at = latest
+    out = dict(rows)
+    for variant, row in pooled.items():
+        out[(definition.key, "", variant)] = row
+    return out
 
 
 def allocation_version(arms: Iterable[ArmStats], likelihood: str, floor: float, top_two: bool) -> str:
@@ -213,8 +257,9 @@ def allocations_refresh(
             continue
         likelihood = reward_likelihood(definition.reward)
         allocations: dict[str, Allocation] = {}
-        for segment in _segment_keys(definition, keys_by_id):
-            arms = slot_arm_stats(definition, rows, segment, now)
+        slot_rows = _pooled(definition, rows) if definition.bandit_context else rows
+        for segment in _segment_keys(definition, keys_by_id, rows):
+            arms = slot_arm_stats(definition, slot_rows, segment, now)
             version = allocation_version(arms, likelihood, definition.bandit_floor, definition.bandit_top_two)
             allocations[segment] = allocation_compute(
                 arms,

@@ -34,7 +34,15 @@ from ..engine.statistics.power import LIFT, sample_size_means, sample_size_propo
 from ..models import Experiment, ModelVersion
 from .bandits import BanditSegmentPanel, bandit_panels
 from .experiments import HOLDOUT, SERVED, experiment_get, experiment_results, holdout_uplift
-from .selectors import SlotNotFoundError, metric_default, metric_get, metric_title, slot_results, window_days
+from .selectors import (
+    RANDOMIZED_STRATEGIES,
+    SlotNotFoundError,
+    metric_default,
+    metric_get,
+    metric_title,
+    slot_results,
+    window_days,
+)
 from .series import Series, VariantDayFigures, series_build, variant_days_get
 
 METRIC_NAMES = {
@@ -326,7 +334,7 @@ def _experiment_view(experiment: Experiment, results: Mapping[str, Any], names: 
     minimum = experiment.minimum_sample
     guardrails = tuple(
         GuardrailLine(
-            metric_name=_metric_title(g["metric"]),
+            metric_name=metric_title(g["metric"]),
             variant_name=names.get(g["variant"], g["variant"]),
             lift=_signed(g["lift"]),
             status=guardrail_status(
@@ -350,13 +358,6 @@ def _experiment_view(experiment: Experiment, results: Mapping[str, Any], names: 
     )
 
 
-def _metric_title(name: str) -> str:
-    try:
-        return metric_title(name, metric_get(name))
-    except ValueError:  # a goal deleted since: its key is all there is to show
-        return name
-
-
 def _day(moment: datetime) -> str:
     return str(date_format(localtime(moment), "DATE_FORMAT"))
 
@@ -364,6 +365,10 @@ def _day(moment: datetime) -> str:
 def sample_ratio_status(p_value: float | None, strategy: str) -> SampleRatioStatus:
     if p_value is None and strategy == "experiment":
         return SampleRatioStatus("unchecked", "Not checked yet: the experiment has too few visitors.")
+    if p_value is None and strategy in RANDOMIZED_STRATEGIES:
+        return SampleRatioStatus(
+            "unchecked", "Not checked: a variant shown in this window is paused or has no weight now."
+        )
     if p_value is None:
         return SampleRatioStatus(
             "unchecked",

@@ -116,7 +116,12 @@ def metric_title(name: str, metric: Metric | None = None) -> str:
 
     if name in METRIC_NAMES:
         return METRIC_NAMES[name]
-    if metric is not None and metric.goal is not None:
+    if metric is None:
+        try:
+            metric = metric_get(name)
+        except ValueError:  # a goal deleted since: its key is all there is to show
+            return name
+    if metric.goal is not None:
         return f"Goal: {metric.label}" if metric.kind == "rate" else f"Goal value per visitor: {metric.label}"
     return name
 
@@ -191,7 +196,8 @@ def slot_results(
     arms = dict(zip(ordered, compared, strict=True))
     others = [arms[key] for key in keys if key != control]
     weights = {v.key: v.weight for v in variants if not v.is_paused and v.weight > 0}
-    split_configured = slot.strategy in RANDOMIZED_STRATEGIES and all(key in weights for key in keys)
+    randomized = slot.strategy in RANDOMIZED_STRATEGIES
+    split_configured = randomized and all(key in weights for key in keys)
     results = experiment_compare(
         arms[control],
         others,
@@ -201,13 +207,20 @@ def slot_results(
         cuped=cuped_member["applied"],
     )
     if not split_configured:
-        # No configured split to check against: equal shares would flag every rules or model slot.
+        # No configured split to check against: equal shares would flag every rules or model slot, and a
+        # split whose variant was paused (by an editor or a guardrail) no longer has the weights it ran with.
         results = dataclasses.replace(results, srm=None)
         verdict = verdict_words(results, names=names)
-        verdict += (
-            f" These variants are not assigned at random (strategy: {slot.strategy}), so a difference"
-            " may come from who sees each one rather than from the variant itself."
-        )
+        if randomized:
+            verdict += (
+                " A variant shown in this window is paused or has no weight now, so the split of visitors"
+                " is not checked; each variant was still assigned at random while it was live."
+            )
+        else:
+            verdict += (
+                f" These variants are not assigned at random (strategy: {slot.strategy}), so a difference"
+                " may come from who sees each one rather than from the variant itself."
+            )
         results = dataclasses.replace(results, verdict=verdict)
     return {**head, **_finite(results.as_contract()), "cuped": _finite(cuped_member)}
 

@@ -90,6 +90,7 @@ def slot_compile(
     if definition.strategy == "bandit":
         # The allocation is read per decision from a per-process memo that the fold job's publications refresh.
         config["allocations"] = allocations_for(definition.key)
+        config["cells"] = definition.bandit_context
     if definition.strategy == "model":
         # Imported here so that sites without a model slot never load LightGBM.
         from personalization.engine.featurize import variant_features

@@ -256,3 +256,42 @@ def test_the_command_runs_the_job_and_prints_its_findings():
     assert report["findings"] == [
         {"slot": "hero", "variant": "b", "metric": "click_rate", "group": "", "action": "pause"}
     ]
+
+
+def test_a_goal_guardrail_pauses_a_variant_that_loses_the_goal_it_names():
+    """Clicks equal, sign-ups halved: only a slot guarded on ``goal:signup`` sees the harm."""
+    from django.utils import timezone
+
+    from personalization.models import GoalDay
+    from tracking.models import Goal
+
+    Goal.objects.create(key="signup", name="Signed up", kind="page", match="/welcome/", live=True)
+    slot = _split()
+    draft = slot.get_latest_revision_as_object()
+    draft.guardrail_metrics = ["click_rate", "goal:signup"]
+    draft.save_revision().publish()
+    variant_days_create("hero", {"a": (4000, 200), "b": (4000, 200)}, days=1)
+    day = timezone.now().date()
+    for variant, converted in (("a", 200), ("b", 100)):
+        GoalDay.objects.create(
+            slot_key="hero", variant_key=variant, day=day, goal="signup",
+            conversions=converted, visitors_converted=converted, updated_at=timezone.now(),
+        )  # fmt: skip
+
+    report = guardrails_check()
+
+    assert [(f.variant, f.metric, f.action) for f in report.findings] == [("b", "goal:signup", "pause")]
+    assert report.tests == 2
+    (entry,) = _entries(Slot.objects.get(key="hero"), PAUSE)
+    assert entry.data["metric_name"] == "Goal: Signed up"
+    assert entry.data["variant_rate"] == pytest.approx(0.025)
+
+
+def test_a_guardrail_on_a_goal_deleted_since_is_skipped_not_fatal():
+    slot = _split()
+    draft = slot.get_latest_revision_as_object()
+    draft.guardrail_metrics = ["click_rate", "goal:gone"]
+    draft.save_revision().publish()
+    variant_days_create("hero", {"a": (4000, 200), "b": (4000, 100)}, days=1)
+
+    assert [(f.variant, f.metric) for f in guardrails_check().findings] == [("b", "click_rate")]

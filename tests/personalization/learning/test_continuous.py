@@ -100,3 +100,19 @@ def test_with_a_holdout_the_run_ends_with_the_live_uplift_over_doing_nothing():
     assert "live uplift over doing nothing (20% held out on the default): +" in text.getvalue()
     with pytest.raises(Exception, match="--holdout must lie between 0 and 0.5"):
         call_command("simulate_traffic", "--continuous", "--holdout", "0.9", stdout=StringIO())
+
+
+@pytest.mark.simulation
+def test_in_the_hard_world_a_bandit_per_device_and_source_learns_each_combinations_favourite():
+    """Neither device nor source alone predicts the favourite: the bandit learns per combination of both."""
+    from personalization.models import BanditArm
+
+    simulation_slot_ensure()
+    report = continuous_run(2400, random.Random(5), world="hard", arms=("continuous", "contextual-thompson"), seed=5)
+
+    arm = report.arms["contextual-thompson"]
+    cells = set(BanditArm.objects.filter(slot_key=arm.slot).values_list("segment", flat=True))
+    assert cells == {f"@{d}.{s}" for d in ("mobile", "desktop") for s in ("search", "newsletter", "social")}
+    uniform = report.uniform / report.oracle  # about 0.57 in the hard world
+    assert arm.final_value >= uniform + 0.2, arm
+    assert arm.share_of_oracle >= uniform + 0.1, arm

@@ -211,6 +211,21 @@ def test_a_rules_slot_has_no_sample_ratio_check_and_says_it_is_not_randomized(cl
     assert "Do not trust" not in body["verdict"]
 
 
+def test_a_split_slot_with_a_paused_variant_is_still_randomized_but_its_split_is_not_checked(client, hero):
+    from content.models import Variant
+    from personalization.results.dashboard import sample_ratio_status
+
+    Variant.objects.filter(slot=hero, key="a").update(is_paused=True)  # a guardrail or an editor paused it
+    results_rollup()
+
+    body = client.get(URL, **bearer(TOKEN)).json()
+
+    assert body["srm_p_value"] is None
+    assert "not assigned at random" not in body["verdict"]
+    assert "assigned at random while it was live" in body["verdict"]
+    assert "paused or has no weight" in sample_ratio_status(None, "split").text
+
+
 def test_a_single_variant_slot_shows_its_figures_and_nothing_to_compare(client, db, settings):
     settings.TAILOR = {**settings.TAILOR, "RESULTS_API_TOKEN": TOKEN}
     slot_create("solo", strategy="fixed", variants=[("only", 1)])
