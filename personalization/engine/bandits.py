@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 import numpy as np
 from scipy import special
 
-from .context import Context
+from .context import UTM_PARAMS, Context
 from .hashing import unit_hash
 from .policies import POLICY_FACTORIES, Candidate, Choice, NoCandidatesError
 from .segments import SegmentSpec
@@ -334,9 +334,8 @@ CELL_FIELDS: Mapping[str, Callable[[Context], object]] = MappingProxyType(
         "os": lambda c: c.os,
         "country": lambda c: c.country,
         "referrer_host": lambda c: c.referrer_host,
-        "utm_source": lambda c: c.utm.get("source"),
-        "utm_medium": lambda c: c.utm.get("medium"),
-        "utm_campaign": lambda c: c.utm.get("campaign"),
+        # The campaign's source, medium and name (not its term or content: too fine to learn apart).
+        **{f"utm_{name}": (lambda c, name=name: c.utm.get(name)) for name in UTM_PARAMS[:3]},
         "is_returning": lambda c: "returning" if c.is_returning else "new",
         "is_authenticated": lambda c: "signed-in" if c.is_authenticated else "anonymous",
     }
