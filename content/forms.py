@@ -58,6 +58,7 @@ def key_help(key: str) -> str:
 class SlotForm(WagtailAdminModelForm):
     class Media:
         js = ["content/slot_editor.js"]
+        css = {"all": ["content/slot_editor.css"]}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -232,9 +232,8 @@ class Slot(DraftStateMixin, LockableMixin, RevisionMixin, index.Indexed, Cluster
         ),
         MultiFieldPanel(
             [
-                FieldRowPanel(
-                    [FieldPanel("guardrail_action"), FieldPanel("guardrail_alpha"), FieldPanel("guardrail_min_drop")]
-                ),
+                FieldPanel("guardrail_action"),  # long choices: a row of its own, not squeezed beside two numbers
+                FieldRowPanel([FieldPanel("guardrail_alpha"), FieldPanel("guardrail_min_drop")]),
                 FieldPanel("guardrail_metrics"),
                 FieldRowPanel([FieldPanel("cap_per_day"), FieldPanel("cap_per_visit")]),
                 FieldRowPanel([FieldPanel("novelty_after"), FieldPanel("novelty_decay")]),
