@@ -42,6 +42,16 @@
       panel.style.display = shown ? "" : "none";
       panel.toggleAttribute("data-tailor-hidden", !shown);
     });
+    // A row of fields all hidden would leave its empty margins behind: hide the row too.
+    form.querySelectorAll(".w-field-row").forEach(function (row) {
+      var fields = row.querySelectorAll(":scope > .w-panel__wrapper");
+      var holder = row.closest(".w-panel__wrapper:not(.w-field-row > .w-panel__wrapper)") || row;
+      var empty = fields.length > 0 && Array.prototype.every.call(fields, function (f) {
+        return f.hasAttribute("data-tailor-hidden");
+      });
+      if (holder.hasAttribute("data-tailor-show-when")) return; // its own condition rules it
+      holder.style.display = empty ? "none" : "";
+    });
   }
 
   // 2. Variant key choosers.
