@@ -23,6 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._common import machine, now_utc, results_append, versions, yes_no  # noqa: E402
+from personalization.results.wording import lift_words  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -56,7 +57,7 @@ def main() -> int:
     print(
         f"uniform {result['uniform_ctr']:.4f}, oracle {result['oracle_ctr']:.4f}; phase 1 expected "
         f"{result['phase1']['expected_ctr']:.4f}; phase 2 expected {result['phase2']['expected_ctr']:.4f} "
-        f"(realised {result['phase2']['realised_ctr']:.4f}): {lift:.2f}x uniform, {fraction:.0%} of oracle "
+        f"(realised {result['phase2']['realised_ctr']:.4f}): {lift_words(lift, 'uniform random')}, {fraction:.0%} of oracle "
         f"in {seconds:.0f} s; target met: {yes_no(met)}; behaviour clusters: {clusters}"
     )
     if not args.no_record:

@@ -12,3 +12,7 @@ class ContentConfig(AppConfig):
         from .checks import micro_templates_check
 
         checks.register(micro_templates_check, checks.Tags.templates)
+
+        from .compare import comparisons_register
+
+        comparisons_register()

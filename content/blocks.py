@@ -82,6 +82,11 @@ class MicroTemplateBlock(blocks.StructBlock):
     def deconstruct(self) -> tuple[str, tuple, dict]:
         return ("content.blocks.micro_template_block", (self.micro_template_key,), {})
 
+    def get_comparison_class(self) -> type:
+        from .compare import ChangedParamsComparison  # the revision compare screen shows changed parameters only
+
+        return ChangedParamsComparison
+
     def render(self, value: Any, context: dict | None = None) -> str:
         from .rendering import params_from_block_value, template_render
 

@@ -1,6 +1,14 @@
-"""The slot editor form: checks that keys, the default and the targeting table agree."""
+"""The slot editor form: checks that keys, the default and the targeting table agree.
+
+It also tells the editor's script (``content/slot_editor.js``) which settings apply to which strategy:
+``shown_when`` puts a condition on a panel (``data-tailor-show-when``) and the script hides the panels
+whose condition the form's current values do not meet, live as the strategy changes. Without the script
+every field shows, and every value is still posted and checked here.
+"""
 
 from __future__ import annotations
+
+import json
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -29,7 +37,30 @@ DEFAULTED_FIELDS = (
 GUARDRAIL_METRICS_HOOK = "tailor_guardrail_metrics"
 
 
+# Which strategies use a setting (the engine reads it only for these): the editor shows it for them alone.
+ALL_STRATEGIES = ("fixed", "split", "rules", "model", "bandit")
+LEARNING = ("model", "bandit")
+
+
+def shown_when(**conditions: tuple[str, ...] | str) -> dict[str, str]:
+    """Panel attributes: show the panel only while each named field has one of the given values."""
+    values = {name: [value] if isinstance(value, str) else list(value) for name, value in conditions.items()}
+    return {"data-tailor-show-when": json.dumps(values, separators=(",", ":"))}
+
+
+KEY_EXAMPLE = "your-slot-key"
+
+
+def key_help(key: str) -> str:
+    """The key's help text, with this slot's own key (a new slot: a placeholder) in the template tag."""
+    return f'Used in templates: {{% personalize "{key or KEY_EXAMPLE}" %}}.'
+
+
 class SlotForm(WagtailAdminModelForm):
+    class Media:
+        js = ["content/slot_editor.js"]
+        css = {"all": ["content/slot_editor.css"]}
+
     bandit_context = forms.MultipleChoiceField(
         label="Learn per combination of",
         required=False,
@@ -49,6 +80,12 @@ class SlotForm(WagtailAdminModelForm):
         for name in DEFAULTED_FIELDS:
             if name in self.fields:
                 self.fields[name].required = False
+        if "key" in self.fields:
+            self.fields["key"].help_text = key_help(self.instance.key if self.instance else "")
+            self.fields["key"].widget.attrs["data-tailor-key-example"] = KEY_EXAMPLE
+        if "default_variant" in self.fields:
+            # The script turns this typed key into a chooser among the form's variants (blank: first live one).
+            self.fields["default_variant"].widget.attrs["data-tailor-variant-key"] = "The first live variant"
 
     def clean_bandit_context(self):
         from .models import BANDIT_CONTEXT_MAX

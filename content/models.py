@@ -20,7 +20,7 @@ from wagtail.search import index
 
 from .blocks import RuleBlock
 from .fields import MicroTemplateField
-from .forms import SlotForm
+from .forms import LEARNING, SlotForm, shown_when
 from .panels import TargetingSummaryPanel
 
 STRATEGY_CHOICES = [
@@ -200,6 +200,7 @@ class Slot(DraftStateMixin, LockableMixin, RevisionMixin, index.Indexed, Cluster
         help_text="Checked top to bottom: the first segment the visitor is in decides the variant.",
     )
 
+    # Each setting shows only for the strategies (and options) that read it: see ``content.forms.shown_when``.
     panels = [
         MultiFieldPanel(
             [FieldPanel("name"), FieldPanel("key"), FieldPanel("description")],
@@ -209,30 +210,54 @@ class Slot(DraftStateMixin, LockableMixin, RevisionMixin, index.Indexed, Cluster
             [
                 FieldPanel("strategy"),
                 FieldPanel("default_variant"),
-                FieldPanel("rules"),
-                FieldRowPanel([FieldPanel("exploration"), FieldPanel("exploration_rate"), FieldPanel("temperature")]),
-                FieldRowPanel([FieldPanel("reward"), FieldPanel("click_weight"), FieldPanel("conversion_weight")]),
-                FieldRowPanel([FieldPanel("trigger"), FieldPanel("trigger_value")]),
-                FieldPanel("holdout_share"),
+                # The bandit learns per rule segment; the rules strategy serves the rule's variant.
+                FieldPanel("rules", attrs=shown_when(strategy=("rules", "bandit"))),
+                FieldPanel("exploration", attrs=shown_when(strategy="model")),
+                FieldRowPanel(
+                    [
+                        FieldPanel("exploration_rate", attrs=shown_when(strategy="model")),
+                        FieldPanel("temperature", attrs=shown_when(strategy="model", exploration="softmax")),
+                        FieldPanel("igw_gamma", attrs=shown_when(strategy="model", exploration="igw")),
+                    ]
+                ),
+                FieldPanel("reward", attrs=shown_when(strategy=LEARNING)),
+                FieldRowPanel(
+                    [
+                        FieldPanel("click_weight", attrs=shown_when(strategy=LEARNING, reward="weighted")),
+                        FieldPanel("conversion_weight", attrs=shown_when(strategy=LEARNING, reward="weighted")),
+                    ]
+                ),
+                FieldRowPanel(
+                    [
+                        FieldPanel("trigger"),
+                        FieldPanel("trigger_value", attrs=shown_when(trigger=("scroll", "dwell"))),
+                    ]
+                ),
+                # Fixed always serves the default: a holdout on the default would measure nothing.
+                FieldPanel("holdout_share", attrs=shown_when(strategy=("split", "rules", "model", "bandit"))),
             ],
             heading="How a variant is chosen",
         ),
         MultiFieldPanel(
             [
-                FieldRowPanel([FieldPanel("igw_gamma"), FieldPanel("retrain_every")]),
+                FieldPanel("retrain_every", attrs=shown_when(strategy="model")),
                 FieldRowPanel(
-                    [FieldPanel("bandit_floor"), FieldPanel("bandit_discount"), FieldPanel("bandit_top_two")]
+                    [
+                        FieldPanel("bandit_floor", attrs=shown_when(strategy="bandit")),
+                        FieldPanel("bandit_discount", attrs=shown_when(strategy="bandit")),
+                        FieldPanel("bandit_top_two", attrs=shown_when(strategy="bandit")),
+                    ]
                 ),
-                FieldPanel("bandit_context"),
+                FieldPanel("bandit_context", attrs=shown_when(strategy="bandit")),
             ],
             heading="Learning while serving: model retraining and bandit",
             classname="collapsed",
+            attrs=shown_when(strategy=LEARNING),
         ),
         MultiFieldPanel(
             [
-                FieldRowPanel(
-                    [FieldPanel("guardrail_action"), FieldPanel("guardrail_alpha"), FieldPanel("guardrail_min_drop")]
-                ),
+                FieldPanel("guardrail_action"),  # long choices: a row of its own, not squeezed beside two numbers
+                FieldRowPanel([FieldPanel("guardrail_alpha"), FieldPanel("guardrail_min_drop")]),
                 FieldPanel("guardrail_metrics"),
                 FieldRowPanel([FieldPanel("cap_per_day"), FieldPanel("cap_per_visit")]),
                 FieldRowPanel([FieldPanel("novelty_after"), FieldPanel("novelty_decay")]),
@@ -264,7 +289,7 @@ class Variant(Orderable):
     panels = [
         FieldPanel("name"),
         FieldPanel("key"),
-        FieldPanel("weight"),
+        FieldPanel("weight", attrs=shown_when(strategy="split")),  # only the weighted split reads weights
         FieldPanel("is_paused"),
         FieldPanel("params"),
     ]

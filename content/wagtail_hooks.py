@@ -4,7 +4,7 @@ from django.utils.functional import cached_property
 from wagtail import hooks
 from wagtail.admin.ui.tables import Column, LiveStatusTagColumn, UpdatedAtColumn
 from wagtail.snippets.models import register_snippet
-from wagtail.snippets.views.snippets import EditView, IndexView, SnippetViewSet
+from wagtail.snippets.views.snippets import EditView, IndexView, RevisionsCompareView, SnippetViewSet
 
 from .models import Slot
 
@@ -53,11 +53,17 @@ class SlotEditView(EditView):
         return buttons
 
 
+class SlotRevisionsCompareView(RevisionsCompareView):
+    def get_template_names(self):
+        return ["content/slot_compare.html"]  # only the changed variants, and of them the changed fields
+
+
 class SlotViewSet(SnippetViewSet):
     model = Slot
     index_view_class = SlotIndexView
     edit_view_class = SlotEditView
     edit_template_name = "content/slot_edit.html"  # the edit form, with the notices other apps add above it
+    revisions_compare_view_class = SlotRevisionsCompareView
     icon = "crosshairs"
     menu_label = "Slots"
     menu_name = "tailor-slots"

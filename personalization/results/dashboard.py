@@ -44,6 +44,8 @@ from .selectors import (
     window_days,
 )
 from .series import Series, VariantDayFigures, series_build, variant_days_get
+from .wording import change_words
+from .wording import lift_words as lift_ratio_words
 
 METRIC_NAMES = {
     "click_rate": "Click rate",
@@ -324,7 +326,7 @@ def model_live_uplift(slot: Slot | None, version: ModelVersion, *, today: date |
 
 def offline_lift_words(ratio: float | None) -> str:
     """The offline estimate stated as the dashboard states a lift: a signed percent."""
-    return "not estimated" if ratio is None else _signed(ratio - 1.0)
+    return lift_ratio_words(ratio)
 
 
 def _experiment_view(experiment: Experiment, results: Mapping[str, Any], names: Mapping[str, str]) -> ExperimentView:
@@ -513,9 +515,7 @@ def _figure(value: float | None, kind: MetricKind) -> str:
 
 
 def _signed(value: float | None) -> str:
-    if value is None:
-        return "—"
-    return f"{value:+.1%}"
+    return change_words(value)  # the one lift formatter (results.wording), shared with the terminal
 
 
 def _interval(pair: Sequence[float | None] | None, fmt: Callable[[float], str]) -> str:

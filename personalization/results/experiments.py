@@ -34,6 +34,7 @@ from .selectors import (
     metric_pre_sums,
     metric_title,
 )
+from .wording import change_words
 
 ALPHA = 0.05
 HOLDOUT = "holdout"
@@ -117,7 +118,7 @@ def experiment_results(
             if worse:
                 verdict += (
                     f" Guardrail {_guardrail_name(guardrail, watched)}: {names.get(comparison.variant, comparison.variant)}"
-                    f" makes it worse ({comparison.lift:+.1%})."
+                    f" makes it worse ({change_words(comparison.lift)})."
                 )
     head = {
         "slot": experiment.slot.key,

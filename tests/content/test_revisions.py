@@ -84,7 +84,8 @@ def test_admin_history_compare_and_revert_screens(admin_client):
     assert admin_client.get(reverse(f"{ns}:history", args=[slot.pk])).status_code == 200
     compare = admin_client.get(reverse(f"{ns}:revisions_compare", args=[slot.pk, v1.pk, v2.pk]))
     assert compare.status_code == 200
-    assert "Version one" in compare.content.decode()
+    # Word by word: the headline's one changed word, not both headlines in full.
+    assert 'Version <span class="deletion">one</span><span class="addition">two</span>' in compare.content.decode()
     revert = admin_client.get(reverse(f"{ns}:revisions_revert", args=[slot.pk, v1.pk]))
     assert revert.status_code == 200
     assert "Version one" in revert.content.decode()

@@ -33,6 +33,15 @@ from personalization.learning.training import TrainingError, model_train
 from personalization.management.progress import ProgressBar
 from personalization.results.rollup import results_rollup
 from personalization.results.selectors import slot_results_recent
+from personalization.results.wording import lift_words
+
+
+def model_summary(lift_over_uniform: float, fraction_of_oracle: float) -> str:
+    """The run's last line, its lift stated as the Models screen states it (results.wording)."""
+    return (
+        f"model: {lift_words(lift_over_uniform, 'uniform random')} in expected click-through,"
+        f" {fraction_of_oracle:.0%} of the oracle"
+    )
 
 
 class Command(BaseCommand):
@@ -155,11 +164,7 @@ class Command(BaseCommand):
                 f"adjusted Rand index {clusters['adjusted_rand_index']:.2f} (admin: Behaviour clusters)"
             )
         self._results_write(results, result["holdout"])
-        self.stdout.write(
-            self.style.SUCCESS(
-                f"model: {result['lift_over_uniform']:.2f}x uniform, {result['fraction_of_oracle']:.0%} of the oracle"
-            )
-        )
+        self.stdout.write(self.style.SUCCESS(model_summary(result["lift_over_uniform"], result["fraction_of_oracle"])))
 
     def _results_write(self, results, holdout):
         self.stdout.write(f"results (admin: Slots → {SLOT_KEY} → Results): {results['verdict']}")

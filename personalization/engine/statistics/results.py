@@ -283,8 +283,8 @@ def experiment_compare(
     return dataclasses.replace(results, verdict=words)
 
 
-def _percent(value: float, *, signed: bool = True) -> str:
-    """+12 %, -3.4 %, +0.8 %: whole percents from 10 up, one decimal below."""
+def percent_words(value: float, *, signed: bool = True) -> str:
+    """+12 %, -3.4 %, +0.8 %: whole percents from 10 up, one decimal below (the one way Tailor states a lift)."""
     pct = value * 100
     digits = 0 if abs(pct) >= 9.95 else 1
     text = f"{pct:+.{digits}f}" if signed else f"{abs(pct):.{digits}f}"
@@ -345,7 +345,7 @@ def verdict_words(
             )
             continue
         lo, hi = comparison.sequential_ci95
-        spread = f"{_percent(comparison.lift)} (±{_percent((hi - lo) / 2, signed=False)})"
+        spread = f"{percent_words(comparison.lift)} (±{percent_words((hi - lo) / 2, signed=False)})"
         decided = comparison.sequential_p_value is not None and comparison.sequential_p_value < alpha
         if decided and comparison.lift > 0:
             parts.append(f"{variant} is ahead: {spread}{chance_words}")

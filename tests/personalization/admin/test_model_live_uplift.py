@@ -62,10 +62,10 @@ def test_the_offline_estimate_sits_beside_the_measured_live_uplift(viewer, db):
     html = viewer.get(INDEX_URL).content.decode()
 
     assert "Offline estimate" in html
-    assert "<strong>+20.0%</strong> over uniform random" in html  # 0.06 / 0.05, stated as the dashboard does
+    assert "<strong>+20 %</strong> over uniform random" in html  # 0.06 / 0.05, stated as the dashboard does
     assert "Measured live uplift over doing nothing" in html
     # Since the activation day: 7 days of 900 against 100: 10 % against 5 %, +100 %.
-    assert "<strong>+100.0% (95 %, look any time: " in html
+    assert "<strong>+100 % (95 %, look any time: " in html
     assert "6,300 visitors served by the model against 700 held out on the default (10%)" in html
     assert f"Measured live since {(TODAY - timedelta(days=6)).isoformat()}" in html
 
@@ -76,7 +76,7 @@ def test_without_a_holdout_the_screen_says_how_to_measure_it(viewer, db):
     html = viewer.get(INDEX_URL).content.decode()
 
     assert "No holdout: set a holdout share on the slot to measure it live." in html
-    assert "<strong>+20.0%</strong> over uniform random" in html
+    assert "<strong>+20 %</strong> over uniform random" in html
 
 
 def test_a_holdout_without_traffic_yet_is_not_measured(viewer, db):

@@ -208,7 +208,7 @@ def test_a_slot_with_a_holdout_shows_the_live_uplift_over_doing_nothing(viewer, 
     assert "12,600" in html  # served visitors over 14 days
     assert "1,400" in html  # held out
     # 11.7 % against 5 %: +133 %, its always-valid interval beside it.
-    assert "<strong>+133.3% (95 %, look any time: " in html
+    assert "<strong>+133 % (95 %, look any time: " in html
     assert "Personalized is ahead" in html
 
 

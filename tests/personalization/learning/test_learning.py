@@ -16,6 +16,7 @@ from demo.simulation import VARIANTS as VISITOR_VARIANTS
 from personalization.learning.activation import ActivateModelVersionAction
 from personalization.learning.training import TrainingError, model_train
 from personalization.models import ModelVersion
+from personalization.results.wording import lift_words
 from personalization.serving.decide import decide
 from tracking.visitors import VisitorState
 
@@ -52,10 +53,10 @@ def test_simulated_traffic_learns_well_beyond_uniform_and_the_admin_shows_the_li
     active = ModelVersion.objects.get(status="active")
     assert active.slot_key == SLOT_KEY == "home-hero"  # the demo's own hero learns
     html = admin_client.get("/admin/tailor/models/").content.decode()
-    assert f"Serving model #{active.pk}, trained on {active.metrics['rows']} decisions" in html
+    assert f"Model #{active.pk} serves this slot, trained on {active.metrics['rows']} decisions" in html
     lift = (active.estimates["candidate"]["dr"]["value"] / active.estimates["uniform"]["dr"]["value"] - 1) * 100
     assert lift > 30
-    assert f"<strong>{lift:+.1f}%</strong> over uniform random" in html
+    assert f"<strong>{lift_words(1 + lift / 100)}</strong> over uniform random" in html
 
 
 @pytest.mark.simulation

@@ -120,7 +120,7 @@ def test_the_minimum_sample_reached_and_a_guardrail_made_worse(hero):
     assert body["experiment"]["guardrails"] == [
         {"metric": "conversion_rate", "variant": "b", "lift": pytest.approx(-0.4), "worse": True}
     ]
-    assert "Guardrail conversion rate: Variant b makes it worse (-40.0%)." in body["verdict"]
+    assert "Guardrail conversion rate: Variant b makes it worse (-40 %)." in body["verdict"]
 
 
 def test_a_stopped_experiment_short_of_its_sample_is_inconclusive(hero):
