@@ -242,7 +242,10 @@ def rule_blocks() -> list[tuple[str, blocks.Block]]:
     ]
 
 
-class Segment(index.Indexed, models.Model):
+class Segment(DraftStateMixin, RevisionMixin, index.Indexed, models.Model):
+    """A named group of visitors. Like a slot, the row is the published state and drafts live in revisions:
+    every slot that targets a segment serves its live version, so an edit reaches them only when published."""
+
     key = models.SlugField(max_length=64, unique=True)
     name = models.CharField(max_length=255)
     description = models.TextField(blank=True)
@@ -252,14 +255,7 @@ class Segment(index.Indexed, models.Model):
     rules = StreamField(rule_blocks(), blank=True)
     is_active = models.BooleanField("active", default=True, help_text="An inactive segment matches nobody.")
 
-    panels = [
-        FieldPanel("name"),
-        FieldPanel("key"),
-        FieldPanel("description"),
-        FieldPanel("match"),
-        FieldPanel("rules"),
-        FieldPanel("is_active"),
-    ]
+    # The edit screen's panels are the viewset's (personalization.admin.segments), beside its reach estimate.
     search_fields = [index.SearchField("name"), index.AutocompleteField("name")]
 
     class Meta:
