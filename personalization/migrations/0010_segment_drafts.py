@@ -5,6 +5,7 @@ publish it: the groups holding ``change_segment`` get ``publish_segment`` (which
 create after the migration, held by nobody)."""
 
 import django.db.models.deletion
+import wagtail.fields
 from django.db import migrations, models
 
 
@@ -86,6 +87,228 @@ class Migration(migrations.Migration):
                 related_name="+",
                 to="wagtailcore.revision",
                 verbose_name="live revision",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="segment",
+            name="rules",
+            field=wagtail.fields.StreamField(
+                [
+                    ("device", 1),
+                    ("browser", 3),
+                    ("os", 5),
+                    ("time_of_day", 8),
+                    ("day_of_week", 10),
+                    ("referrer", 13),
+                    ("utm", 17),
+                    ("query_param", 19),
+                    ("country", 21),
+                    ("logged_in", 23),
+                    ("visit_count", 26),
+                    ("behaviour", 29),
+                    ("cluster", 33),
+                    ("returning", 35),
+                ],
+                blank=True,
+                block_lookup={
+                    0: (
+                        "wagtail.blocks.MultipleChoiceBlock",
+                        [],
+                        {
+                            "choices": [
+                                ("desktop", "Desktop"),
+                                ("mobile", "Mobile"),
+                                ("tablet", "Tablet"),
+                                ("bot", "Bot"),
+                            ]
+                        },
+                    ),
+                    1: (
+                        "wagtail.blocks.StructBlock",
+                        [[("devices", 0)]],
+                        {"icon": "mobile-alt", "label": "Device type"},
+                    ),
+                    2: (
+                        "wagtail.blocks.CharBlock",
+                        (),
+                        {"help_text": "Comma-separated, e.g. Chrome, Firefox, Mobile Safari"},
+                    ),
+                    3: ("wagtail.blocks.StructBlock", [[("families", 2)]], {"icon": "globe", "label": "Browser"}),
+                    4: (
+                        "wagtail.blocks.CharBlock",
+                        (),
+                        {"help_text": "Comma-separated, e.g. iOS, Android, Windows, Mac OS X"},
+                    ),
+                    5: (
+                        "wagtail.blocks.StructBlock",
+                        [[("families", 4)]],
+                        {"icon": "desktop", "label": "Operating system"},
+                    ),
+                    6: ("wagtail.blocks.IntegerBlock", (), {"max_value": 23, "min_value": 0}),
+                    7: (
+                        "wagtail.blocks.IntegerBlock",
+                        (),
+                        {
+                            "help_text": "Exclusive; a window past midnight wraps (22 → 6).",
+                            "max_value": 24,
+                            "min_value": 0,
+                        },
+                    ),
+                    8: (
+                        "wagtail.blocks.StructBlock",
+                        [[("start_hour", 6), ("end_hour", 7)]],
+                        {"icon": "time", "label": "Time of day"},
+                    ),
+                    9: (
+                        "wagtail.blocks.MultipleChoiceBlock",
+                        [],
+                        {
+                            "choices": [
+                                ("0", "Mon"),
+                                ("1", "Tue"),
+                                ("2", "Wed"),
+                                ("3", "Thu"),
+                                ("4", "Fri"),
+                                ("5", "Sat"),
+                                ("6", "Sun"),
+                            ]
+                        },
+                    ),
+                    10: ("wagtail.blocks.StructBlock", [[("days", 9)]], {"icon": "date", "label": "Day of week"}),
+                    11: (
+                        "wagtail.blocks.CharBlock",
+                        (),
+                        {"help_text": "e.g. google.com (subdomains match too)", "required": False},
+                    ),
+                    12: (
+                        "wagtail.blocks.CharBlock",
+                        (),
+                        {"help_text": "Glob on the full referrer URL, e.g. *newsletter*", "required": False},
+                    ),
+                    13: (
+                        "wagtail.blocks.StructBlock",
+                        [[("host", 11), ("pattern", 12)]],
+                        {"icon": "link", "label": "Referrer"},
+                    ),
+                    14: (
+                        "wagtail.blocks.ChoiceBlock",
+                        [],
+                        {
+                            "choices": [
+                                ("source", "utm_source"),
+                                ("medium", "utm_medium"),
+                                ("campaign", "utm_campaign"),
+                                ("term", "utm_term"),
+                                ("content", "utm_content"),
+                            ]
+                        },
+                    ),
+                    15: (
+                        "wagtail.blocks.ChoiceBlock",
+                        [],
+                        {"choices": [("equals", "equals"), ("contains", "contains"), ("starts_with", "starts with")]},
+                    ),
+                    16: ("wagtail.blocks.CharBlock", (), {}),
+                    17: (
+                        "wagtail.blocks.StructBlock",
+                        [[("param", 14), ("operator", 15), ("value", 16)]],
+                        {"icon": "tag", "label": "UTM parameter"},
+                    ),
+                    18: (
+                        "wagtail.blocks.CharBlock",
+                        (),
+                        {"help_text": "Blank: the parameter is present", "required": False},
+                    ),
+                    19: (
+                        "wagtail.blocks.StructBlock",
+                        [[("name", 16), ("value", 18)]],
+                        {"icon": "search", "label": "Query parameter"},
+                    ),
+                    20: ("wagtail.blocks.CharBlock", (), {"help_text": "Comma-separated ISO codes, e.g. NL, BE, DE"}),
+                    21: ("wagtail.blocks.StructBlock", [[("countries", 20)]], {"icon": "site", "label": "Country"}),
+                    22: (
+                        "wagtail.blocks.BooleanBlock",
+                        (),
+                        {
+                            "default": True,
+                            "help_text": "Ticked: logged-in visitors; unticked: anonymous",
+                            "required": False,
+                        },
+                    ),
+                    23: ("wagtail.blocks.StructBlock", [[("logged_in", 22)]], {"icon": "user", "label": "Logged in"}),
+                    24: (
+                        "wagtail.blocks.ChoiceBlock",
+                        [],
+                        {
+                            "choices": [
+                                ("gte", "at least"),
+                                ("gt", "more than"),
+                                ("eq", "exactly"),
+                                ("lte", "at most"),
+                                ("lt", "fewer than"),
+                            ]
+                        },
+                    ),
+                    25: ("wagtail.blocks.IntegerBlock", (), {"min_value": 0}),
+                    26: (
+                        "wagtail.blocks.StructBlock",
+                        [[("operator", 24), ("value", 25)]],
+                        {"icon": "order", "label": "Visit count"},
+                    ),
+                    27: (
+                        "wagtail.blocks.ChoiceBlock",
+                        [],
+                        {
+                            "choices": [
+                                ("clicks_last_hour", "Clicks in the last hour"),
+                                ("sessions_7d", "Visits in the last 7 days"),
+                                ("avg_scroll_depth", "Average scroll depth (%)"),
+                                ("avg_dwell_s", "Average time on page (s)"),
+                                ("seconds_since_last_visit", "Seconds since the last visit"),
+                                ("conversions_30d", "Conversions in the last 30 days"),
+                                ("deal_clicks_ratio", "Share of clicks on deals (0–1)"),
+                            ]
+                        },
+                    ),
+                    28: ("wagtail.blocks.FloatBlock", (), {}),
+                    29: (
+                        "wagtail.blocks.StructBlock",
+                        [[("feature", 27), ("operator", 24), ("value", 28)]],
+                        {"icon": "pick", "label": "Behaviour (real-time)"},
+                    ),
+                    30: (
+                        "personalization.models.ReadOnlyCharBlock",
+                        (),
+                        {"help_text": "What set the cluster apart when it was found; for reading.", "required": False},
+                    ),
+                    31: (
+                        "personalization.models.ClusterNumberBlock",
+                        (),
+                        {
+                            "help_text": "Which cluster of the clustering (Cluster 1 is the largest); a visitor is in the cluster whose centre is nearest."
+                        },
+                    ),
+                    32: ("personalization.models.ClusterCentresBlock", (), {"label": "Learned centres"}),
+                    33: (
+                        "wagtail.blocks.StructBlock",
+                        [[("summary", 30), ("cluster", 31), ("centres", 32)]],
+                        {"icon": "group", "label": "Behaviour cluster (learned)"},
+                    ),
+                    34: (
+                        "wagtail.blocks.BooleanBlock",
+                        (),
+                        {
+                            "default": True,
+                            "help_text": "Ticked: returning visitors; unticked: first visit",
+                            "required": False,
+                        },
+                    ),
+                    35: (
+                        "wagtail.blocks.StructBlock",
+                        [[("returning", 34)]],
+                        {"icon": "repeat", "label": "New or returning"},
+                    ),
+                },
             ),
         ),
         migrations.RunPython(publish_permission_grant, migrations.RunPython.noop),
