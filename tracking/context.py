@@ -63,9 +63,11 @@ def url_host(url: str) -> str | None:
 
 def _request_host(request: Any) -> str:
     try:
-        return request.get_host().rsplit(":", 1)[0].lower()
+        host = str(request.get_host()).lower()
     except DisallowedHost:  # the host check answers this request with a 400 anyway
         return ""
+    # As urlsplit gives a referrer's hostname: no port, an IPv6 address without its brackets.
+    return host[1 : host.index("]")] if host.startswith("[") and "]" in host else host.rsplit(":", 1)[0]
 
 
 def _outside_referrer_host(request: Any) -> str:
