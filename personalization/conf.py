@@ -23,6 +23,9 @@ DEFAULTS: dict[str, Any] = {
     "CLUSTER_MAX_VISITORS": 20_000,  # visitors per clustering run (a seeded sample beyond)
     "CLUSTER_MIN_VISITORS": 30,  # fewer active visitors: no new run
     "CLUSTER_K_RANGE": (2, 8),  # the numbers of clusters tried; the best silhouette wins
+    # A segment's reach (its edit screen and the listing) is matched against the latest decision of recent visitors.
+    "SEGMENT_REACH_DAYS": 7,  # visitors seen within this many days
+    "SEGMENT_REACH_SAMPLE": 2000,  # at most this many of them (the newest); each figure is cached for 5 minutes
     "TRAINING_BACKEND": "local",  # or "dask", with DASK_SCHEDULER_ADDRESS
     "DASK_SCHEDULER_ADDRESS": "",  # the Dask scheduler's tcp:// address, for the dask backend
     "DASK_CONNECT_TIMEOUT_SECONDS": 30,  # a scheduler that does not answer in this long fails the training run

@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
+from django.utils.safestring import mark_safe
 from wagtail import blocks
 from wagtail.admin.panels import FieldPanel, FieldRowPanel, MultiFieldPanel
 from wagtail.fields import StreamField
@@ -24,6 +25,7 @@ from wagtail.search import index
 
 from tracking.features import FEATURE_LABELS
 
+from .behaviour.wording import distinction_words, distinctions_words
 from .engine.context import UTM_PARAMS
 from .forms import ExperimentForm
 
@@ -41,12 +43,47 @@ FEATURE_CHOICES = list(FEATURE_LABELS.items())
 UTM_CHOICES = [(p, f"utm_{p}") for p in UTM_PARAMS]
 
 
+class LearnedCentresInput(forms.HiddenInput):
+    """The centres stay hidden (numbers no editor reads); the sentence beside them says what the field holds, so
+    its label is not above an empty space."""
+
+    def render(self, name, value, attrs=None, renderer=None):
+        hidden = super().render(name, value, attrs, renderer)
+        note = (
+            '<p class="help">The scaling and centres of the clustering this segment was made from, kept with the '
+            "rule so that membership does not change when a newer clustering runs. Written by “Create segment” on "
+            "Behaviour clusters; not editable.</p>"
+        )
+        return mark_safe(hidden + note)  # noqa: S308 - a fixed sentence around Django's own escaped input
+
+
 class ClusterCentresBlock(blocks.FieldBlock):
     """A clustering run's scaling and centres as JSON, in a hidden input: written by "Create segment", never typed."""
 
     def __init__(self, required=False, help_text=None, **kwargs):
-        self.field = forms.JSONField(required=required, help_text=help_text, widget=forms.HiddenInput)
+        self.field = forms.JSONField(required=required, help_text=help_text, widget=LearnedCentresInput)
         super().__init__(**kwargs)
+
+
+class ReadOnlyCharBlock(blocks.CharBlock):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.field.widget.attrs["readonly"] = True
+
+
+class ClusterNumberBlock(blocks.IntegerBlock):
+    """Which cluster of the run, numbered as editors see it everywhere ("Cluster 2"); stored as the engine's
+    index from 0. Read-only: the number, the summary and the centres were written together."""
+
+    def __init__(self, **kwargs):
+        super().__init__(min_value=1, **kwargs)
+        self.field.widget.attrs["readonly"] = True
+
+    def value_for_form(self, value):
+        return None if value is None else int(value) + 1
+
+    def value_from_form(self, value):
+        return None if value is None else int(value) - 1
 
 
 class ClusterRuleBlock(blocks.StructBlock):
@@ -65,9 +102,14 @@ class ClusterRuleBlock(blocks.StructBlock):
                 ]
             )
         try:
-            ClusterRule(centres=value["centres"], cluster=value["cluster"])
+            rule = ClusterRule(centres=value["centres"], cluster=0)
         except (ValueError, TypeError) as exc:
             raise blocks.StructBlockValidationError(block_errors={"cluster": ValidationError(str(exc))}) from None
+        count = len(rule.centres.centroids)  # type: ignore[union-attr]
+        if not 0 <= value["cluster"] < count:
+            # In the editors' numbering (from 1), which the field shows; the engine counts from 0.
+            message = f"There is no Cluster {value['cluster'] + 1}: that clustering found Clusters 1 to {count}."
+            raise blocks.StructBlockValidationError(block_errors={"cluster": ValidationError(message)})
         return value
 
 
@@ -208,17 +250,20 @@ def rule_blocks() -> list[tuple[str, blocks.Block]]:
                 [
                     (
                         "summary",
-                        blocks.CharBlock(
-                            required=False, help_text="What sets the cluster apart; for reading, membership ignores it."
+                        # Read-only: it describes the centre the rule holds, which no edit here changes.
+                        ReadOnlyCharBlock(
+                            required=False,
+                            help_text="What set the cluster apart when it was found; for reading.",
                         ),
                     ),
                     (
                         "cluster",
-                        blocks.IntegerBlock(
-                            min_value=0, help_text="Which centre of the run; a visitor is in the nearest one."
+                        ClusterNumberBlock(
+                            help_text="Which cluster of the clustering (Cluster 1 is the largest); a visitor is in "
+                            "the cluster whose centre is nearest."
                         ),
                     ),
-                    ("centres", ClusterCentresBlock()),
+                    ("centres", ClusterCentresBlock(label="Learned centres")),
                 ],
                 icon="group",
                 label="Behaviour cluster (learned)",
@@ -242,7 +287,10 @@ def rule_blocks() -> list[tuple[str, blocks.Block]]:
     ]
 
 
-class Segment(index.Indexed, models.Model):
+class Segment(DraftStateMixin, RevisionMixin, index.Indexed, models.Model):
+    """A named group of visitors. Like a slot, the row is the published state and drafts live in revisions:
+    every slot that targets a segment serves its live version, so an edit reaches them only when published."""
+
     key = models.SlugField(max_length=64, unique=True)
     name = models.CharField(max_length=255)
     description = models.TextField(blank=True)
@@ -252,14 +300,7 @@ class Segment(index.Indexed, models.Model):
     rules = StreamField(rule_blocks(), blank=True)
     is_active = models.BooleanField("active", default=True, help_text="An inactive segment matches nobody.")
 
-    panels = [
-        FieldPanel("name"),
-        FieldPanel("key"),
-        FieldPanel("description"),
-        FieldPanel("match"),
-        FieldPanel("rules"),
-        FieldPanel("is_active"),
-    ]
+    # The edit screen's panels are the viewset's (personalization.admin.segments), beside its reach estimate.
     search_fields = [index.SearchField("name"), index.AutocompleteField("name")]
 
     class Meta:
@@ -357,8 +398,13 @@ class BehaviourCluster(models.Model):
         return f"Cluster {self.index + 1}"
 
     @property
+    def traits(self) -> list[str]:
+        """What sets it apart, one line per feature, by the features' labels."""
+        return [distinction_words(d) for d in self.distinctive]
+
+    @property
     def description(self) -> str:
-        return "; ".join(str(d.get("text", "")) for d in self.distinctive)
+        return distinctions_words(self.distinctive)
 
 
 class Experiment(DraftStateMixin, RevisionMixin, index.Indexed, models.Model):

@@ -5,25 +5,11 @@ from wagtail import hooks
 from wagtail.admin.menu import MenuItem
 from wagtail.admin.widgets.button import Button, HeaderButton
 from wagtail.snippets.models import register_snippet
-from wagtail.snippets.views.snippets import SnippetViewSet
 
 from personalization.admin import model_versions as admin_views
 from personalization.admin.experiments import ExperimentViewSet
+from personalization.admin.segments import SegmentViewSet
 from personalization.learning.activation import LOG_ACTION, ModelActivationLogFormatter
-
-from .models import Segment
-
-
-class SegmentViewSet(SnippetViewSet):
-    model = Segment
-    icon = "group"
-    menu_label = "Segments"
-    menu_name = "tailor-segments"
-    menu_order = 201
-    add_to_admin_menu = True
-    list_display = ["name", "key", "match", "is_active"]
-    list_filter = ["match", "is_active"]
-
 
 register_snippet(SegmentViewSet)
 register_snippet(ExperimentViewSet)

@@ -16,12 +16,15 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import user_agents
+from django.core.exceptions import DisallowedHost
 from django.utils import timezone
 
 from .conf import setting
 from .visitors import VisitorState
 
 MAX_QUERY_PARAMS = 20
+# The parameters of a visit's traffic source (with the referrer's host): campaign labels, never a person.
+VISIT_SOURCE_PARAMS = ("utm_source", "utm_medium", "utm_campaign")
 MAX_VALUE_LENGTH = 200
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
@@ -58,6 +61,35 @@ def url_host(url: str) -> str | None:
         return None
 
 
+def _request_host(request: Any) -> str:
+    try:
+        host = str(request.get_host()).lower()
+    except DisallowedHost:  # the host check answers this request with a 400 anyway
+        return ""
+    # As urlsplit gives a referrer's hostname: no port, an IPv6 address without its brackets.
+    return host[1 : host.index("]")] if host.startswith("[") and "]" in host else host.rsplit(":", 1)[0]
+
+
+def _outside_referrer_host(request: Any) -> str:
+    """The referrer's host when it is another site's ("" for none, one that does not parse, or this site)."""
+    referrer = _clip(request.META.get("HTTP_REFERER", ""))
+    host = (url_host(referrer) or "").lower() if referrer else ""
+    return host if host and host != _request_host(request) else ""
+
+
+def request_traffic_source(request: Any) -> tuple[tuple[str, str], ...]:
+    """What brought the visitor to this page from outside: its UTM source, medium and campaign and another
+    site's referrer host; () for a page reached from this site or typed in.
+
+    Kept for the rest of the visit (``visit_touch``), so a UTM or referrer segment holds on the next pages.
+    Labels and a host only: no full referrer URL, whose path or query may name a person.
+    """
+    source = [(name, _clip(request.GET.get(name, ""))) for name in VISIT_SOURCE_PARAMS if request.GET.get(name)]
+    if host := _outside_referrer_host(request):
+        source.append(("referrer_host", host))
+    return tuple((name, value) for name, value in source if value)
+
+
 def request_context(request: Any, visitor: VisitorState) -> dict[str, Any]:
     device, browser, os_family = user_agent_parse(text_clean(request.META.get("HTTP_USER_AGENT", "")))
     referrer = _clip(request.META.get("HTTP_REFERER", ""))
@@ -86,6 +118,14 @@ def request_context(request: Any, visitor: VisitorState) -> dict[str, Any]:
     }
     # Every utm_* parameter, flat: the engine's Context keeps those it knows (its UTM_PARAMS, the one list).
     context.update((name, value) for name, value in query.items() if name.startswith("utm_"))
+    # The visit's traffic source fills what this page lacks (the next page has no UTM parameters and this site
+    # as its referrer); a page with its own source already made it the visit's.
+    for name, value in visitor.visit_source:
+        if name == "referrer_host":
+            if not _outside_referrer_host(request):
+                context["referrer_host"] = value
+        else:
+            context.setdefault(name, value)
     city_header = setting("CITY_HEADER")
     city = _clip(request.META.get(city_header, "")) if city_header else ""
     if city:

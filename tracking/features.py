@@ -30,6 +30,12 @@ FEATURE_LABELS = {
 }
 FEATURE_NAMES = tuple(FEATURE_LABELS)
 
+
+def feature_label(name: str) -> str:
+    """The editor-facing label of a feature; a name this version does not know (an old model's) stays as it is."""
+    return FEATURE_LABELS.get(name, name)
+
+
 FeatureState = dict[str, Any]
 
 

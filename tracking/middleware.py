@@ -26,13 +26,13 @@ from django.utils.cache import patch_cache_control
 
 from .conf import setting
 from .consent import consent_cache_key, consent_for
-from .context import request_context, user_agent_parse
+from .context import request_context, request_traffic_source, user_agent_parse
 from .cross_site import lax_cookies_withheld, request_from_other_site
 from .decision_sinks import DecisionBatchUnless
 from .outages import outage_guard
 from .services import CacheEntries, request_writes_flush
 from .staff import staff_excluded
-from .visitors import UNREAD, UNREADABLE, VisitorState, visit_count_touch, visit_key, visitor_id_new, visitor_id_parse
+from .visitors import UNREAD, UNREADABLE, Visit, VisitorState, visit_key, visit_touch, visitor_id_new, visitor_id_parse
 
 logger = logging.getLogger(__name__)
 
@@ -77,8 +77,21 @@ class RequestTailor:
         if self.issued:
             visit_cached = None  # an id made in this request has no entry: no need to read it
         save = self._cache_later if self._flushed_later else None
-        visits = visit_count_touch(self.visitor_id, cached=visit_cached, save=save) if self.visitor_id else 1
         consent = consent_for(self.visitor_id, cookie, headless=self.headless, known=known, cached=consent_cached)
+        is_bot = user_agent_parse(self._request.META.get("HTTP_USER_AGENT", ""))[0] == "bot"
+        visit = (
+            visit_touch(
+                self.visitor_id,
+                cached=visit_cached,
+                save=save,
+                source=request_traffic_source(self._request),
+                # The source serves personalization only: kept with its consent, never for a crawler.
+                remember=consent.personalization and not is_bot,
+            )
+            if self.visitor_id
+            else Visit(1)
+        )
+        visits = visit.count
         return VisitorState(
             id=self.visitor_id,
             visit_count=visits,
@@ -89,7 +102,8 @@ class RequestTailor:
             is_new=self.issued,
             analytics_consent=consent.analytics,
             personalization_consent=consent.personalization,
-            is_bot=user_agent_parse(self._request.META.get("HTTP_USER_AGENT", ""))[0] == "bot",
+            is_bot=is_bot,
+            visit_source=visit.source,
         )
 
     def _cache_later(self, key: str, value: object, timeout: int) -> None:
@@ -179,6 +193,9 @@ class VisitorMiddleware:
         response = self.get_response(request)
         # Re-read: a view may have switched the visitor (the decisions API's body visitor_id).
         tailor = request.tailor
+        if tailor.visitor_id and "visitor" not in tailor.__dict__ and request_traffic_source(request):
+            # A landing page that personalizes nothing still starts the visit's traffic source, for the next pages.
+            tailor.visitor  # noqa: B018 - reading it touches the visit
         if tailor.decisions or first.decisions:
             # The response holds this visitor's decisions: a shared cache must not hand it to anyone else.
             patch_cache_control(response, private=True)

@@ -22,6 +22,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from wagtail.log_actions import log
 
+from personalization.behaviour.wording import distinctions_words
 from personalization.conf import setting
 from personalization.engine.clustering import CentroidModel, ClusteringError, clusters_fit
 from personalization.models import BehaviourCluster, ClusteringRun, Segment
@@ -161,7 +162,12 @@ def visitors_cluster(
         silhouette=clustering.silhouette,
         scores=dict(clustering.scores),
         clusters=[
-            {"index": c.index, "size": c.size, "share": c.share, "description": c.description}
+            {
+                "index": c.index,
+                "size": c.size,
+                "share": c.share,
+                "description": distinctions_words(d.to_dict() for d in c.distinctive),
+            }
             for c in clustering.clusters
         ],
         removed=removed,
@@ -189,8 +195,9 @@ def cluster_segment_create(cluster_id: int, *, name: str, key: str, user: Any = 
             segment = Segment.objects.create(
                 key=key,
                 name=name,
+                # The rule's number and this description both say the cluster as the screen does ("Cluster 2").
                 description=(
-                    f"Visitors nearest to {cluster.label.lower()} of the behaviour clustering of "
+                    f"Visitors nearest to {cluster.label} of the behaviour clustering of "
                     f"{run.created_at:%Y-%m-%d} ({cluster.size} of {run.visitors} visitors): {cluster.description}."
                 ),
                 match="all",

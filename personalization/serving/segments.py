@@ -34,8 +34,11 @@ def _rule_data(block_type: str, value: Any) -> dict[str, Any]:
     return data
 
 
-def segment_spec_compile(segment: Segment) -> SegmentSpec:
-    if not segment.is_active:
+def segment_spec_compile(segment: Segment, *, published_only: bool = True) -> SegmentSpec:
+    """The segment as the engine evaluates it. The row is the published version (drafts live in revisions),
+    so a segment never published matches nobody; ``published_only=False`` compiles a draft as it stands
+    (for a reach estimate before publishing)."""
+    if not segment.is_active or (published_only and not segment.live):
         return SegmentSpec(key=segment.key, rules=(), match=segment.match)
     try:
         rules = tuple(rule_from_dict(_rule_data(block.block_type, block.value)) for block in segment.rules)

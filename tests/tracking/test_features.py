@@ -297,3 +297,11 @@ def test_one_visit_timeout_for_the_visit_count_and_the_features(settings, timeou
     assert features_now["sessions_7d"] == visits
     # In the second visit, the last visit ended 20 minutes before it began; in the one visit, there was none.
     assert features_now["seconds_since_last_visit"] == (pytest.approx(25 * MIN) if visits == 2 else None)
+
+
+def test_every_feature_has_an_editor_facing_label():
+    from tracking.features import feature_label
+
+    assert feature_label("avg_dwell_s") == "Average time on page (s)"
+    assert all(feature_label(name) != name for name in FEATURE_NAMES)
+    assert feature_label("retired_feature") == "retired_feature"  # an old model's name stays readable

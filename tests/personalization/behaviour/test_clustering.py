@@ -138,9 +138,11 @@ def test_clusters_recorded_behaviour_into_the_planted_groups(population):
     clusters = list(run.clusters.all())
     assert [c.index for c in clusters] == [0, 1, 2]
     texts = " | ".join(c.description for c in clusters)
-    assert "deal_clicks_ratio high" in texts
-    assert "avg_scroll_depth high" in texts
-    assert "conversions_30d high" in texts
+    # Said with the features' labels, never their code names.
+    assert "Share of clicks on deals (0–1) high" in texts
+    assert "Average scroll depth (%) high" in texts
+    assert "Conversions in the last 30 days high" in texts
+    assert "deal_clicks_ratio" not in texts
     deal = deal_cluster()
     assert deal.distinctive[0]["text"].startswith("deal_clicks_ratio high (0.80 vs ")
     assert deal.share == pytest.approx(1 / 3)
@@ -200,7 +202,7 @@ def test_command_reports_the_run_and_the_task_runs_on_its_own_queue(population, 
     out, err = StringIO(), StringIO()
     call_command("cluster_visitors", stdout=out, stderr=err)
     assert "36 visitors in 3 clusters" in out.getvalue()
-    assert "deal_clicks_ratio high" in out.getvalue()
+    assert "Share of clicks on deals (0–1) high" in out.getvalue()
 
     out = StringIO()
     call_command("cluster_visitors", "--json", "--seed", "4", stdout=out)
@@ -242,7 +244,8 @@ def test_screen_lists_clusters_with_size_share_and_traits(population, admin_clie
     assert "36 visitors" in html
     for label in ("Cluster 1", "Cluster 2", "Cluster 3"):
         assert label in html
-    assert "deal_clicks_ratio high" in html
+    assert "Share of clicks on deals (0–1) high" in html
+    assert "deal_clicks_ratio" not in html
     assert "33%" in html
     assert html.count("Create segment") == 3
     assert 'class="listing"' in html
@@ -329,7 +332,8 @@ def test_the_segment_survives_being_saved_in_the_segment_editor(population, admi
         "rules-0-order": "0",
         "rules-0-id": block.id,
         "rules-0-value-summary": block.value["summary"],
-        "rules-0-value-cluster": str(block.value["cluster"]),
+        "rules-0-value-cluster": str(block.value["cluster"] + 1),  # numbered from 1, as the screen says
+        "action-publish": "1",
         # What the hidden input holds: the block's own form state.
         "rules-0-value-centres": json.dumps(block.value["centres"]),
     }
@@ -342,8 +346,8 @@ def test_the_segment_survives_being_saved_in_the_segment_editor(population, admi
 
     # A cluster rule added by hand (no centres) or pointing past the run's clusters is refused with a reason.
     for centres, cluster_index, reason in (
-        ("", "0", "not by hand"),
-        (form["rules-0-value-centres"], "7", "does not exist"),
+        ("", "1", "not by hand"),
+        (form["rules-0-value-centres"], "7", "There is no Cluster 7: that clustering found Clusters 1 to 3."),
     ):
         response = admin_client.post(
             edit_url, {**form, "rules-0-value-centres": centres, "rules-0-value-cluster": cluster_index}
@@ -433,7 +437,7 @@ def test_permissions(population, django_user_model):
     reader = editor_client(django_user_model, "reader", "view_segment")
     page = reader.get(INDEX_URL)
     assert page.status_code == 200
-    assert "deal_clicks_ratio high" in page.content.decode()
+    assert "Share of clicks on deals (0–1) high" in page.content.decode()
     assert "Create segment" not in page.content.decode()
     assert reader.post(url, data).url == reverse("wagtailadmin_home")
     assert not Segment.objects.exists()
@@ -445,3 +449,32 @@ def test_permissions(population, django_user_model):
     anonymous = Client().get(INDEX_URL)
     assert anonymous.status_code == 302
     assert "/login/" in anonymous.url
+
+
+def test_a_segment_from_a_cluster_numbers_it_as_the_screen_does_and_its_rule_reads_as_written(population, admin_client):
+    visitors_cluster(seed=0)
+    cluster = deal_cluster()
+    admin_client.post(
+        reverse("tailor_behaviour_cluster_segment", args=[cluster.pk]), {f"cluster-{cluster.pk}-name": "Deal seekers"}
+    )
+    segment = Segment.objects.get(key="deal-seekers")
+    label = cluster.label  # "Cluster N", N from 1
+    number = int(label.split()[1])
+    assert f"nearest to {label} of the behaviour clustering" in segment.description
+    assert "Share of clicks on deals (0–1) high" in segment.description
+    assert "deal_clicks_ratio" not in segment.description
+
+    # The rule's number field shows the same N (stored as the engine's index from 0) and is read-only, as is the
+    # summary; the centres' label stands above a sentence, not an empty space.
+    rule = Segment._meta.get_field("rules").stream_block.child_blocks["cluster"]
+    stored = segment.rules[0].value
+    assert stored["cluster"] == cluster.index == number - 1
+    assert rule.child_blocks["cluster"].get_form_state(stored["cluster"]) == str(number)
+    assert "Share of clicks on deals (0–1) high" in stored["summary"]
+    for name in ("summary", "cluster"):
+        assert rule.child_blocks[name].field.widget.attrs.get("readonly")
+    page = admin_client.get(reverse("wagtailsnippets_personalization_segment:edit", args=[segment.pk]))
+    html = page.content.decode()
+    assert "Learned centres" in html
+    assert "on Behaviour clusters; not editable." in html  # inside the block's JSON definition
+    assert "Which cluster of the clustering (Cluster 1 is the largest)" in html
