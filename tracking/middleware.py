@@ -50,6 +50,10 @@ class RequestTailor:
         self.user_applies = not named or visitor_id == _visitor_id_own(request)
         self.headless = named or bool(request.META.get(setting("VISITOR_HEADER")))
         self.decisions = DecisionBatch()  # written after the response is built
+        # The response holds cache-friendly slot markers (set by the renderer): the same HTML for every visitor.
+        self.shared = False
+        # An API endpoint that starts a visitor asked for the id (request_visitor_ensure): it is handed out.
+        self.ensured = False
         # Cache entries the request writes (its visit count), with the decisions, in one round trip after the
         # response is built; written at once when no middleware will flush them (a request that bypassed it).
         self.cache_entries: CacheEntries = {}
@@ -127,6 +131,7 @@ def request_visitor_ensure(request: Any) -> RequestTailor:
     if not tailor.visitor_id:
         tailor = RequestTailor(request, visitor_id_new(), issued=True)
         request.tailor = tailor
+    tailor.ensured = True
     return tailor
 
 
@@ -149,6 +154,11 @@ def _visitor_id_from(request: Any) -> tuple[str, bool]:
     if lax_cookies_withheld(request):
         return "", False  # the visitor may well have a cookie that the browser did not send
     return visitor_id_new(), True
+
+
+def _visitor_read(*tailors: RequestTailor) -> bool:
+    """Whether the response may depend on who the visitor is (their state was read while it was built)."""
+    return any("visitor" in vars(tailor) for tailor in tailors)
 
 
 def _after_response(response: Any, write: Callable[[], None]) -> None:
@@ -176,14 +186,27 @@ class VisitorMiddleware:
         response = self.get_response(request)
         # Re-read: a view may have switched the visitor (the decisions API's body visitor_id).
         tailor = request.tailor
-        if tailor.decisions or first.decisions:
+        personal = bool(tailor.decisions or first.decisions)
+        issued = tailor.issued
+        if personal:
             # The response holds this visitor's decisions: a shared cache must not hand it to anyone else.
             patch_cache_control(response, private=True)
+        if setting("CACHE_FRIENDLY") and not personal and not tailor.ensured and not _visitor_read(first, tailor):
+            # Cache-friendly mode: the response is the same for every visitor, so it carries no id (the API
+            # answers the tracker's request for the slots with one) and may be shared once it holds slots.
+            issued = False
+            if (first.shared or tailor.shared) and not response.has_header("Cache-Control"):
+                patch_cache_control(
+                    response,
+                    public=True,
+                    max_age=setting("CACHE_FRIENDLY_MAX_AGE"),
+                    s_maxage=setting("CACHE_FRIENDLY_SHARED_MAX_AGE"),
+                )
         if first is not tailor:
             first.writes_flush(response)
         tailor.writes_flush(response)
         # Not on an answer to another site's request: the browser would refuse a Lax cookie there anyway.
-        if tailor.issued and not tailor.headless and not request_from_other_site(request):
+        if issued and not tailor.headless and not request_from_other_site(request):
             response.set_cookie(
                 setting("VISITOR_COOKIE"),
                 tailor.visitor_id,
@@ -192,7 +215,7 @@ class VisitorMiddleware:
                 secure=setting("VISITOR_COOKIE_SECURE"),
                 httponly=True,
             )
-        if tailor.issued:
+        if issued:
             response.headers.setdefault("X-Tailor-Visitor", tailor.visitor_id)
             # A new id is this visitor's alone: a shared cache replaying the response would give it to everyone.
             patch_cache_control(response, private=True)

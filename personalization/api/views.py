@@ -67,6 +67,10 @@ class DecisionsCreateApi(JSONOnlyApi, ThrottlesCountedTogether, APIView):
         tailor = request_visitor_ensure(django_request)
         visitor = tailor.visitor
         context = {**tailor.context, **data.get("context", {})}
+        if "referrer" in data.get("context", {}):
+            # The page's referrer, sent by tracker.js: its host is that referrer's, not the host of this request's
+            # own Referer (the page itself); Context derives it when absent.
+            context.pop("referrer_host", None)
         decisions = [
             decision_represent(decide(key, visitor, context, sink=tailor.decisions), visitor, context, html=True)
             for key in data["slots"]
