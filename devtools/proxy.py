@@ -53,7 +53,7 @@ SERVER = """\
       proxy_pass http://{name}_origin;
       proxy_http_version 1.1;
       proxy_set_header Connection "";
-      proxy_set_header Host $host;
+      proxy_set_header Host $http_host;
       proxy_set_header X-Forwarded-For $remote_addr;
       proxy_cache pages;
       proxy_cache_valid 200 10m;
