@@ -184,6 +184,8 @@ class VisitorMiddleware:
         request._tailor_flushed_later = True
         first = request_tailor(request)
         response = self.get_response(request)
+        # Whether the response was built from who the visitor is: read now, before anything below touches the visitor.
+        shaped_by_visitor = _visitor_read(first, request.tailor)
         # Re-read: a view may have switched the visitor (the decisions API's body visitor_id).
         tailor = request.tailor
         personal = bool(tailor.decisions or first.decisions)
@@ -191,7 +193,7 @@ class VisitorMiddleware:
         if personal:
             # The response holds this visitor's decisions: a shared cache must not hand it to anyone else.
             patch_cache_control(response, private=True)
-        if setting("CACHE_FRIENDLY") and not personal and not tailor.ensured and not _visitor_read(first, tailor):
+        if setting("CACHE_FRIENDLY") and not personal and not tailor.ensured and not shaped_by_visitor:
             # Cache-friendly mode: the response is the same for every visitor, so it carries no id (the API
             # answers the tracker's request for the slots with one) and may be shared once it holds slots.
             issued = False
