@@ -268,7 +268,15 @@ TAILOR = {
     "METRICS_ALLOWED_IPS": env.list("TAILOR_METRICS_ALLOWED_IPS", default=[]),
     # GET /api/v1/slots/<key>/results/ also accepts this bearer token (for BI tools) when set
     "RESULTS_API_TOKEN": env.str("TAILOR_RESULTS_API_TOKEN", default=""),
+    # Pages cached whole by a CDN or reverse proxy: slots are personalized in the browser (tracking/conf.py)
+    "CACHE_FRIENDLY": env.bool("TAILOR_CACHE_FRIENDLY", default=False),
 }
+# Wagtail's frontend-cache invalidation: publishing a page, or a slot it places, sends PURGE to this cache
+# (nginx, Varnish, ...); other backends (Cloudflare, CloudFront) are configured here the same way.
+if FRONTEND_CACHE_URL := env.str("TAILOR_FRONTEND_CACHE_URL", default=""):
+    WAGTAILFRONTENDCACHE = {
+        "proxy": {"BACKEND": "wagtail.contrib.frontend_cache.backends.HTTPBackend", "LOCATION": FRONTEND_CACHE_URL}
+    }
 
 LOGGING = {
     "version": 1,

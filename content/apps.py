@@ -16,3 +16,11 @@ class ContentConfig(AppConfig):
         from .compare import comparisons_register
 
         comparisons_register()
+        # A publish makes the pages that place the slot stale in a frontend cache (content.cache_purge).
+        from wagtail.signals import published, unpublished
+
+        from .cache_purge import slot_published_purge
+        from .models import Slot
+
+        published.connect(slot_published_purge, sender=Slot, dispatch_uid="tailor-slot-purge-published")
+        unpublished.connect(slot_published_purge, sender=Slot, dispatch_uid="tailor-slot-purge-unpublished")

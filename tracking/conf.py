@@ -17,6 +17,15 @@ DEFAULTS: dict[str, Any] = {
     # A new visit starts after this long without a request (visit_count) or an event (the features sessions_7d
     # and seconds_since_last_visit): one definition of a visit.
     "VISIT_TIMEOUT_SECONDS": 30 * 60,
+    # Cache-friendly mode, for HTML cached whole by a CDN or a reverse proxy: pages render each slot's default in a
+    # marker, identical for every visitor (no decision, no cookie, shareable), and tracker.js asks the decisions API
+    # for all the page's slots in one request and swaps them in. Off: a page with decisions is Cache-Control private.
+    "CACHE_FRIENDLY": False,
+    "CACHE_FRIENDLY_MAX_AGE": 60,  # browsers may reuse a cache-friendly page this long (seconds; max-age)
+    # Shared caches may keep it this long (s-maxage): publishing a slot purges its pages (WAGTAILFRONTENDCACHE).
+    "CACHE_FRIENDLY_SHARED_MAX_AGE": 600,
+    # Slots stay hidden (their space kept) until tracker.js has swapped them in, at most this long (milliseconds).
+    "CACHE_FRIENDLY_HIDE_MS": 800,
     "COUNTRY_HEADER": "HTTP_CF_IPCOUNTRY",  # the CDN's country header (Cloudflare's by default)
     "CITY_HEADER": "",  # a CDN city header, if the CDN sends one
     # Event ingest

@@ -53,6 +53,10 @@ class RequestTailor:
         # Written after the response is built; an editor's own visit (EXCLUDE_STAFF, tracking.staff) records
         # nothing. Only the user's own visitor: an API client naming visitors speaks for them, not for itself.
         self.decisions = DecisionBatchUnless(lambda: self.user_applies and staff_excluded(request))
+        # The response holds cache-friendly slot markers (set by the renderer): the same HTML for every visitor.
+        self.shared = False
+        # An API endpoint that starts a visitor asked for the id (request_visitor_ensure): it is handed out.
+        self.ensured = False
         # Cache entries the request writes (its visit count), with the decisions, in one round trip after the
         # response is built; written at once when no middleware will flush them (a request that bypassed it).
         self.cache_entries: CacheEntries = {}
@@ -144,6 +148,7 @@ def request_visitor_ensure(request: Any) -> RequestTailor:
     if not tailor.visitor_id:
         tailor = RequestTailor(request, visitor_id_new(), issued=True)
         request.tailor = tailor
+    tailor.ensured = True
     return tailor
 
 
@@ -166,6 +171,11 @@ def _visitor_id_from(request: Any) -> tuple[str, bool]:
     if lax_cookies_withheld(request):
         return "", False  # the visitor may well have a cookie that the browser did not send
     return visitor_id_new(), True
+
+
+def _visitor_read(*tailors: RequestTailor) -> bool:
+    """Whether the response may depend on who the visitor is (their state was read while it was built)."""
+    return any("visitor" in vars(tailor) for tailor in tailors)
 
 
 def _after_response(response: Any, write: Callable[[], None]) -> None:
@@ -191,19 +201,34 @@ class VisitorMiddleware:
         request._tailor_flushed_later = True
         first = request_tailor(request)
         response = self.get_response(request)
+        # Whether the response was built from who the visitor is: read now, before anything below touches the visitor.
+        shaped_by_visitor = _visitor_read(first, request.tailor)
         # Re-read: a view may have switched the visitor (the decisions API's body visitor_id).
         tailor = request.tailor
         if tailor.visitor_id and "visitor" not in tailor.__dict__ and request_traffic_source(request):
             # A landing page that personalizes nothing still starts the visit's traffic source, for the next pages.
             tailor.visitor  # noqa: B018 - reading it touches the visit
-        if tailor.decisions or first.decisions:
+        personal = bool(tailor.decisions or first.decisions)
+        issued = tailor.issued
+        if personal:
             # The response holds this visitor's decisions: a shared cache must not hand it to anyone else.
             patch_cache_control(response, private=True)
+        if setting("CACHE_FRIENDLY") and not personal and not tailor.ensured and not shaped_by_visitor:
+            # Cache-friendly mode: the response is the same for every visitor, so it carries no id (the API
+            # answers the tracker's request for the slots with one) and may be shared once it holds slots.
+            issued = False
+            if (first.shared or tailor.shared) and not response.has_header("Cache-Control"):
+                patch_cache_control(
+                    response,
+                    public=True,
+                    max_age=setting("CACHE_FRIENDLY_MAX_AGE"),
+                    s_maxage=setting("CACHE_FRIENDLY_SHARED_MAX_AGE"),
+                )
         if first is not tailor:
             first.writes_flush(response)
         tailor.writes_flush(response)
         # Not on an answer to another site's request: the browser would refuse a Lax cookie there anyway.
-        if tailor.issued and not tailor.headless and not request_from_other_site(request):
+        if issued and not tailor.headless and not request_from_other_site(request):
             response.set_cookie(
                 setting("VISITOR_COOKIE"),
                 tailor.visitor_id,
@@ -212,7 +237,7 @@ class VisitorMiddleware:
                 secure=setting("VISITOR_COOKIE_SECURE"),
                 httponly=True,
             )
-        if tailor.issued:
+        if issued:
             response.headers.setdefault("X-Tailor-Visitor", tailor.visitor_id)
             # A new id is this visitor's alone: a shared cache replaying the response would give it to everyone.
             patch_cache_control(response, private=True)

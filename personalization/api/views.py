@@ -73,6 +73,10 @@ class DecisionsCreateApi(JSONOnlyApi, ThrottlesCountedTogether, APIView):
         tailor = request_visitor_ensure(django_request)
         visitor = tailor.visitor
         context = {**tailor.context, **data.get("context", {})}
+        if "referrer" in data.get("context", {}):
+            # The page's referrer, sent by tracker.js: its host is that referrer's, not the host of this request's
+            # own Referer (the page itself); Context derives it when absent.
+            context.pop("referrer_host", None)
         # Explaining reads what decide() recorded (the context with the visitor's features), as the log will hold it.
         recording = RecordingSink(tailor.decisions) if data["explain"] else None
         sink = recording or tailor.decisions

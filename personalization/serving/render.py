@@ -22,6 +22,7 @@ from django.utils.safestring import SafeString, mark_safe
 from content.rendering import params_personalize
 from personalization.serving import preview as previews
 from personalization.serving import render_counts
+from personalization.serving.cache_friendly import cache_friendly, slot_marker
 from personalization.serving.decide import (
     Decision,
     EmptySlotError,
@@ -112,6 +113,14 @@ def _explain(slot_key: str, why: str) -> SafeString:
 def slot_render(slot_key: str, request: Any) -> RenderedDecision | SafeString:
     if not slot_key:
         return _explain(slot_key, "no slot chosen")
+    if cache_friendly(request):
+        # The same HTML for everyone; tracker.js asks for this visitor's variant (serving.cache_friendly).
+        try:
+            return slot_marker(slot_key, request)
+        except UnknownSlotError:
+            return _explain(slot_key, "no published slot has this key")
+        except EmptySlotError:
+            return _explain(slot_key, "the slot has no live variants")
     state = _request_state(request)
     try:
         if state.preview is None:

@@ -205,9 +205,12 @@ class Handler(SimpleHTTPRequestHandler):
         if path == "/api/v1/consent/":
             return self._answer(200, body)
         if path == "/api/v1/decisions/":
-            [slot] = body["slots"]
-            decision = slot_decision(slot)
-            return self._answer(200, {"visitor_id": "v", "decisions": [decision]})
+            # A slot unpublished since the page was cached ("gone-..."): refused by index, as the real API does.
+            unknown = {str(i): [f"Unknown slot key {s!r}."] for i, s in enumerate(body["slots"]) if s[:5] == "gone-"}
+            if unknown:
+                return self._answer(400, {"slots": unknown})
+            decisions = [slot_decision(slot) for slot in body["slots"]]
+            return self._answer(200, {"visitor_id": "v", "decisions": decisions})
         return self._answer(404, {})
 
     def _answer(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
@@ -539,3 +542,37 @@ def test_browser_triggered_slots_swap_in_their_decision_and_are_tracked(api, pag
     slots = [p["body"]["slots"] for p in api.posts if p["path"] == "/api/v1/decisions/"]
     assert slots == [["promo"], ["nudge"], ["leave"]]
     assert page.locator(".tailor-slot").all_inner_texts()[:3] == ["Tailored promo", "Tailored nudge", "Tailored leave"]
+
+
+@pytest.mark.browser
+def test_browser_cache_friendly_markers_are_resolved_in_one_request_and_keep_their_height(api, page):
+    # A cached page: three pending slots, one of them unpublished since (the API refuses it by index).
+    body = """
+    <div data-tailor-slot="hero" data-tailor-pending><div style="height:420px">Default hero</div></div>
+    <div data-tailor-slot="gone-offer" data-tailor-pending>Old offer</div>
+    <div data-tailor-slot="footer" data-tailor-pending>Default footer</div>
+    """
+    url = api.page("cached.html", body, {"flushInterval": 600_000})
+    page.goto(url + "?utm_source=newsletter&utm_bogus=1&ref=a")
+    page.wait_for_selector("#footer-swapped")
+    asked = [p["body"] for p in api.posts if p["path"] == "/api/v1/decisions/"]
+    assert asked[0] == {
+        "slots": ["hero", "gone-offer", "footer"],
+        "context": {
+            "query": {"utm_source": "newsletter", "utm_bogus": "1", "ref": "a"},
+            "referrer": "",
+            "utm_source": "newsletter",  # only the UTM parameters the API knows travel flat
+        },
+    }
+    assert asked[1:] == [{"slots": ["hero", "footer"]}]  # once more, without the refused slot
+    assert page.locator("[data-tailor-pending]").count() == 0  # every marker shown, the refused one with its default
+    assert page.locator('[data-tailor-slot="gone-offer"]').inner_text() == "Old offer"
+    hero = page.locator('[data-tailor-slot="hero"]').first
+    assert (
+        hero.locator("[data-tailor-decision]").get_attribute("data-tailor-decision")
+        == (slot_decision("hero")["decision_id"])
+    )
+    assert hero.bounding_box()["height"] == 420  # the 300 px variant inside the box the 420 px default held
+    page.clock.run_for(1100)
+    impressions = [e["decision_id"] for e in queued(page) if e["type"] == "impression"]
+    assert slot_decision("hero")["decision_id"] in impressions

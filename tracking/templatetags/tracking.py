@@ -3,6 +3,7 @@
 The tracker is one async script whose configuration (endpoints, consent mode, Do Not Track) travels as JSON in its
 ``data-tailor-config`` attribute, escaped by ``format_html``: no inline script, so a strict Content Security Policy
 can stay strict. ``{% tracking_script banner=True %}`` adds the consent banner (``tracking/consent_banner.html``).
+``{% tracking_head %}`` in ``<head>`` hides cache-friendly slots until the tracker has swapped them in.
 """
 
 from __future__ import annotations
@@ -68,3 +69,20 @@ def tracking_script(context: template.Context, banner: bool = False) -> SafeStri
         return script
     html = render_to_string("tracking/consent_banner.html", {"consent_mode": config["consent"]}, request)
     return html + script  # both safe, so the sum is too
+
+
+@register.simple_tag
+def tracking_head() -> SafeString:
+    """In cache-friendly mode, the style that keeps pending slots hidden (their space kept) until they are swapped.
+
+    The timeout is CSS (an animation delay), not script: if tracker.js or the API never answers, the default shows
+    after ``CACHE_FRIENDLY_HIDE_MS``; without JavaScript at once. Nothing outside the mode.
+    """
+    if not setting("CACHE_FRIENDLY"):
+        return SafeString("")
+    return format_html(
+        "<style>[data-tailor-pending]{{visibility:hidden;animation:tailor-reveal 0s {}ms forwards}}"
+        "@keyframes tailor-reveal{{to{{visibility:visible}}}}</style>"
+        "<noscript><style>[data-tailor-pending]{{visibility:visible;animation:none}}</style></noscript>",
+        int(setting("CACHE_FRIENDLY_HIDE_MS")),
+    )

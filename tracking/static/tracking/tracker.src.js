@@ -46,6 +46,10 @@ npx --yes terser@5.51.4 tracker.src.js --ecma 2020 -c passes=2 -m --comments fal
  *   data-tailor-goal="signup"        on a link (click) or form (submit): a conversion with props {goal}
  *   data-tailor-slot="key" data-tailor-trigger="scroll:50|dwell:10|exit"
  *                                    when the trigger fires, the slot's decision is fetched and replaces the element
+ *   data-tailor-slot="key" data-tailor-pending
+ *                                    a cache-friendly page's slot (the same HTML for everyone): all of them are asked
+ *                                    for in ONE decisions request at start, and each answer's HTML (with its decision
+ *                                    id) goes inside its marker, which keeps its height; then the marker is shown
  *   data-tailor-consent="accept|reject" buttons, inside [data-tailor-banner] (shown until the visitor chooses)
  *
  * Goals: once analytics is allowed, the published page and click goals are fetched from goalsEndpoint (once per page
@@ -75,6 +79,7 @@ npx --yes terser@5.51.4 tracker.src.js --ecma 2020 -c passes=2 -m --comments fal
   const els = new Map(); // tracked element -> {id, in, on, ms, sent, seen, timer}
   const triggers = new Map(); // slot element -> [kind, amount]
   const fired = new Set(); // slot keys asked for once on this page, whatever comes back
+  const PENDING = "data-tailor-pending", UTM = ["source", "medium", "campaign", "term", "content"];
   let batch = 500; // the server's limit; halved after a 413 (the batch was over 256 KB)
   let busy, delay = 0, retryAt = 0, retryTimer, started, hidden = false, io, ticker;
   let hovered, hoverAt, maxDepth = 0, depthSent = 0, shownAt = Date.now(), shownMs = 0, dwellSent = 0;
@@ -318,6 +323,37 @@ npx --yes terser@5.51.4 tracker.src.js --ecma 2020 -c passes=2 -m --comments fal
       .catch((e) => console.warn("Tailor: slot keeps its default content", e));
   }
 
+  // Cache-friendly pages: the page's context (its query string and referrer, which this request does not carry) and
+  // every pending slot in one request; on a 400 (a slot unpublished since the page was cached, a context refused)
+  // once more with the slots the server knows and no context. A marker keeps its height, so nothing below it moves;
+  // whatever the answer, the markers are shown at the end (the default stays where no variant came).
+  function resolve(marks, again) {
+    const slot = (m) => m.dataset.tailorSlot, keys = [...new Set(marks.map(slot))], query = {};
+    const context = { ...cfg.context, query, referrer: d.referrer.slice(0, 500) };
+    [...new URLSearchParams(location.search)].slice(0, 20).forEach(([k, v]) => {
+      query[k.slice(0, 100)] = v = v.slice(0, 200);
+      if (!k.indexOf("utm_") && UTM.includes(k.slice(4))) context[k] = v;
+    });
+    const show = (only) => marks.forEach((m) => (!only || only.includes(slot(m))) && m.removeAttribute(PENDING));
+    if (!keys.length || !allowed("personalization")) return show();
+    post(cfg.decisionsEndpoint, again ? { slots: keys } : { slots: keys, context })
+      .then(async (r) => {
+        const b = await r.json();
+        if (r.status == 400 && !again) {
+          const bad = Object.keys(b.slots || {}).map((i) => keys[i]);
+          return show(bad), resolve(marks.filter((m) => !bad.includes(slot(m))), 1);
+        }
+        if (!r.ok) throw r.status;
+        b.decisions.forEach((x) =>
+          marks.forEach((m) => {
+            if (slot(m) == x.slot) (m.style.minHeight = m.offsetHeight + "px"), (m.innerHTML = x.html);
+          }),
+        );
+        show();
+      })
+      .catch((e) => (console.warn("Tailor: slots keep their default content", e), show()));
+  }
+
   function depth() {
     const h = d.documentElement.scrollHeight;
     maxDepth = Math.max(maxDepth, Math.min(100, Math.round(((w.scrollY + w.innerHeight) / h) * 100) || 100));
@@ -381,6 +417,7 @@ npx --yes terser@5.51.4 tracker.src.js --ecma 2020 -c passes=2 -m --comments fal
       }),
     ).observe(d.documentElement, { childList: true, subtree: true, attributes: true, attributeFilter: [DECISION] });
     each(d.documentElement, scan);
+    resolve([...d.querySelectorAll(`[${PENDING}]`)]);
 
     on(w, "scroll", depth);
     on(d, "pointerover", (e) => e.pointerType == "mouse" && hoverTo(e.target.closest?.(`[${DECISION}]`)));
