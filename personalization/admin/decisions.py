@@ -18,7 +18,7 @@ from django.template.response import TemplateResponse
 
 from content.models import Slot, Variant
 from personalization.admin.results import can_view_results
-from personalization.engine.explain import percent_words
+from personalization.engine.statistics.results import percent_words
 from personalization.serving.explain import DecisionLookup, decisions_lookup
 
 LIMIT = 50
@@ -69,7 +69,7 @@ def decision_explorer_view(request: HttpRequest) -> HttpResponse:
             "why": d.explanation,
             "slot": slots.get(d.slot_key),
             "variant_name": names.get((d.slot_key, d.variant_key), ""),
-            "share": percent_words(d.explanation["share"]),
+            "share": percent_words(d.explanation["share"], signed=False),
         }
         for d in lookup.decisions
     ]

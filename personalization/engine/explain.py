@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from .statistics.results import percent_words
+
 TOP_FEATURES = 5
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 # A contribution this small (log-odds) moves the score by less than a rounding error: not a reason.
@@ -220,10 +222,8 @@ class Explanation:
         }
 
 
-def percent_words(share: float) -> str:
-    """A share as the admin writes percentages: "93 %", "0.5 %" (a space before the sign, as in "+85 %")."""
-    percent = share * 100
-    return f"{percent:.0f} %" if percent >= 1 or percent == 0 else f"{percent:.1f} %"
+def _share(share: float) -> str:
+    return percent_words(share, signed=False)  # the one way Tailor writes a percentage
 
 
 def _quoted(name: str, key: str) -> str:
@@ -260,7 +260,7 @@ def decision_explain(
         name = (experiment_names or {}).get(experiment, "")
         summary = (
             f"The visitor takes part in the experiment {_quoted(name, experiment)} and was assigned to this "
-            f"variant's arm, which gets {percent_words(share)} of the experiment's visitors (sticky per visitor)."
+            f"variant's arm, which gets {_share(share)} of the experiment's visitors (sticky per visitor)."
         )
     elif policy == "capped":
         summary = (
@@ -290,14 +290,14 @@ def decision_explain(
             summary = "The visitor matched none of the slot's rules, so the default variant was shown."
     elif policy == "split":
         summary = (
-            f"Traffic split: this variant gets {percent_words(share)} of visitors, and this visitor's sticky "
+            f"Traffic split: this variant gets {_share(share)} of visitors, and this visitor's sticky "
             "bucket falls in its share."
         )
     elif policy == "bandit":
         segment = reason.removeprefix("bandit:") if reason.startswith("bandit:") else ""
         who = f"visitors in the segment {_quoted(segment_names.get(segment, ''), segment)}" if segment else "visitors"
         summary = (
-            f"The bandit, learning from every click, currently gives this variant {percent_words(share)} of {who}; "
+            f"The bandit, learning from every click, currently gives this variant {_share(share)} of {who}; "
             "this visitor's draw fell in that share."
         )
     elif policy == "model":
@@ -322,15 +322,15 @@ def decision_explain(
 
 def _model_summary(reason: str, share: float, reading: ModelReading | None, chosen: str) -> str:
     if reason == "uniform":
-        return f"No trained model serves this slot yet: every variant gets an equal share ({percent_words(share)})."
+        return f"No trained model serves this slot yet: every variant gets an equal share ({_share(share)})."
     score = reading.scores.get(chosen) if reading is not None else None
     expected = f" (predicted reward {score * 100:.1f} %)" if score is not None else ""
     if reason == "explore":
         return (
             f"Exploration: the model rates another variant higher for this visitor, but shows this one to "
-            f"{percent_words(share)} of such visitors to keep learning{expected}."
+            f"{_share(share)} of such visitors to keep learning{expected}."
         )
     return (
         f"The model expects this variant to do best for this visitor{expected}; it shows it to "
-        f"{percent_words(share)} of such visitors and explores the rest."
+        f"{_share(share)} of such visitors and explores the rest."
     )

@@ -22,19 +22,10 @@ from typing import Any
 from personalization.engine import Context
 from personalization.engine.explain import Explanation, ModelReading, decision_explain, model_effects
 from tracking.decision_sinks import DecisionSink
-from tracking.features import FEATURE_LABELS
+from tracking.features import feature_label
 from tracking.services import DecisionRecord
 
 logger = logging.getLogger(__name__)
-
-
-def feature_label(name: str) -> str:
-    """An editor's label for a real-time feature (``avg_dwell_s``: "Average time on page (s)").
-
-    A local stand-in: admin-segments owns the one mapping next to the feature names, and this
-    reads the same ``FEATURE_LABELS`` until that lands.
-    """
-    return FEATURE_LABELS.get(name) or name.replace("_", " ").capitalize()
 
 
 class RecordingSink:
