@@ -326,6 +326,10 @@ def stats_discount(arms: Iterable[ArmStats], factor_per_hour: float, hours: floa
 
 # Serving
 
+def _utm_reader(name: str) -> Callable[[Context], object]:
+    return lambda context: context.utm.get(name)
+
+
 # Context attributes a bandit can learn per combination of ("context cells"), and how each is read.
 CELL_FIELDS: Mapping[str, Callable[[Context], object]] = MappingProxyType(
     {
@@ -335,7 +339,7 @@ CELL_FIELDS: Mapping[str, Callable[[Context], object]] = MappingProxyType(
         "country": lambda c: c.country,
         "referrer_host": lambda c: c.referrer_host,
         # The campaign's source, medium and name (not its term or content: too fine to learn apart).
-        **{f"utm_{name}": (lambda c, name=name: c.utm.get(name)) for name in UTM_PARAMS[:3]},
+        **{f"utm_{name}": _utm_reader(name) for name in UTM_PARAMS[:3]},
         "is_returning": lambda c: "returning" if c.is_returning else "new",
         "is_authenticated": lambda c: "signed-in" if c.is_authenticated else "anonymous",
     }
