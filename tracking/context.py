@@ -11,6 +11,7 @@ all of it comes from the visitor; a header that does not parse counts as absent.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
@@ -86,6 +87,21 @@ def request_traffic_source(request: Any) -> tuple[tuple[str, str], ...]:
     """
     source = [(name, _clip(request.GET.get(name, ""))) for name in VISIT_SOURCE_PARAMS if request.GET.get(name)]
     if host := _outside_referrer_host(request):
+        source.append(("referrer_host", host))
+    return tuple((name, value) for name, value in source if value)
+
+
+def page_traffic_source(request: Any, page: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    """``request_traffic_source`` of the page a client reports rather than of the request itself.
+
+    The decisions API is called from the page (tracker.js, in cache-friendly mode, where the page
+    itself came from a cache and never reached the site): its own query is empty and its Referer is
+    the page, so the page's UTM labels and referrer come in the body's context instead.
+    """
+    source = [(name, _clip(str(page.get(name) or ""))) for name in VISIT_SOURCE_PARAMS]
+    referrer = _clip(str(page.get("referrer") or ""))
+    host = (url_host(referrer) or "").lower() if referrer else ""
+    if host and host != _request_host(request):
         source.append(("referrer_host", host))
     return tuple((name, value) for name, value in source if value)
 

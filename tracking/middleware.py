@@ -55,6 +55,9 @@ class RequestTailor:
         self.decisions = DecisionBatchUnless(lambda: self.user_applies and staff_excluded(request))
         # The response holds cache-friendly slot markers (set by the renderer): the same HTML for every visitor.
         self.shared = False
+        # The traffic source of the page an API caller reports (tracking.context.page_traffic_source), set before
+        # the visitor is read; None: the request's own.
+        self.page_source: tuple[tuple[str, str], ...] | None = None
         # An API endpoint that starts a visitor asked for the id (request_visitor_ensure): it is handed out.
         self.ensured = False
         # Cache entries the request writes (its visit count), with the decisions, in one round trip after the
@@ -88,7 +91,7 @@ class RequestTailor:
                 self.visitor_id,
                 cached=visit_cached,
                 save=save,
-                source=request_traffic_source(self._request),
+                source=request_traffic_source(self._request) if self.page_source is None else self.page_source,
                 # The source serves personalization only: kept with its consent, never for a crawler.
                 remember=consent.personalization and not is_bot,
             )
@@ -205,15 +208,23 @@ class VisitorMiddleware:
         shaped_by_visitor = _visitor_read(first, request.tailor)
         # Re-read: a view may have switched the visitor (the decisions API's body visitor_id).
         tailor = request.tailor
-        if tailor.visitor_id and "visitor" not in tailor.__dict__ and request_traffic_source(request):
+        cache_friendly = setting("CACHE_FRIENDLY")
+        if (
+            not cache_friendly
+            and tailor.visitor_id
+            and "visitor" not in tailor.__dict__
+            and request_traffic_source(request)
+        ):
             # A landing page that personalizes nothing still starts the visit's traffic source, for the next pages.
+            # Not in cache-friendly mode: reading the visitor reads the session (Vary: Cookie), and the page's
+            # tracker reports its source to the decisions API instead (tracking.context.page_traffic_source).
             tailor.visitor  # noqa: B018 - reading it touches the visit
         personal = bool(tailor.decisions or first.decisions)
         issued = tailor.issued
         if personal:
             # The response holds this visitor's decisions: a shared cache must not hand it to anyone else.
             patch_cache_control(response, private=True)
-        if setting("CACHE_FRIENDLY") and not personal and not tailor.ensured and not shaped_by_visitor:
+        if cache_friendly and not personal and not tailor.ensured and not shaped_by_visitor:
             # Cache-friendly mode: the response is the same for every visitor, so it carries no id (the API
             # answers the tracker's request for the slots with one) and may be shared once it holds slots.
             issued = False

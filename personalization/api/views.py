@@ -19,6 +19,7 @@ from personalization.serving.render import decision_represent
 from tracking.api.parsers import JSONOnlyApi
 from tracking.api.security import SameSiteOnly, SessionUser
 from tracking.api.throttles import DecisionsIPRateThrottle, DecisionsVisitorRateThrottle, ThrottlesCountedTogether
+from tracking.context import page_traffic_source
 from tracking.middleware import RequestTailor, request_visitor_ensure
 
 from .security import ResultsReaders, ResultsToken
@@ -71,6 +72,9 @@ class DecisionsCreateApi(JSONOnlyApi, ThrottlesCountedTogether, APIView):
         if data.get("visitor_id"):
             django_request.tailor = RequestTailor(django_request, data["visitor_id"], issued=False, named=True)
         tailor = request_visitor_ensure(django_request)
+        if "visitor" not in tailor.__dict__:
+            # The page's UTM labels and outside referrer start or keep the visit's source, as the page would have.
+            tailor.page_source = page_traffic_source(django_request, data.get("context", {}))
         visitor = tailor.visitor
         context = {**tailor.context, **data.get("context", {})}
         if "referrer" in data.get("context", {}):

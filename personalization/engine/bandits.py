@@ -326,6 +326,7 @@ def stats_discount(arms: Iterable[ArmStats], factor_per_hour: float, hours: floa
 
 # Serving
 
+
 def _utm_reader(name: str) -> Callable[[Context], object]:
     return lambda context: context.utm.get(name)
 

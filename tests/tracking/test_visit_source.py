@@ -78,3 +78,16 @@ def test_the_source_is_bounded_and_kept_only_with_consent_and_never_for_a_crawle
     crawler = Client(HTTP_USER_AGENT="Googlebot/2.1 (+http://www.google.com/bot.html)")
     crawler.get("/?utm_source=newsletter")
     assert len(cache.get(visit_key(crawler.cookies["tailor_vid"].value))) == 2
+
+
+def test_the_page_a_cached_visit_came_from_starts_the_source_through_the_decisions_api(client, demo):
+    """Cache-friendly mode: the page never reached the site; tracker.js reports its UTM labels and referrer."""
+
+    def ask(context: dict) -> str:
+        body = json.dumps({"slots": ["home-hero"], "context": context})
+        answer = client.post("/api/v1/decisions/", body, content_type="application/json", HTTP_REFERER=INSIDE)
+        return answer.json()["decisions"][0]["variant"]["key"]
+
+    assert ask({"utm_source": "newsletter", "referrer": "https://mail.example.com/x"}) == "hero-newsletter"
+    assert ask({}) == "hero-newsletter"  # the next page of the visit, with neither
+    assert hero(client.get("/", HTTP_REFERER=INSIDE)) == "newsletter"
