@@ -257,6 +257,8 @@ TAILOR = {
     "EVENTS_RATE_IP": env.str("TAILOR_EVENTS_RATE_IP", default="2400/min"),
     "EVENT_CLAIM_IDLE_SECONDS": env.float("TAILOR_EVENT_CLAIM_IDLE_SECONDS", default=30.0),
     "CONSENT_MODE": env.str("TAILOR_CONSENT_MODE", default="implied"),
+    # A request after this long without one starts a new visit (the README tour's test shortens it).
+    "VISIT_TIMEOUT_SECONDS": env.int("TAILOR_VISIT_TIMEOUT_SECONDS", default=30 * 60),
     "RETENTION_DAYS": env.int("TAILOR_RETENTION_DAYS", default=90),
     "COUNTRY_HEADER": env.str("TAILOR_COUNTRY_HEADER", default="HTTP_CF_IPCOUNTRY"),
     "VISITOR_COOKIE_SECURE": env.bool("TAILOR_VISITOR_COOKIE_SECURE", default=not DEBUG),
@@ -290,3 +292,7 @@ LOGGING = {
         "wagtail": {"level": "WARNING"},
     },
 }
+if CELERY_TASK_ALWAYS_EAGER:
+    # Eager tasks run inside the command or request that sends them: a line per task (thousands in
+    # simulate_traffic) would bury the command's own output. A worker's log keeps them.
+    LOGGING["loggers"]["celery.app.trace"] = {"level": "WARNING"}

@@ -2,7 +2,10 @@
 
 Editors may write ``{visitor.first_name|there}`` or ``{context.city|your area}``
 in a variant's text. Only fields on an allow-list are substituted, values are
-shortened, and the text after ``|`` is the fallback. Editor text is never run
+shortened, and the text after ``|`` is the fallback. Text written inside the
+braces around the field comes with the value only: ``Welcome back{, visitor.first_name|}!``
+reads "Welcome back, Ann!" for Ann and "Welcome back!" for a visitor without a
+name (so punctuation and spaces never dangle). Editor text is never run
 as a template: this is a single regular-expression replacement, nothing more.
 The result is plain text, escaped by whoever writes it into HTML; in rich text
 only text nodes are filled (``content.richtext``), never an attribute.
@@ -13,7 +16,11 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-PLACEHOLDER = re.compile(r"\{(visitor|context)\.([a-z][a-z0-9_]{0,40})(?:\|([^{}|]{0,100}))?\}")
+# {prefix field suffix|fallback}: the prefix and suffix (short, no braces or "|") are written only with a value.
+PLACEHOLDER = re.compile(
+    r"\{(?P<prefix>[^{}|]{0,40}?)(?P<source>visitor|context)\.(?P<field>[a-z][a-z0-9_]{0,40})"
+    r"(?P<suffix>[^{}|a-z0-9_][^{}|]{0,39})?(?:\|(?P<fallback>[^{}|]{0,100}))?\}"
+)
 MAX_VALUE_LENGTH = 100
 
 ALLOWED_FIELDS = frozenset(
@@ -45,11 +52,14 @@ def substitute(text: str, values: Mapping[str, object]) -> str:
         return text
 
     def replace(match: re.Match[str]) -> str:
-        name = f"{match.group(1)}.{match.group(2)}"
+        name = f"{match['source']}.{match['field']}"
         if name not in ALLOWED_FIELDS:
             return match.group(0)
         value = values.get(name)
-        return str(value).strip()[:MAX_VALUE_LENGTH] if value not in (None, "") else (match.group(3) or "")
+        value = str(value).strip()[:MAX_VALUE_LENGTH] if value is not None else ""
+        if not value:
+            return match["fallback"] or ""
+        return f"{match['prefix']}{value}{match['suffix'] or ''}"
 
     return PLACEHOLDER.sub(replace, text)
 
@@ -64,5 +74,5 @@ def fallbacks_fill(text: str) -> str:
     if "{" not in text:
         return text
     return PLACEHOLDER.sub(
-        lambda m: (m.group(3) or "") if f"{m.group(1)}.{m.group(2)}" in ALLOWED_FIELDS else m.group(0), text
+        lambda m: (m["fallback"] or "") if f"{m['source']}.{m['field']}" in ALLOWED_FIELDS else m.group(0), text
     )

@@ -16,13 +16,13 @@ from wagtail.actions.publish_revision import PublishPermissionError
 from .models import Slot, Variant
 
 
-def slot_publish(spec: Mapping[str, Any], segment_ids: Mapping[str, int] | None = None) -> Slot:
+def slot_publish(spec: Mapping[str, Any], segment_ids: Mapping[str, int] | None = None, *, user: Any = None) -> Slot:
     """Create and publish a slot from a plain spec.
 
     ``spec``: ``key``, ``name``, ``strategy``, ``variants`` as ``(key, name, weight, params[, paused])``,
     and optionally ``description``, ``default_variant``, ``holdout_share`` and ``rules`` as
     ``(segment key, variant key)``,
-    the segment keys resolved through ``segment_ids``.
+    the segment keys resolved through ``segment_ids``. ``user``: who the revision is by in the history.
     """
     segment_ids = segment_ids or {}
     slot = Slot(
@@ -40,7 +40,7 @@ def slot_publish(spec: Mapping[str, Any], segment_ids: Mapping[str, int] | None 
         for i, (key, name, weight, params, *paused) in enumerate(spec["variants"])
     ]
     slot.save()
-    slot.save_revision(log_action=True).publish()
+    slot.save_revision(user=user, log_action=True).publish(user=user)
     slot.refresh_from_db()
     return slot
 

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from demo.seed import GOAL_KEY, demo_goals_ensure, demo_slots_ensure
+from demo.seed import GOAL_KEY, demo_goals_ensure, demo_hero_strategy_set, demo_slots_ensure
 from personalization.engine.experiments import HOLDOUT_MAX_SHARE
 from personalization.serving.decide import decide
 from tracking.decision_sinks import DecisionBatch
@@ -67,6 +67,23 @@ BEHAVIOUR: dict[str, tuple[float, float, float, float]] = {
 
 class SimulationError(ValueError):
     """The slot cannot be simulated as it is configured."""
+
+
+def simulation_model_ensure() -> str | None:
+    """Publish the demo's hero on the model strategy if an editor moved it off (the README tour does); what it left.
+
+    A new revision by the demo admin, variants and targeting kept: the admin's history shows the switch and
+    ``seed_demo --hero-strategy rules`` (or the slot's Strategy field) switches back. None when it was on
+    the model, or does not exist yet (``simulation_slot_ensure`` creates it on the model).
+    """
+    from content.models import Slot
+
+    if not Slot.objects.filter(key=SLOT_KEY).exists():
+        return None
+    try:
+        return demo_hero_strategy_set("model")
+    except ValueError as exc:
+        raise SimulationError(str(exc)) from None
 
 
 def simulation_slot_ensure() -> None:

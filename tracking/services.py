@@ -380,11 +380,12 @@ def _dead_letters_expire(cutoff: datetime, batch_size: int) -> int:
     return done
 
 
-def goal_publish(**fields: Any) -> Any:
+def goal_publish(*, user: Any = None, **fields: Any) -> Any:
     """Create (or update, by ``key``) and publish a goal from code, through a logged revision as the admin does.
 
     ``fields``: ``key``, ``name``, ``kind``, ``match`` and optionally ``value``, ``site_value``, ``is_active``;
-    checked as the admin form checks them (``ValidationError`` naming the field).
+    checked as the admin form checks them (``ValidationError`` naming the field). ``user``: who the
+    revision is by in the history.
     """
     from .models import Goal
 
@@ -393,6 +394,6 @@ def goal_publish(**fields: Any) -> Any:
         setattr(goal, name, value)
     goal.full_clean()
     goal.save()
-    goal.save_revision(log_action=True).publish()
+    goal.save_revision(user=user, log_action=True).publish(user=user)
     goal.refresh_from_db()
     return goal

@@ -20,6 +20,14 @@ from tests.factories.slots import hero_params, page_with_slots, slot_create
         ("Not allowed {visitor.password|x}", {"visitor.password": "secret"}, "Not allowed {visitor.password|x}"),
         ("Plain {braces} stay", {}, "Plain {braces} stay"),
         ("{{ request.user }} {% debug %}", {}, "{{ request.user }} {% debug %}"),
+        # Text around the field inside the braces comes with the value only: no "Welcome backAnn!".
+        ("Welcome back{, visitor.first_name|}!", {"visitor.first_name": "Ann"}, "Welcome back, Ann!"),
+        ("Welcome back{, visitor.first_name|}!", {}, "Welcome back!"),
+        ("Welcome back{, visitor.first_name|}!", {"visitor.first_name": "  "}, "Welcome back!"),
+        ("{visitor.first_name's|Your} basket", {"visitor.first_name": "Ann"}, "Ann's basket"),
+        ("{visitor.first_name's|Your} basket", {}, "Your basket"),
+        ("Free delivery{ to context.city|}.", {"context.city": "Leiden"}, "Free delivery to Leiden."),
+        ("Not allowed {a visitor.password b|x}", {"visitor.password": "s"}, "Not allowed {a visitor.password b|x}"),
     ],
 )
 def test_substitute(text, values, expected):

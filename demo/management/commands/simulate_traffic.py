@@ -13,6 +13,7 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
+from demo.seed import HERO_STRATEGIES
 from demo.simulation import (
     ARMS,
     SLOT_KEY,
@@ -24,6 +25,7 @@ from demo.simulation import (
     holdout_report,
     pipeline_drain,
     simulation_holdout_set,
+    simulation_model_ensure,
     simulation_slot_ensure,
     traffic_run,
     truth,
@@ -99,6 +101,17 @@ class Command(BaseCommand):
             raise CommandError("--visitors must be at least 1.")
         rng = random.Random(seed)  # noqa: S311 - simulation, not security
         try:
+            left = simulation_model_ensure()
+            if left is not None:
+                back = (
+                    f"`manage.py seed_demo --hero-strategy {left}`"
+                    if left in HERO_STRATEGIES
+                    else "Slots → Home hero → Strategy in the admin"
+                )
+                sys.stderr.write(
+                    f"{SLOT_KEY} was on the {left!r} strategy: published it on 'model' for the simulation "
+                    f"(variants and targeting kept; {back} switches it back).\n"
+                )
             simulation_slot_ensure()
             if options["holdout"] is not None:
                 simulation_holdout_set(options["holdout"])

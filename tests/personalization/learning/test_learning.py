@@ -314,11 +314,37 @@ def test_a_weighted_reward_mixes_clicks_and_conversions_and_trains():
     assert "\nobjective=cross_entropy" in version.model_text
 
 
-def test_simulate_traffic_refuses_a_hero_moved_to_rules(demo):
+def test_simulate_traffic_switches_a_hero_moved_to_rules_back_to_the_model_and_says_so(demo, capsys):
+    """The README tour moves the hero to Rules, then runs the simulation: it must work, and say what it did."""
     from django.core.management.base import CommandError
 
-    with pytest.raises(CommandError, match="uses the 'rules' strategy; the simulation teaches a model"):
+    from content.models import Slot
+
+    assert Slot.objects.get(key="home-hero").strategy == "rules"
+    with pytest.raises(CommandError, match="at least 200 are needed"):  # too few to train: the switch is the point
         call_command("simulate_traffic", "--visitors", "10", stdout=StringIO())
+    hero = Slot.objects.get(key="home-hero")
+    assert hero.strategy == "model"
+    assert hero.live
+    assert not hero.has_unpublished_changes
+    assert hero.latest_revision.user.username == "admin"  # not "by None" in the history
+    assert len(hero.rules) == 3  # the targeting table is kept for switching back
+    err = capsys.readouterr().err
+    assert "home-hero was on the 'rules' strategy: published it on 'model'" in err
+    assert "seed_demo --hero-strategy rules" in err
+
+
+def test_simulate_traffic_refuses_a_hero_with_an_unpublished_draft(demo):
+    from django.core.management.base import CommandError
+
+    from content.models import Slot
+
+    hero = Slot.objects.get(key="home-hero")
+    hero.name = "Home hero (draft)"
+    hero.save_revision()
+    with pytest.raises(CommandError, match="home-hero has unpublished changes: publish or discard its draft"):
+        call_command("simulate_traffic", "--visitors", "10", stdout=StringIO())
+    assert Slot.objects.get(key="home-hero").strategy == "rules"
 
 
 def training_outcomes(outcome: str) -> float:
