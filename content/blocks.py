@@ -61,7 +61,13 @@ class LinkBlock(blocks.CharBlock):
 
 def _param_block(field: str) -> blocks.Block:
     return {
-        "headline": lambda: blocks.CharBlock(max_length=200, help_text="May use {visitor.first_name|there}."),
+        "headline": lambda: blocks.CharBlock(
+            max_length=200,
+            help_text=(
+                "May use {visitor.first_name|there} (the text after | shows without a name); words inside the"
+                " braces show only with a name: Welcome back{, visitor.first_name|}!"
+            ),
+        ),
         "body": lambda: blocks.RichTextBlock(required=False, features=["bold", "italic", "link"]),
         "cta_label": lambda: blocks.CharBlock(required=False, max_length=80, label="Call-to-action label"),
         "cta_url": lambda: LinkBlock(required=False, label="Call-to-action link"),
