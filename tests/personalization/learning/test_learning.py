@@ -214,7 +214,11 @@ def test_admin_lists_versions_and_activates_one_with_an_audit_entry(admin_client
     assert response.status_code == 302
     assert ModelVersion.objects.get(pk=second.version_id).status == "active"
     assert ModelLogEntry.objects.filter(action="tailor.model.activate", object_id=str(second.version_id)).exists()
-    assert admin_client.get(f"/admin/tailor/models/{first.version_id}/activate/").status_code == 405
+    # A GET only asks for confirmation: nothing changes until the POST.
+    confirm = admin_client.get(f"/admin/tailor/models/{first.version_id}/activate/")
+    assert confirm.status_code == 200
+    assert f"Yes, activate model #{first.version_id}" in confirm.content.decode()
+    assert ModelVersion.objects.get(pk=second.version_id).status == "active"
 
 
 @pytest.mark.simulation
