@@ -301,6 +301,38 @@ class Stack:
         )
 
 
+# wrk script: counts non-200 responses and bodies missing a required marker (or holding a forbidden one) in
+# each thread, then prints one JSON line with the totals and percentiles (``wrk`` reads it).
+WRK_MARKERS_LUA = r"""
+local threads = {}
+function setup(thread) table.insert(threads, thread) end
+function init(args)
+  required = args[1] or ""
+  forbidden = args[2] or ""
+  responses, non200, missing, unexpected = 0, 0, 0, 0
+end
+function response(status, headers, body)
+  responses = responses + 1
+  if status ~= 200 then non200 = non200 + 1 end
+  if required ~= "" and not string.find(body, required, 1, true) then missing = missing + 1 end
+  if forbidden ~= "" and string.find(body, forbidden, 1, true) then unexpected = unexpected + 1 end
+end
+function done(summary, latency, requests)
+  local r, n, m, u = 0, 0, 0, 0
+  for _, t in ipairs(threads) do
+    r = r + t:get("responses"); n = n + t:get("non200"); m = m + t:get("missing"); u = u + t:get("unexpected")
+  end
+  local e = summary.errors
+  io.write(string.format(
+    'WRKJSON {"requests":%d,"duration_us":%d,"responses":%d,"non200":%d,"missing":%d,"unexpected":%d,' ..
+    '"errors":%d,"p50_us":%d,"p90_us":%d,"p99_us":%d,"max_us":%d}\n',
+    summary.requests, summary.duration, r, n, m, u,
+    e.connect + e.read + e.write + e.status + e.timeout,
+    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max))
+end
+"""
+
+
 def wrk_missing(script: str) -> bool:
     if shutil.which("wrk") is not None:
         return False

@@ -36,42 +36,20 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench._common import RATIO_COLUMNS, machine, now_utc, percentile, results_append, versions, yes_no  # noqa: E402
-from bench._stack import DESKTOP_UA, Stack, command_line, log_problems, server_env, wrk, wrk_missing  # noqa: E402
+from bench._stack import (  # noqa: E402
+    DESKTOP_UA,
+    WRK_MARKERS_LUA,
+    Stack,
+    command_line,
+    log_problems,
+    server_env,
+    wrk,
+    wrk_missing,
+)
 
 DEFAULTS = {"rounds": 10, "seconds": 3, "warmup": 2, "connections": 4}
 TARGET_RATIO = 10.0
 PAGE = "/"
-
-# Counts non-200 responses and bodies missing a required marker (or holding a forbidden one); prints one JSON line
-# with the totals and percentiles.
-WRK_LUA = r"""
-local threads = {}
-function setup(thread) table.insert(threads, thread) end
-function init(args)
-  required = args[1] or ""
-  forbidden = args[2] or ""
-  responses, non200, missing, unexpected = 0, 0, 0, 0
-end
-function response(status, headers, body)
-  responses = responses + 1
-  if status ~= 200 then non200 = non200 + 1 end
-  if required ~= "" and not string.find(body, required, 1, true) then missing = missing + 1 end
-  if forbidden ~= "" and string.find(body, forbidden, 1, true) then unexpected = unexpected + 1 end
-end
-function done(summary, latency, requests)
-  local r, n, m, u = 0, 0, 0, 0
-  for _, t in ipairs(threads) do
-    r = r + t:get("responses"); n = n + t:get("non200"); m = m + t:get("missing"); u = u + t:get("unexpected")
-  end
-  local e = summary.errors
-  io.write(string.format(
-    'WRKJSON {"requests":%d,"duration_us":%d,"responses":%d,"non200":%d,"missing":%d,"unexpected":%d,' ..
-    '"errors":%d,"p50_us":%d,"p90_us":%d,"p99_us":%d,"max_us":%d}\n',
-    summary.requests, summary.duration, r, n, m, u,
-    e.connect + e.read + e.write + e.status + e.timeout,
-    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max))
-end
-"""
 
 
 def load(url: str, seconds: float, connections: int, script: Path, *args: str) -> dict:
@@ -107,7 +85,7 @@ def main() -> None:
         proxy = CachingProxy.start({"cdn": friendly.port}, folder=None)
         try:
             script = stack.var_dir / "cdn.lua"
-            script.write_text(WRK_LUA)
+            script.write_text(WRK_MARKERS_LUA)
             proxied = proxy.url("cdn") + PAGE
             slots = page_slots(proxied)
             legs = {

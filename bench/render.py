@@ -69,6 +69,7 @@ from bench._common import machine, now_utc, percentile, results_append, versions
 from bench._stack import (  # noqa: E402
     BUSY_CORES,
     DESKTOP_UA,
+    WRK_MARKERS_LUA,
     CpuMeter,
     Process,
     Stack,
@@ -110,37 +111,6 @@ IPHONE_UA = (
 )
 MARKER = "data-tailor-decision"
 SLOT_RE = re.compile(r'data-tailor-slot="([^"]+)" data-tailor-variant="([^"]+)" data-tailor-decision="([^"]+)"')
-
-# wrk script: counts non-200 responses and bodies missing a required marker (or holding a
-# forbidden one) in each thread, then prints one JSON line with the totals and percentiles.
-WRK_LUA = r"""
-local threads = {}
-function setup(thread) table.insert(threads, thread) end
-function init(args)
-  required = args[1] or ""
-  forbidden = args[2] or ""
-  responses, non200, missing, unexpected = 0, 0, 0, 0
-end
-function response(status, headers, body)
-  responses = responses + 1
-  if status ~= 200 then non200 = non200 + 1 end
-  if required ~= "" and not string.find(body, required, 1, true) then missing = missing + 1 end
-  if forbidden ~= "" and string.find(body, forbidden, 1, true) then unexpected = unexpected + 1 end
-end
-function done(summary, latency, requests)
-  local r, n, m, u = 0, 0, 0, 0
-  for _, t in ipairs(threads) do
-    r = r + t:get("responses"); n = n + t:get("non200"); m = m + t:get("missing"); u = u + t:get("unexpected")
-  end
-  local e = summary.errors
-  io.write(string.format(
-    'WRKJSON {"requests":%d,"duration_us":%d,"responses":%d,"non200":%d,"missing":%d,"unexpected":%d,' ..
-    '"errors":%d,"p50_us":%d,"p90_us":%d,"p99_us":%d,"max_us":%d}\n',
-    summary.requests, summary.duration, r, n, m, u,
-    e.connect + e.read + e.write + e.status + e.timeout,
-    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max))
-end
-"""
 
 
 # --------------------------------------------------------------------------- children
@@ -550,7 +520,7 @@ def main() -> int:
     load_before = os.getloadavg()
     with Stack.create("render") as stack:  # leaving it stops gunicorn, PostgreSQL and Redis
         script = stack.var_dir / "check.lua"
-        script.write_text(WRK_LUA)
+        script.write_text(WRK_MARKERS_LUA)
         stack.services_start()
         env = server_env(stack.pg.url, stack.rd.url, stack.var_dir, "render")
         stack.site_prepare(env, hero_strategy="model")

@@ -17,3 +17,16 @@ def editor_client(django_user_model, name: str, *perms: str) -> Client:
     client = Client()
     client.force_login(user)
     return client
+
+
+def permitted_client(django_user_model, name: str, *perms: str) -> Client:
+    """A logged-in client of an editor with Wagtail admin access and these ``app.codename`` permissions."""
+    user = django_user_model.objects.create_user(name, password="pw-12345-long")
+    group = Group.objects.create(name=f"Editors {name}")
+    for perm in ("wagtailadmin.access_admin", *perms):
+        app, codename = perm.split(".")
+        group.permissions.add(Permission.objects.get(content_type__app_label=app, codename=codename))
+    user.groups.add(group)
+    client = Client()
+    client.force_login(user)
+    return client

@@ -8,12 +8,12 @@ import uuid
 from urllib.parse import quote
 
 import pytest
-from django.contrib.auth.models import Group, Permission
 from django.test import Client
 from django.urls import reverse
 
 from tests.factories.models import model_slot_trained
 from tests.factories.slots import segment_create, slot_create
+from tests.factories.users import permitted_client
 from tracking.models import DecisionLog
 
 pytestmark = pytest.mark.django_db
@@ -21,21 +21,9 @@ pytestmark = pytest.mark.django_db
 HOSTILE = '<script>alert("x")</script>'
 
 
-def admin_client(django_user_model, name: str, *perms: str) -> Client:
-    user = django_user_model.objects.create_user(name, password="pw-12345-long")
-    group = Group.objects.create(name=f"Editors {name}")
-    for perm in ("wagtailadmin.access_admin", *perms):
-        app, codename = perm.split(".")
-        group.permissions.add(Permission.objects.get(content_type__app_label=app, codename=codename))
-    user.groups.add(group)
-    client = Client()
-    client.force_login(user)
-    return client
-
-
 @pytest.fixture
 def viewer(django_user_model):
-    return admin_client(django_user_model, "viewer", "content.view_slot")
+    return permitted_client(django_user_model, "viewer", "content.view_slot")
 
 
 def explore(client: Client, q: str | None = None):
@@ -149,10 +137,10 @@ def test_hostile_names_and_keys_are_escaped(viewer):
 
 
 def test_only_editors_who_may_view_slots_get_in(django_user_model, client):
-    plain = admin_client(django_user_model, "plain")
+    plain = permitted_client(django_user_model, "plain")
     assert explore(plain).status_code in (302, 403)
     assert "tailor/decisions/" not in plain.get("/admin/").content.decode()
-    editor = admin_client(django_user_model, "editor", "content.change_slot")
+    editor = permitted_client(django_user_model, "editor", "content.change_slot")
     assert explore(editor).status_code == 200
     assert "tailor/decisions/" in editor.get("/admin/").content.decode()
     assert explore(client).status_code == 302  # not logged in: to the login page

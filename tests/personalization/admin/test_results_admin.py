@@ -7,7 +7,6 @@ import io
 import re
 
 import pytest
-from django.contrib.auth.models import Group, Permission
 from django.test import Client
 from django.urls import reverse
 
@@ -15,24 +14,12 @@ from content.models import Slot
 from personalization.models import ModelVersion
 from tests.factories.results import variant_days_create
 from tests.factories.slots import slot_create
+from tests.factories.users import permitted_client
 
 pytestmark = pytest.mark.django_db
 
 HOSTILE = '<script>alert("x")</script>'
 SLOTS_URL = "/admin/snippets/content/slot/"
-
-
-def admin_client(django_user_model, name: str, *perms: str) -> Client:
-    """An editor with Wagtail admin access and these ``app.codename`` permissions."""
-    user = django_user_model.objects.create_user(name, password="pw-12345-long")
-    group = Group.objects.create(name=f"Editors {name}")
-    for perm in ("wagtailadmin.access_admin", *perms):
-        app, codename = perm.split(".")
-        group.permissions.add(Permission.objects.get(content_type__app_label=app, codename=codename))
-    user.groups.add(group)
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture
@@ -45,7 +32,7 @@ def hero(db):
 
 @pytest.fixture
 def viewer(django_user_model):
-    return admin_client(django_user_model, "viewer", "content.view_slot")
+    return permitted_client(django_user_model, "viewer", "content.view_slot")
 
 
 def page_url(key: str = "hero", **query) -> str:
@@ -181,7 +168,7 @@ def test_an_unknown_slot_is_404(viewer, db):
 
 
 def test_an_editor_who_cannot_see_slots_is_refused(django_user_model, hero):
-    client = admin_client(django_user_model, "plain")
+    client = permitted_client(django_user_model, "plain")
     ajax = {"headers": {"x-requested-with": "XMLHttpRequest"}}
 
     assert client.get(page_url(), **ajax).status_code == 403
@@ -262,7 +249,7 @@ def test_the_listing_shows_visitors_leader_and_a_results_link(viewer, hero):
 
 
 def test_the_slot_edit_screen_has_a_results_button(django_user_model, hero):
-    editor = admin_client(django_user_model, "editor", "content.change_slot")
+    editor = permitted_client(django_user_model, "editor", "content.change_slot")
     edit_url = reverse(Slot.snippet_viewset.get_url_name("edit"), args=[hero.pk])
 
     html = editor.get(edit_url).content.decode()
