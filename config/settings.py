@@ -132,6 +132,9 @@ if REDIS_URL:
         }
     }
     CACHES["signals"] = CACHES["default"]
+    # Wagtail's image renditions are rows in the database; a per-process cache of them spares a query per
+    # image and keeps pages with images up while Redis is down.
+    CACHES["renditions"] = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "renditions"}
 else:
     # Visit counts, features and scores are per visitor: the default 300 entries would evict them constantly.
     CACHES = {

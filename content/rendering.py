@@ -18,6 +18,8 @@ from django.template.loader import get_template
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
+from tracking.outages import outage_guard
+
 from . import micro_templates
 from .links import link_allowed
 from .placeholders import fallbacks_fill, substitute
@@ -30,13 +32,16 @@ TEXT_FIELDS = ("headline", "cta_label", "badge")
 def _image_params(image: Any) -> dict[str, Any] | None:
     if image is None:
         return None
-    rendition = image.get_rendition(IMAGE_RENDITION)
-    return {
-        "url": rendition.url,
-        "alt": image.default_alt_text or image.title,
-        "width": rendition.width,
-        "height": rendition.height,
-    }
+    alt = image.default_alt_text or image.title
+    rendition = None
+    with outage_guard("cache", "image rendition not read from the renditions cache; reading its row") as outage:
+        rendition = image.get_rendition(IMAGE_RENDITION)
+    if outage.failed:
+        # Wagtail's renditions cache (Redis on most sites) is down: the catalog must still build.
+        rendition = image.renditions.filter(filter_spec=IMAGE_RENDITION).first()
+        if rendition is None:  # never rendered yet: the original, until the cache is back
+            return {"url": image.file.url, "alt": alt, "width": image.width, "height": image.height}
+    return {"url": rendition.url, "alt": alt, "width": rendition.width, "height": rendition.height}
 
 
 def params_from_block_value(value: Mapping[str, Any]) -> dict[str, Any]:
