@@ -14,8 +14,9 @@ from personalization.models import GroupDay, VariantDay
 from tests.factories.experiments import experiment_create
 from tests.factories.results import variant_days_create
 from tests.factories.slots import slot_create
+from tests.factories.users import permitted_client
 
-from .test_results_admin import HOSTILE, SLOTS_URL, admin_client, page_url
+from .test_results_admin import HOSTILE, SLOTS_URL, page_url
 
 pytestmark = pytest.mark.django_db
 
@@ -26,7 +27,7 @@ NINE_DAYS_AGO = datetime.combine(TODAY - timedelta(days=9), time(1), tzinfo=UTC)
 
 @pytest.fixture
 def viewer(django_user_model):
-    return admin_client(django_user_model, "viewer", "content.view_slot")
+    return permitted_client(django_user_model, "viewer", "content.view_slot")
 
 
 def group_days(slot: str, group: str, per_day: dict[str, tuple[int, int, int]], *, days: int) -> None:
