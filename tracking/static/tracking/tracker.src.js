@@ -81,7 +81,7 @@ npx --yes terser@5.51.4 tracker.src.js --ecma 2020 -c passes=2 -m --comments fal
   const fired = new Set(); // slot keys asked for once on this page, whatever comes back
   const PENDING = "data-tailor-pending", UTM = ["source", "medium", "campaign", "term", "content"];
   let batch = 500; // the server's limit; halved after a 413 (the batch was over 256 KB)
-  let busy, delay = 0, retryAt = 0, retryTimer, started, hidden = false, io, ticker;
+  let busy, consenting = 0, delay = 0, retryAt = 0, retryTimer, started, hidden = false, io, ticker;
   let hovered, hoverAt, maxDepth = 0, depthSent = 0, shownAt = Date.now(), shownMs = 0, dwellSent = 0;
   // The page and click goals: fetched once per page view; until they arrive, the last page's copy (this tab's) serves.
   let goals = load("sessionStorage", GOALS), goalsAsked, early = []; // early: clicked before any copy was here
@@ -220,7 +220,7 @@ npx --yes terser@5.51.4 tracker.src.js --ecma 2020 -c passes=2 -m --comments fal
         // no sendBeacon, or it refuses a JSON body to another origin: keepalive fetch below
       }
       if (!queued) post(cfg.endpoint, { events }, true).catch(() => {});
-    } else if (!busy && Date.now() >= retryAt) {
+    } else if (!busy && !consenting && Date.now() >= retryAt) {
       busy = true;
       post(cfg.endpoint, { events }).then(
         (r) => answered(r, events),
@@ -391,10 +391,14 @@ npx --yes terser@5.51.4 tracker.src.js --ecma 2020 -c passes=2 -m --comments fal
     if (!c.analytics) (queue = []), persist();
     if (started) els.forEach(update), goalsLoad(), pageGoals(); // what was not recorded before consent can be now
     d.querySelectorAll("[data-tailor-banner]").forEach((b) => (b.hidden = true));
-    return post(cfg.consentEndpoint, c).then((r) => {
-      if (!r.ok) throw Error(`Tailor: consent not stored, HTTP ${r.status}`);
-      save("localStorage", CONSENT, { ...c, sent: 1 });
-    });
+    // Events wait for the answer: in "required" mode the server drops what arrives before it knows the choice.
+    consenting++;
+    return post(cfg.consentEndpoint, c)
+      .then((r) => {
+        if (!r.ok) throw Error(`Tailor: consent not stored, HTTP ${r.status}`);
+        save("localStorage", CONSENT, { ...c, sent: 1 });
+      })
+      .finally(() => (consenting--, flush()));
   }
 
   function start() {
