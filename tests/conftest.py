@@ -18,11 +18,22 @@ def _tailor_isolation(settings):
     from personalization.serving.bandits import allocations_memo_clear
     from personalization.serving.catalog import catalog_invalidate
 
-    cache.clear()
+    _caches_clear()
     catalog_invalidate()
     allocations_memo_clear()  # a bandit slot's allocation, memoised per process
     yield
+    _caches_clear()
+
+
+def _caches_clear():
+    """The default cache and the shared one: embedded, the shared cache is a folder that outlives a test,
+    so a bandit allocation another test published for the same slot key would be served."""
+    from django.core.cache import caches
+
+    from personalization.conf import setting
+
     cache.clear()
+    caches[setting("CATALOG_CACHE")].clear()
 
 
 @pytest.fixture

@@ -74,6 +74,11 @@ def test_api_conforms_to_its_schema(case, published_slot, settings):
         case.headers = {**(case.headers or {}), "Authorization": "Bearer fuzz-results-token"}
         if case.path_parameters.get("key") == "0":
             case.path_parameters["key"] = "fuzz-hero"  # schemathesis' simplest key: make it a real slot
+    if case.headers:
+        # Schemathesis may add headers the schema does not declare, a Host among them: a malformed Host
+        # is refused by Django (DisallowedHost, an HTML 400) before any Tailor code runs, so it says
+        # nothing about our API; the transport's own Host is used instead.
+        case.headers = {name: value for name, value in case.headers.items() if name.lower() != "host"}
     case.call_and_validate(checks=CHECKS)
 
 
