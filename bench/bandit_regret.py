@@ -11,7 +11,9 @@ Worlds (click rates of variants a, b, c, d):
 - drifting: 7 %, 6 %, 5 %, 4 % for the first half, then reversed (4 %, 5 %, 6 %, 7 %): the best
   variant becomes the worst.
 Policies: uniform (a quarter each); epsilon-greedy (ε = 0.1 spread evenly, the rest to the best
-observed click rate); Thompson sampling (``allocation_compute``, Beta-Bernoulli, floor 1 %); the
+observed click rate); Thompson sampling (``allocation_compute``, Beta-Bernoulli, floor 1 %) with the
+uniform Beta(1, 1) prior and with the prior the fold uses since 2026-12-04 (centred on the slot's
+pooled click rate, ``beta_prior``); the
 same with old evidence fading by ``--discount`` (0.9) per simulated hour (``stats_discount``); and
 top-two Thompson sampling (no discount), which trades reward for telling the two best apart.
 
@@ -52,6 +54,7 @@ from personalization.engine import (  # noqa: E402
     allocation_compute,
     stats_discount,
 )
+from personalization.engine.bandits import pooled_rate  # noqa: E402
 
 ARMS = ("a", "b", "c", "d")
 BATCH_MINUTES = 6.0
@@ -96,6 +99,13 @@ def thompson(stats: Stats, batch: int, seed: int, discount: float) -> Allocation
     return allocation_compute(stats.arms(), floor=FLOOR, seed=seed * 100_003 + batch, version=f"t{batch}")
 
 
+def thompson_pooled_prior(stats: Stats, batch: int, seed: int, discount: float) -> Allocation:
+    rate = pooled_rate(stats.arms())  # what the fold does: each arm's prior centred on the slot's rate
+    return allocation_compute(
+        stats.arms(), floor=FLOOR, seed=seed * 100_003 + batch, version=f"p{batch}", prior_rate=rate
+    )
+
+
 def thompson_top_two(stats: Stats, batch: int, seed: int, discount: float) -> Allocation:
     return allocation_compute(stats.arms(), floor=FLOOR, top_two=True, seed=seed * 100_003 + batch, version=f"2{batch}")
 
@@ -103,8 +113,9 @@ def thompson_top_two(stats: Stats, batch: int, seed: int, discount: float) -> Al
 POLICIES: dict[str, tuple[Callable[[Stats, int, int, float], Allocation], bool]] = {
     "uniform": (uniform, False),
     "epsilon-greedy 0.1": (epsilon_greedy, False),
-    "Thompson": (thompson, False),
-    "Thompson, discounted": (thompson, True),
+    "Thompson, uniform prior": (thompson, False),
+    "Thompson, pooled prior (the fold's)": (thompson_pooled_prior, False),
+    "Thompson, discounted (pooled prior)": (thompson_pooled_prior, True),
     "Thompson, top-two": (thompson_top_two, False),
 }
 
@@ -161,7 +172,7 @@ def main() -> int:
             sd = statistics.stdev(regrets) if len(regrets) > 1 else 0.0
             tail = statistics.fmean(run["tail_best"] for run in runs)
             rows.append((world.name, policy, mean, sd, 1000 * mean / args.horizon, tail))
-            print(f"  {world.name:<10} {policy:<22} regret {mean:8.1f} ± {sd:6.1f}   best share at the end {tail:.3f}")
+            print(f"  {world.name:<10} {policy:<36} regret {mean:8.1f} ± {sd:6.1f}   best share at the end {tail:.3f}")
     elapsed = time.perf_counter() - started
 
     hours = args.horizon / args.batch * BATCH_MINUTES / 60

@@ -26,7 +26,15 @@ from django.utils import timezone
 
 from content.selectors import SlotDefinition, slot_definitions_live
 from personalization.conf import setting
-from personalization.engine.bandits import CELL_PREFIX, Allocation, ArmStats, allocation_compute, stats_discount
+from personalization.engine.bandits import (
+    CELL_PREFIX,
+    Allocation,
+    ArmStats,
+    allocation_compute,
+    beta_prior,
+    pooled_rate,
+    stats_discount,
+)
 from personalization.models import BanditAllocation, BanditArm, Segment
 from personalization.serving.bandits import (
     allocations_publish,
@@ -215,10 +223,12 @@ def _pooled(definition: SlotDefinition, rows: Mapping[Arm, BanditArm]) -> dict[A
     return out
 
 
-def allocation_version(arms: Iterable[ArmStats], likelihood: str, floor: float, top_two: bool) -> str:
+def allocation_version(
+    arms: Iterable[ArmStats], likelihood: str, floor: float, top_two: bool, prior: tuple[int, int] = (1, 1)
+) -> str:
     """A digest of what the allocation is computed from: unchanged evidence keeps the version (and visitors' draws)."""
     basis = [[a.key, round(a.n, 6), round(a.total, 6), round(a.squares, 6)] for a in arms]
-    text = json.dumps([basis, likelihood, round(floor, 6), top_two], separators=(",", ":"))
+    text = json.dumps([basis, likelihood, round(floor, 6), top_two, list(prior)], separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
@@ -235,6 +245,26 @@ def slot_arm_stats(
         stats = ArmStats(key=variant.key, n=row.n, total=row.total, squares=row.squares)
         arms.extend(stats_discount([stats], definition.bandit_discount, _hours(row.updated_at, now)))
     return tuple(arms)
+
+
+def slot_prior_rate(definition: SlotDefinition, rows: Mapping[Arm, BanditArm], now: datetime) -> float | None:
+    """The slot's success rate over every segment and cell, faded like the arms: the centre of each arm's prior.
+
+    None (the uniform prior) for value rewards, whose model takes its prior from the pooled data already.
+    """
+    if reward_likelihood(definition.reward) != "bernoulli":
+        return None
+    evidence = [
+        stats
+        for (slot_key, _, variant_key), row in rows.items()
+        if slot_key == definition.key
+        for stats in stats_discount(
+            [ArmStats(key=variant_key, n=row.n, total=row.total)],
+            definition.bandit_discount,
+            _hours(row.updated_at, now),
+        )
+    ]
+    return pooled_rate(evidence)
 
 
 def allocations_refresh(
@@ -258,9 +288,12 @@ def allocations_refresh(
         likelihood = reward_likelihood(definition.reward)
         allocations: dict[str, Allocation] = {}
         slot_rows = _pooled(definition, rows) if definition.bandit_context else rows
+        prior_rate = slot_prior_rate(definition, rows, now)
         for segment in _segment_keys(definition, keys_by_id, rows):
             arms = slot_arm_stats(definition, slot_rows, segment, now)
-            version = allocation_version(arms, likelihood, definition.bandit_floor, definition.bandit_top_two)
+            version = allocation_version(
+                arms, likelihood, definition.bandit_floor, definition.bandit_top_two, beta_prior(prior_rate)
+            )
             allocations[segment] = allocation_compute(
                 arms,
                 likelihood=likelihood,
@@ -268,6 +301,7 @@ def allocations_refresh(
                 top_two=definition.bandit_top_two,
                 seed=int(version, 16) % 2**32,  # the same evidence gives the same allocation, in any worker
                 version=version,
+                prior_rate=prior_rate,
             )
         with transaction.atomic():
             for segment, allocation in allocations.items():

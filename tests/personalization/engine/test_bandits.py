@@ -26,7 +26,8 @@ from personalization.engine import (
     build_policy,
     stats_discount,
 )
-from personalization.engine.bandits import MONTE_CARLO_DRAWS
+from personalization.engine.bandits import MONTE_CARLO_DRAWS, beta_prior
+from personalization.engine.bandits import pooled_rate as pooling
 from personalization.engine.segments import rule_from_dict
 
 MC_TOLERANCE = 0.005  # what the engine promises for a Monte Carlo probability, at 95 %
@@ -103,6 +104,56 @@ def test_two_fractional_bernoulli_arms_fall_back_to_monte_carlo_within_tolerance
     assert allocation.method == "monte-carlo"
     assert allocation.draws == MONTE_CARLO_DRAWS
     assert abs(allocation.probabilities["b"] - expected) < MC_TOLERANCE
+
+
+# The prior centred on the slot's pooled rate
+
+
+@pytest.mark.parametrize(
+    ("rate", "prior"),
+    [(None, (1, 1)), (0.5, (1, 1)), (0.05, (1, 19)), (0.06, (1, 16)), (0.95, (19, 1)), (0.999, (999, 1))],
+)
+def test_the_prior_is_worth_one_success_at_the_pooled_rate(rate, prior):
+    assert beta_prior(rate) == prior
+
+
+@given(st.floats(min_value=0.002, max_value=0.998))
+def test_the_priors_mean_is_near_the_rate_and_its_parameters_are_whole(rate):
+    a0, b0 = beta_prior(rate)
+    assert min(a0, b0) == 1
+    near = min(rate, 1 - rate)  # rounding 1/near - 1 to a whole number moves the mean by at most near²/(2 - near)
+    assert abs(a0 / (a0 + b0) - rate) <= near * near / (2 - near) + 1e-12
+
+
+@pytest.mark.parametrize("rate", [0.0, 1.0, -0.1, math.nan, "0.1"])
+def test_a_rate_outside_zero_and_one_is_refused(rate):
+    with pytest.raises(ValueError, match="prior_rate"):
+        allocation_compute([ArmStats("a"), ArmStats("b")], prior_rate=rate)
+
+
+def test_two_arms_under_the_pooled_prior_keep_their_closed_form_checked_by_quadrature():
+    a, b = (10, 200), (3, 30)  # (successes, trials): 5 % on 200 against 10 % on 30
+    allocation = allocation_compute(
+        [bernoulli("a", a[1], a[0]), bernoulli("b", b[1], b[0])], floor=0.0, prior_rate=0.05
+    )
+    assert allocation.method == "closed-form"
+    expected = beta_beats_by_quadrature((1 + a[0], 19 + a[1] - a[0]), (1 + b[0], 19 + b[1] - b[0]))
+    assert allocation.probabilities["b"] == pytest.approx(expected, abs=1e-9)
+
+
+def test_at_a_low_rate_an_untried_arm_gets_less_than_the_uniform_prior_gives_it():
+    # The leader has 30 clicks in 500 views (6 %); an arm never shown looks like a coin under Beta(1, 1).
+    arms = [bernoulli("leader", 500, 30), bernoulli("other", 400, 20), ArmStats("new")]
+    uniform = allocation_compute(arms, floor=0.0, seed=4).probabilities
+    pooled = allocation_compute(arms, floor=0.0, seed=4, prior_rate=pooling(arms)).probabilities
+    assert uniform["new"] > 0.9
+    assert pooled["new"] < uniform["new"] / 2
+    assert pooled["leader"] > 5 * uniform["leader"]
+
+
+def test_the_pooled_rate_adds_one_success_and_one_failure():
+    assert pooling([bernoulli("a", 98, 9), bernoulli("b", 0, 0)]) == pytest.approx(10 / 100)
+    assert pooling([]) == 0.5
 
 
 # Monte Carlo: three or more arms

@@ -18,7 +18,8 @@ from django.db import DatabaseError
 from django.utils import timezone
 
 from content.selectors import slot_definitions_live
-from personalization.learning.bandits import bandits_fold, bandits_rebuild, slot_arm_stats
+from personalization.engine.bandits import ArmStats, allocation_compute
+from personalization.learning.bandits import allocations_refresh, bandits_fold, bandits_rebuild, slot_arm_stats
 from personalization.models import BanditAllocation, BanditArm
 from personalization.serving import bandits as serving
 from tests.factories.slots import slot_create
@@ -164,3 +165,21 @@ def test_the_rebuild_command_checks_the_slot_and_reports(client, capsys):
     call_command("bandit_rebuild", "--slot", "hero-bandit")
     assert "from 6 bandit decisions" in capsys.readouterr().out
     assert sum(n for n, _, _ in posterior().values()) == 6
+
+
+def test_the_fold_centres_every_arms_prior_on_the_slots_pooled_rate():
+    slot_create("hero-bandit", strategy="bandit", variants=[("a", 1), ("b", 1)])
+    now = timezone.now()
+    for variant, n, total in (("a", 400, 20), ("b", 10, 0)):  # 5 % on a; b barely tried
+        BanditArm.objects.create(
+            slot_key="hero-bandit", segment="", variant_key=variant, n=n, total=total, updated_at=now
+        )
+    allocations_refresh(slot_definitions_live(), now=now)
+    published = BanditAllocation.objects.get(slot_key="hero-bandit", segment="")
+    arms = [ArmStats("a", 400, 20), ArmStats("b", 10, 0)]
+    expected = allocation_compute(arms, floor=0.01, prior_rate=21 / 412)
+    uniform = allocation_compute(arms, floor=0.01)
+    assert published.method == "closed-form"
+    assert published.probabilities == pytest.approx(dict(expected.probabilities), abs=1e-12)
+    # Under Beta(1, 1), b's ten misses would still win more than half of the traffic from a's 5 %.
+    assert uniform.probabilities["b"] > 0.5 > 0.3 > published.probabilities["b"]
