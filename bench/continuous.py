@@ -10,7 +10,9 @@ retrains the hero, as beat would live (minimum interval 0: simulated time runs f
   installed), all shown the same visitors. Target: continuous >= 85 % and above Thompson.
 * hard world (six types, device x source jointly, 3-12 % click rates, 6,000 visitors), one run per seed:
   the serving policy's value at the end (exact, from its probabilities per type) and the cumulative share,
-  of the continuous model and of the bandit learning per device x traffic source (``bandit_context``).
+  of the continuous model and of the bandit learning per device x traffic source (``bandit_context``), and
+  of the bandit told to learn by the browser too, which predicts nothing (every visitor's is drawn at
+  random): it has to find out which of its fields matter.
   Targets over 10 seeds: the final policy >= 90 % on every seed, the cumulative >= 80 % on average.
 
 It prints markdown rows for ``bench/RESULTS.md``; the lead records them.
@@ -89,15 +91,16 @@ def default_world(seed: int, command: str) -> bool:
 
 
 def hard_world(seeds: list[int], jobs: int, command: str) -> bool:
-    arms = ("continuous", "contextual-thompson")
+    arms = ("continuous", "contextual-thompson", "contextual-thompson-browser")
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         runs = list(pool.map(lambda s: run(["--world", "hard", "--arms", ",".join(arms), "--seed", str(s)]), seeds))
     print("\n### continuous (hard world: six types, device x source, 3-12 %)\n")
     print(
         "| date | machine | command | seed | visitors | uniform | continuous model (cumulative) | its final policy"
-        " | retrains (promoted) | contextual Thompson (cumulative) | its final policy | seconds |"
+        " | retrains (promoted) | contextual Thompson (cumulative) | its final policy"
+        " | contextual Thompson with the browser too (cumulative) | its final policy | seconds |"
     )
-    print("|" + "---|" * 12)
+    print("|" + "---|" * 14)
     finals: dict[str, list[float]] = {arm: [] for arm in arms}
     cumulative: dict[str, list[float]] = {arm: [] for arm in arms}
     for seed, (result, seconds) in zip(seeds, runs, strict=True):
@@ -105,11 +108,13 @@ def hard_world(seeds: list[int], jobs: int, command: str) -> bool:
             finals[arm].append(result["arms"][arm]["final_value"] or 0.0)
             cumulative[arm].append(result["arms"][arm]["share_of_oracle"])
         cont, cells = result["arms"]["continuous"], result["arms"]["contextual-thompson"]
+        noisy = result["arms"]["contextual-thompson-browser"]
         print(
             f"| {now_utc()} | {machine()} | `{command}` | {seed} | {result['visitors']} "
             f"| {percent(result['uniform_share_of_oracle'])} | {percent(cont['share_of_oracle'])} "
             f"| {percent(cont['final_value'])} | {cont['trainings']} ({cont['promotions']}) "
-            f"| {percent(cells['share_of_oracle'])} | {percent(cells['final_value'])} | {seconds:.0f} |"
+            f"| {percent(cells['share_of_oracle'])} | {percent(cells['final_value'])} "
+            f"| {percent(noisy['share_of_oracle'])} | {percent(noisy['final_value'])} | {seconds:.0f} |"
         )
     met = {}
     for arm in arms:

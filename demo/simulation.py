@@ -10,11 +10,12 @@ the oracle (the best variant for every type), not just a noisy realised rate.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import random
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,6 +50,9 @@ HARD_TYPES: Types = {
     "desktop social": (1 / 6, {"device": "desktop", "utm_source": "social"}, (0.11, 0.06, 0.03, 0.05)),
 }
 WORLDS: dict[str, Types] = {"default": TYPES, "hard": HARD_TYPES}
+# Attributes a world's visitors also have that predict nothing: each visitor's drawn uniformly, apart from
+# their type. A bandit told to learn by one of them must find out that it does not matter.
+WORLD_NOISE: dict[str, dict[str, tuple[str, ...]]] = {"hard": {"browser": ("chrome", "firefox")}}
 WORLD_VISITORS = {"default": 20_000, "hard": 6_000}  # the size each world's targets are stated for
 
 # A click on the hero leads to the product page; this share of those visitors reaches the demo's goal.
@@ -314,7 +318,13 @@ def clusters_agreement(types: dict[str, str]) -> dict[str, Any]:
 # batches as beat would live, beside baselines on slots cloned from the hero, all shown the same visitors.
 
 ARMS = ("continuous", "explore-first", "thompson", "contextual-thompson")  # uniform random is computed, not served
-BANDIT_ARMS = {"thompson": [], "contextual-thompson": ["device", "utm_source"]}  # arm -> its bandit_context
+ARM_CHOICES = (*ARMS, "contextual-thompson-browser")  # the last on request (--arms): the hard world's noise test
+# arm -> its bandit_context; the last one also lists the browser, which predicts nothing (WORLD_NOISE).
+BANDIT_ARMS = {
+    "thompson": [],
+    "contextual-thompson": ["device", "utm_source"],
+    "contextual-thompson-browser": ["device", "utm_source", "browser"],
+}
 ARM_SLOT = SLOT_KEY + "-sim-{arm}"  # the baselines' slots: live, placed on no page
 
 
@@ -386,12 +396,12 @@ def _arm_slot_ensure(arm: str) -> str:
     return key
 
 
-def policy_value(slot_key: str, world: Types) -> float | None:
+def policy_value(slot_key: str, world: Types, noise: Mapping[str, tuple[str, ...]] | None = None) -> float | None:
     """The expected click probability per visitor of the slot's policy as it serves now, from its probabilities.
 
-    Exact: each type's context is scored as decide() would score a new visitor of that type, and the choice
-    probabilities (exploration included) weigh the type's true click rates. None for a policy that states no
-    probabilities.
+    Exact: each type's context, with every combination of the ``noise`` attributes (equally likely), is
+    scored as decide() would score a new visitor of that type, and the choice probabilities (exploration
+    included) weigh the type's true click rates. None for a policy that states no probabilities.
     """
     from personalization.engine import Context
     from personalization.serving.catalog import catalog_get
@@ -399,10 +409,17 @@ def policy_value(slot_key: str, world: Types) -> float | None:
     compiled = catalog_get().slots.get(slot_key)
     if compiled is None or not hasattr(compiled.policy, "probabilities"):
         return None
+    combinations = [
+        dict(zip(noise or {}, values, strict=True)) for values in itertools.product(*(noise or {}).values())
+    ]
     value = 0.0
     for share, context, rates in world.values():
-        probabilities = compiled.policy.probabilities(compiled.candidates, Context.from_mapping(context))
-        value += share * sum(probabilities.get(key, 0.0) * rate for key, rate in zip(VARIANTS, rates, strict=True))
+        for extra in combinations:
+            probabilities = compiled.policy.probabilities(
+                compiled.candidates, Context.from_mapping({**context, **extra})
+            )
+            expected = sum(probabilities.get(key, 0.0) * rate for key, rate in zip(VARIANTS, rates, strict=True))
+            value += share * expected / len(combinations)
     return value
 
 
@@ -436,6 +453,8 @@ def continuous_run(
     from personalization.serving.catalog import catalog_get
 
     types = WORLDS[world]
+    noise = WORLD_NOISE.get(world, {})
+    noise_rng = random.Random(seed * 7919 + 1)  # noqa: S311 - its own stream: the visitors and their clicks stay as they were
     explore_first = visitors // 5 if explore_first is None else explore_first
     slots = {"continuous": SLOT_KEY}
     reports = {"continuous": ArmReport("continuous", SLOT_KEY)}
@@ -463,6 +482,7 @@ def continuous_run(
         for _ in range(min(batch, visitors - start)):
             kind = rng.choices(names, weights=shares)[0]
             _, context, rates = types[kind]
+            context = {**context, **{name: noise_rng.choice(values) for name, values in noise.items()}}
             oracle += max(rates)
             uniform += sum(rates) / len(rates)
             # A first visit: no history to read, as for most visitors of a landing page.
@@ -517,7 +537,7 @@ def continuous_run(
             progress(len(shown))
     for arm in reports.values():
         arm.share_of_oracle = arm.expected / oracle if oracle else 0.0
-        value = policy_value(arm.slot, types) if arm.slot in slots.values() else None
+        value = policy_value(arm.slot, types, noise) if arm.slot in slots.values() else None
         arm.final_value = value / truth(types).oracle if value is not None else None
     return ContinuousReport(
         world=world, visitors=visitors, batch=batch, uniform=uniform / visitors, oracle=oracle / visitors, arms=reports

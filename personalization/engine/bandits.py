@@ -15,6 +15,7 @@ form, or Monte Carlo within ±0.005) does not affect that exactness.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import math
 import random
 import re
@@ -377,6 +378,7 @@ CELL_FIELDS: Mapping[str, Callable[[Context], object]] = MappingProxyType(
     }
 )
 CELL_FIELDS_MAX = 3
+COARSER_BAYES_FACTOR = 20.0  # how much likelier a coarser split of the cells must be to be learned by instead
 CELL_PREFIX = "@"  # a cell's key starts with it; a segment's key is a slug and never does
 _CELL_VALUE_LENGTH = 18  # 3 values and their separators fit the 64 characters a segment key is stored in
 _CELL_UNSAFE = re.compile(r"[^a-z0-9-]+")
@@ -407,6 +409,55 @@ def cell_fields_check(fields: Sequence[str]) -> tuple[str, ...]:
     if len(fields) > CELL_FIELDS_MAX:
         raise ValueError(f"at most {CELL_FIELDS_MAX} context fields (every combination is learned apart)")
     return tuple(fields)
+
+
+def cell_values(cell: str) -> tuple[str, ...]:
+    """The values a cell's key holds, in the order of its slot's fields: ("mobile", "search") for "@mobile.search"."""
+    return tuple(cell.removeprefix(CELL_PREFIX).split("."))
+
+
+def cell_coarsen(cell: str, kept: Sequence[int]) -> str:
+    """The coarser cell ``cell`` falls in when only the fields at ``kept`` matter: "@mobile.*" for (0,)."""
+    values = cell_values(cell)
+    return CELL_PREFIX + ".".join(value if i in kept else "*" for i, value in enumerate(values))
+
+
+def cell_fields_select(
+    cells: Mapping[str, Sequence[ArmStats]], field_count: int, prior: tuple[int, int] = (1, 1)
+) -> tuple[int, ...]:
+    """Which of the slot's context fields the rewards depend on: the positions of the fields to learn apart by.
+
+    Every subset of the fields splits the visitors into coarser cells; each is scored by the probability
+    of the observed clicks if each arm had one click rate per coarser cell, with the arms' Beta
+    ``prior`` (the Beta-Binomial marginal likelihood, in closed form). This is Bayesian model
+    selection: a field that predicts nothing splits the evidence and lowers the score, so an editor can
+    list the fields that *might* matter and the bandit learns by the ones that do, with the data of a
+    cell shared by every cell that differs from it only in a field that does not.
+
+    Learning apart by every field stays the choice unless a coarser subset is at least
+    ``COARSER_BAYES_FACTOR`` (20) times as likely: merging cells that differ is the costly mistake,
+    because a cell served another cell's favourite gathers too little evidence on its own arms to
+    be split again, while keeping apart cells that do not differ only costs some exploration. Cells
+    whose key does not hold ``field_count`` values (the slot's fields were changed since) take no part.
+    """
+    a0, b0 = prior
+    rows = [(cell_values(cell), arms) for cell, arms in cells.items() if len(cell_values(cell)) == field_count]
+    scores: dict[tuple[int, ...], float] = {}
+    for size in range(field_count + 1):
+        for kept in itertools.combinations(range(field_count), size):
+            sums: dict[tuple[tuple[str, ...], str], list[float]] = {}
+            for values, arms in rows:
+                group = tuple(values[i] for i in kept)
+                for arm in arms:
+                    total = sums.setdefault((group, arm.key), [0.0, 0.0])
+                    total[0] += arm.n
+                    total[1] += min(max(arm.total, 0.0), arm.n)
+            n = np.array([t[0] for t in sums.values()], dtype=float)
+            clicks = np.array([t[1] for t in sums.values()], dtype=float)
+            scores[kept] = float(np.sum(special.betaln(a0 + clicks, b0 + n - clicks) - special.betaln(a0, b0)))
+    every = tuple(range(field_count))
+    coarser = max(scores, key=lambda kept: (scores[kept], -len(kept)))  # a tie goes to fewer fields
+    return coarser if scores[coarser] >= scores[every] + math.log(COARSER_BAYES_FACTOR) else every
 
 
 def _no_allocations(segment: str) -> Allocation | None:

@@ -32,6 +32,9 @@ from personalization.engine.bandits import (
     ArmStats,
     allocation_compute,
     beta_prior,
+    cell_coarsen,
+    cell_fields_select,
+    cell_values,
     pooled_rate,
     stats_discount,
 )
@@ -194,19 +197,22 @@ def _segment_keys(
     return keys
 
 
-def _pooled(definition: SlotDefinition, rows: Mapping[Arm, BanditArm]) -> dict[Arm, BanditArm]:
-    """``rows`` with the whole slot's arms ("") summed over its context cells: what a cell without its own allocation is served.
+def _summed(
+    definition: SlotDefinition, rows: Mapping[Arm, BanditArm], group_of: Callable[[str], str | None]
+) -> dict[tuple[str, str], BanditArm]:
+    """The slot's rows summed by ``group_of(segment)`` and variant (a segment it maps to None is left out).
 
-    Each row is faded to its own ``updated_at`` first, so the sum is as of the latest of them.
+    Each row is faded to its own ``updated_at`` first, so a sum is as of the latest of its rows.
     """
-    pooled: dict[str, BanditArm] = {}
+    sums: dict[tuple[str, str], BanditArm] = {}
     for (slot_key, segment, variant), row in rows.items():
-        if slot_key != definition.key or not (segment == "" or segment.startswith(CELL_PREFIX)):
+        group = group_of(segment) if slot_key == definition.key else None
+        if group is None:
             continue
-        total = pooled.get(variant)
+        total = sums.get((group, variant))
         if total is None:
-            pooled[variant] = BanditArm(
-                slot_key=slot_key, segment="", variant_key=variant, n=row.n, total=row.total,
+            sums[(group, variant)] = BanditArm(
+                slot_key=slot_key, segment=group, variant_key=variant, n=row.n, total=row.total,
                 squares=row.squares, updated_at=row.updated_at,
             )  # fmt: skip
             continue
@@ -217,9 +223,58 @@ def _pooled(definition: SlotDefinition, rows: Mapping[Arm, BanditArm]) -> dict[A
         total.total = total.total * fade_total + row.total * fade_row
         total.squares = total.squares * fade_total + row.squares * fade_row
         total.updated_at = latest
+    return sums
+
+
+def _is_cell_of(definition: SlotDefinition) -> Callable[[str], bool]:
+    """Whether a segment is one of the slot's cells over its fields as they are now (not before an edit)."""
+    count = len(definition.bandit_context)
+    return lambda segment: segment.startswith(CELL_PREFIX) and len(cell_values(segment)) == count
+
+
+def cell_fields_kept(
+    definition: SlotDefinition, rows: Mapping[Arm, BanditArm], prior: tuple[int, int], now: datetime
+) -> tuple[int, ...]:
+    """The positions of the slot's context fields its clicks depend on (``cell_fields_select``); all for values."""
+    count = len(definition.bandit_context)
+    if reward_likelihood(definition.reward) != "bernoulli":
+        return tuple(range(count))
+    is_cell = _is_cell_of(definition)
+    cells: dict[str, list[ArmStats]] = {}
+    for (slot_key, segment, variant), row in rows.items():
+        if slot_key == definition.key and is_cell(segment):
+            stats = ArmStats(key=variant, n=row.n, total=row.total)
+            cells.setdefault(segment, []).extend(
+                stats_discount([stats], definition.bandit_discount, _hours(row.updated_at, now))
+            )
+    return cell_fields_select(cells, count, prior)
+
+
+def _context_rows(
+    definition: SlotDefinition, rows: Mapping[Arm, BanditArm], kept: tuple[int, ...]
+) -> dict[Arm, BanditArm]:
+    """``rows`` as a slot learning per context cell reads them.
+
+    The whole slot's arms ("") are summed over its cells: what a cell without its own allocation is
+    served. When only the fields at ``kept`` matter, each cell's arms are the sums over every cell that
+    differs from it only in the other fields, so such cells share their evidence and their allocation.
+    """
     out = dict(rows)
-    for variant, row in pooled.items():
+    pooled = _summed(definition, rows, lambda segment: "" if not segment or segment.startswith(CELL_PREFIX) else None)
+    for (_, variant), row in pooled.items():
         out[(definition.key, "", variant)] = row
+    is_cell = _is_cell_of(definition)
+    if len(kept) == len(definition.bandit_context):
+        return out
+    coarse = _summed(definition, rows, lambda segment: cell_coarsen(segment, kept) if is_cell(segment) else None)
+    variants_by_group: dict[str, list[str]] = {}
+    for group, variant in coarse:
+        variants_by_group.setdefault(group, []).append(variant)
+    cells = {segment for (slot_key, segment, _) in rows if slot_key == definition.key and is_cell(segment)}
+    for cell in cells:
+        group = cell_coarsen(cell, kept)
+        for variant in variants_by_group.get(group, ()):
+            out[(definition.key, cell, variant)] = coarse[(group, variant)]
     return out
 
 
@@ -287,14 +342,24 @@ def allocations_refresh(
             continue
         likelihood = reward_likelihood(definition.reward)
         allocations: dict[str, Allocation] = {}
-        slot_rows = _pooled(definition, rows) if definition.bandit_context else rows
         prior_rate = slot_prior_rate(definition, rows, now)
+        slot_rows = rows
+        if definition.bandit_context:
+            kept = cell_fields_kept(definition, rows, beta_prior(prior_rate), now)
+            slot_rows = _context_rows(definition, rows, kept)
+            logger.debug(
+                "Bandit %s learns by %s.", key, [definition.bandit_context[i] for i in kept] or "the whole slot"
+            )
+        by_version: dict[str, Allocation] = {}  # cells that share their evidence share one computation
         for segment in _segment_keys(definition, keys_by_id, rows):
             arms = slot_arm_stats(definition, slot_rows, segment, now)
             version = allocation_version(
                 arms, likelihood, definition.bandit_floor, definition.bandit_top_two, beta_prior(prior_rate)
             )
-            allocations[segment] = allocation_compute(
+            if version in by_version:
+                allocations[segment] = by_version[version]
+                continue
+            allocations[segment] = by_version[version] = allocation_compute(
                 arms,
                 likelihood=likelihood,
                 floor=definition.bandit_floor,

@@ -15,6 +15,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from demo.seed import HERO_STRATEGIES
 from demo.simulation import (
+    ARM_CHOICES,
     ARMS,
     SLOT_KEY,
     WORLD_VISITORS,
@@ -90,7 +91,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--arms",
             default=",".join(ARMS),
-            help=f"--continuous: the arms to serve, comma-separated, of {', '.join(ARMS)} (uniform is computed).",
+            help=f"--continuous: the arms to serve, comma-separated, of {', '.join(ARM_CHOICES)} (uniform is computed).",
         )
 
     def handle(self, *args, visitors, seed, **options):
@@ -192,10 +193,10 @@ class Command(BaseCommand):
     def _continuous(self, visitors, seed, rng, world, options):
         as_json = options["json"]
         arms = tuple(arm.strip() for arm in options["arms"].split(",") if arm.strip())
-        unknown = sorted(set(arms) - set(ARMS))
+        unknown = sorted(set(arms) - set(ARM_CHOICES))
         if unknown or "continuous" not in arms:
             raise CommandError(
-                f"--arms must include continuous and name only {', '.join(ARMS)}; got {unknown or arms}."
+                f"--arms must include continuous and name only {', '.join(ARM_CHOICES)}; got {unknown or arms}."
             )
         if options["batch"] < 1:
             raise CommandError("--batch must be at least 1.")

@@ -114,3 +114,30 @@ def test_a_slot_without_cells_learns_for_the_whole_slot_as_before(client):
         visit(client, "mobile", seen)
     bandits_fold()
     assert set(BanditArm.objects.filter(slot_key="hero-bandit").values_list("segment", flat=True)) == {""}
+
+
+def test_a_field_that_predicts_nothing_is_learned_across_and_the_ones_that_do_are_kept():
+    # Listed fields: device and browser. Clicks depend on the device only, so mobile Chrome and mobile
+    # Firefox visitors share their evidence (and their allocation); desktop ones learn apart from them.
+    from django.utils import timezone
+
+    from content.selectors import slot_definitions_live
+    from personalization.learning.bandits import allocations_refresh
+
+    bandit_slot(bandit_context=["device", "browser"])
+    now = timezone.now()
+    for device in ("mobile", "desktop"):
+        for browser in ("chrome", "firefox"):
+            for variant in "abc":
+                BanditArm.objects.create(
+                    slot_key="hero-bandit", segment=f"@{device}.{browser}", variant_key=variant, n=100,
+                    total=100 * RATES[device][variant] * (1.1 if browser == "chrome" else 0.9), updated_at=now,
+                )  # fmt: skip
+    allocations_refresh(slot_definitions_live(), now=now)
+
+    published = {a.segment: a for a in BanditAllocation.objects.filter(slot_key="hero-bandit")}
+    assert published["@mobile.chrome"].version == published["@mobile.firefox"].version
+    assert published["@desktop.chrome"].version == published["@desktop.firefox"].version
+    assert published["@mobile.chrome"].version != published["@desktop.chrome"].version
+    assert published["@mobile.firefox"].probabilities["a"] > 0.9
+    assert published["@desktop.firefox"].probabilities["b"] > 0.9
