@@ -250,6 +250,21 @@ def cell_fields_kept(
     return cell_fields_select(cells, count, prior)
 
 
+def fields_learned_by(slot_key: str, *, now: datetime | None = None) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The context fields a bandit slot learns apart by now, and the listed ones it learns across (no effect seen).
+
+    What the last fold decided, recomputed from the persisted arms (the results dashboard says it).
+    """
+    definition = slot_definitions_live().get(slot_key)
+    if definition is None or not definition.bandit_context:
+        return (), ()
+    now = now or timezone.now()
+    rows = {(r.slot_key, r.segment, r.variant_key): r for r in BanditArm.objects.filter(slot_key=slot_key)}
+    kept = cell_fields_kept(definition, rows, beta_prior(slot_prior_rate(definition, rows, now)), now)
+    fields = tuple(definition.bandit_context)
+    return tuple(fields[i] for i in kept), tuple(f for i, f in enumerate(fields) if i not in kept)
+
+
 def _context_rows(
     definition: SlotDefinition, rows: Mapping[Arm, BanditArm], kept: tuple[int, ...]
 ) -> dict[Arm, BanditArm]:

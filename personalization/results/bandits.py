@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from content.models import Slot
+from content.models import BANDIT_CONTEXT_CHOICES, Slot
 
+from ..learning.bandits import fields_learned_by
 from ..models import BanditAllocation, BanditArm, Segment
 
 
@@ -78,3 +79,19 @@ def bandit_panels(slot: Slot) -> tuple[BanditSegmentPanel, ...]:
             )
         )
     return tuple(panels)
+
+
+def bandit_fields_sentence(slot: Slot) -> str:
+    """What a bandit learning per context cell learns apart by, and which listed fields it found make no difference."""
+    if not slot.bandit_context:
+        return ""
+    labels = dict(BANDIT_CONTEXT_CHOICES)
+    learned, across = fields_learned_by(slot.key)
+    kept = " × ".join(labels.get(f, f) for f in learned) or "nothing: every visitor is served alike"
+    sentence = f"Learning apart by {kept}."
+    if across:
+        sentence += (
+            f" No difference seen by {', '.join(labels.get(f, f) for f in across)} so far: visitors who differ only"
+            " there share their evidence and their allocation (the trials below are each combination's own)."
+        )
+    return sentence

@@ -32,7 +32,7 @@ from content.models import Slot
 from ..engine.statistics import SRM_THRESHOLD, MetricKind, VariantSums
 from ..engine.statistics.power import LIFT, sample_size_means, sample_size_proportions
 from ..models import Experiment, ModelVersion
-from .bandits import BanditSegmentPanel, bandit_panels
+from .bandits import BanditSegmentPanel, bandit_fields_sentence, bandit_panels
 from .experiments import HOLDOUT, SERVED, experiment_get, experiment_results, holdout_uplift
 from .selectors import (
     RANDOMIZED_STRATEGIES,
@@ -112,6 +112,7 @@ class SlotDashboard:
     experiment: ExperimentView | None = None  # the experiment shown, None for all of the slot's traffic
     holdout: HoldoutPanel | None = None
     bandit: tuple[BanditSegmentPanel, ...] = ()  # a bandit slot's allocation per segment, as serving reads it
+    bandit_fields: str = ""  # what a bandit per context cell learns apart by, in words
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,6 +229,7 @@ def slot_dashboard(
             else None
         ),
         bandit=bandit_panels(slot) if slot.strategy == "bandit" else (),
+        bandit_fields=bandit_fields_sentence(slot) if slot.strategy == "bandit" else "",
     )
 
 

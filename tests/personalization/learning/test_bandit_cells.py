@@ -116,15 +116,11 @@ def test_a_slot_without_cells_learns_for_the_whole_slot_as_before(client):
     assert set(BanditArm.objects.filter(slot_key="hero-bandit").values_list("segment", flat=True)) == {""}
 
 
-def test_a_field_that_predicts_nothing_is_learned_across_and_the_ones_that_do_are_kept():
-    # Listed fields: device and browser. Clicks depend on the device only, so mobile Chrome and mobile
-    # Firefox visitors share their evidence (and their allocation); desktop ones learn apart from them.
+def device_only_evidence(fields: list[str]) -> None:
+    """A bandit slot listing ``fields`` whose cells' clicks depend on the device only (browser: ±10 %, noise)."""
     from django.utils import timezone
 
-    from content.selectors import slot_definitions_live
-    from personalization.learning.bandits import allocations_refresh
-
-    bandit_slot(bandit_context=["device", "browser"])
+    bandit_slot(bandit_context=fields)
     now = timezone.now()
     for device in ("mobile", "desktop"):
         for browser in ("chrome", "firefox"):
@@ -133,7 +129,16 @@ def test_a_field_that_predicts_nothing_is_learned_across_and_the_ones_that_do_ar
                     slot_key="hero-bandit", segment=f"@{device}.{browser}", variant_key=variant, n=100,
                     total=100 * RATES[device][variant] * (1.1 if browser == "chrome" else 0.9), updated_at=now,
                 )  # fmt: skip
-    allocations_refresh(slot_definitions_live(), now=now)
+
+
+def test_a_field_that_predicts_nothing_is_learned_across_and_the_ones_that_do_are_kept():
+    # Listed fields: device and browser. Clicks depend on the device only, so mobile Chrome and mobile
+    # Firefox visitors share their evidence (and their allocation); desktop ones learn apart from them.
+    from content.selectors import slot_definitions_live
+    from personalization.learning.bandits import allocations_refresh
+
+    device_only_evidence(["device", "browser"])
+    allocations_refresh(slot_definitions_live())
 
     published = {a.segment: a for a in BanditAllocation.objects.filter(slot_key="hero-bandit")}
     assert published["@mobile.chrome"].version == published["@mobile.firefox"].version
@@ -141,3 +146,16 @@ def test_a_field_that_predicts_nothing_is_learned_across_and_the_ones_that_do_ar
     assert published["@mobile.chrome"].version != published["@desktop.chrome"].version
     assert published["@mobile.firefox"].probabilities["a"] > 0.9
     assert published["@desktop.firefox"].probabilities["b"] > 0.9
+
+
+def test_the_results_dashboard_says_which_fields_the_bandit_learns_by(admin_client):
+    from django.urls import reverse
+
+    from content.selectors import slot_definitions_live
+    from personalization.learning.bandits import allocations_refresh
+
+    device_only_evidence(["device", "browser"])
+    allocations_refresh(slot_definitions_live())
+    html = admin_client.get(reverse("tailor_results:slot", args=["hero-bandit"])).content.decode()
+    assert "Learning apart by Device." in html
+    assert "No difference seen by Browser so far" in html
