@@ -76,7 +76,11 @@ def consent_for(
 
 
 def consent_recorded(visitor_id: str, *, cached: object = UNREAD) -> ConsentState | None:
-    """The visitor's recorded choice: from the cache, else from the database (and then cached again)."""
+    """The visitor's recorded choice: from the cache, else from the database (and then cached again).
+
+    None when they have none. When neither store can be read, no consent: an opted-out visitor must not
+    be tracked or personalized because both stores were down.
+    """
     key = consent_key(visitor_id)
     cache_failed = cached is UNREADABLE
     if cached is UNREAD:
@@ -91,10 +95,11 @@ def consent_recorded(visitor_id: str, *, cached: object = UNREAD) -> ConsentStat
     try:
         row = Consent.objects.filter(visitor_id=visitor_id).values_list("analytics", "personalization").first()
     except (OperationalError, InterfaceError) as exc:
-        # Neither copy can answer: the site's default serves, as it did whenever the cache was down
-        # before the database fallback; the outage is logged and counted. A programming error raises.
-        outage_record("database", "consent not read from the cache or the database; using the site's default", exc)
-        return None
+        # Neither copy can answer, and this visitor may have opted out: served as if they had (the
+        # defaults, nothing recorded) until one answers again, never the site's implied default. The
+        # outage is logged and counted. A programming error raises.
+        outage_record("database", "consent not read from the cache or the database; treated as no consent", exc)
+        return ConsentState(analytics=False, personalization=False)
     state = ConsentState(analytics=row[0], personalization=row[1], recorded=True) if row else None
     if not cache_failed:
         with outage_guard("cache", "consent not cached; the database answers again next time"):

@@ -310,6 +310,32 @@ def test_consent_read_from_the_database_costs_one_query_then_none(demo, django_a
             assert consent_for(visitor, None, headless=True).analytics is expected
 
 
+def test_with_the_cache_and_the_database_both_down_a_known_visitor_gets_no_consent(demo, monkeypatch, settings):
+    """Fails closed: the visitor may have opted out, so the implied default must not track or personalize them."""
+    import redis
+    from django.db import OperationalError
+
+    from tracking import consent
+    from tracking.models import Consent
+
+    assert settings.TAILOR.get("CONSENT_MODE", "implied") == "implied"
+    visitor = str(uuid.uuid4())
+
+    def cache_down(*args, **kwargs):
+        raise redis.exceptions.ConnectionError("cache down")
+
+    def database_down(*args, **kwargs):
+        raise OperationalError("database down")
+
+    monkeypatch.setattr(consent.cache, "get", cache_down)
+    monkeypatch.setattr(Consent.objects, "filter", database_down)
+    state = consent.consent_for(visitor, None, headless=True)
+    assert (state.analytics, state.personalization) == (False, False)
+    # A cookie still answers, and a visitor new in this request has no record to miss.
+    assert consent.consent_for(visitor, "a1p1", headless=True).personalization is True
+    assert consent.consent_for(visitor, None, headless=True, known=False).personalization is True
+
+
 def test_a_body_visitor_is_served_by_their_recorded_consent(client, demo):
     """``visitor_id`` in the decisions body is a headless visitor: the browser's consent cookie is not theirs."""
     visitor = str(uuid.uuid4())
