@@ -25,7 +25,7 @@ from django.core.cache import cache
 from django.utils.cache import patch_cache_control
 
 from .conf import setting
-from .consent import consent_cache_key, consent_for
+from .consent import ConsentState, consent_cache_key, consent_for, do_not_track
 from .context import request_context, request_traffic_source, user_agent_parse
 from .cross_site import lax_cookies_withheld, request_from_other_site
 from .decision_sinks import DecisionBatchUnless
@@ -85,6 +85,10 @@ class RequestTailor:
             visit_cached = None  # an id made in this request has no entry: no need to read it
         save = self._cache_later if self._flushed_later else None
         consent = consent_for(self.visitor_id, cookie, headless=self.headless, known=known, cached=consent_cached)
+        if do_not_track(self._request):
+            # Do Not Track or Global Privacy Control: served as without consent (defaults, logged without their id),
+            # as ingest stores nothing for them; RESPECT_DO_NOT_TRACK turns this off for the whole site.
+            consent = ConsentState(analytics=False, personalization=False)
         is_bot = user_agent_parse(self._request.META.get("HTTP_USER_AGENT", ""))[0] == "bot"
         visit = (
             visit_touch(
@@ -173,6 +177,8 @@ def _visitor_id_from(request: Any) -> tuple[str, bool]:
         return visitor_id, False
     if lax_cookies_withheld(request):
         return "", False  # the visitor may well have a cookie that the browser did not send
+    if do_not_track(request):
+        return "", False  # asked not to be tracked: no id to follow them by (ingest stores nothing for them either)
     return visitor_id_new(), True
 
 

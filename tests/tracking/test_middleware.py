@@ -195,3 +195,26 @@ def test_a_non_random_cookie_or_header_is_not_a_visitor(client, demo, bad):
     headless = type(client)().get("/", HTTP_X_TAILOR_VISITOR=bad)
     assert uuid.UUID(headless.headers["X-Tailor-Visitor"]).version == 4
     assert str(uuid.UUID(int=0)) not in {str(v) for v in DecisionLog.objects.values_list("visitor_id", flat=True)}
+
+
+@pytest.mark.parametrize("header", ["HTTP_SEC_GPC", "HTTP_DNT"])
+def test_a_page_view_asking_not_to_be_tracked_gets_no_id_and_no_personalization(client, demo, header):
+    from tracking.models import DecisionLog
+
+    response = client.get("/", **{header: "1"})
+    assert response.status_code == 200
+    assert "tailor_vid" not in response.cookies
+    assert "X-Tailor-Visitor" not in response.headers
+    logged = list(DecisionLog.objects.values_list("visitor_id", "policy"))
+    assert logged
+    assert all(visitor is None and policy == "no-consent" for visitor, policy in logged)
+    # A visitor who has an id already keeps it, and is served as without consent while the browser asks.
+    known = str(uuid.uuid4())
+    client.cookies["tailor_vid"] = known
+    client.get("/", **{header: "1"})
+    assert not DecisionLog.objects.filter(visitor_id=known).exists()
+
+
+def test_do_not_track_is_ignored_when_the_site_says_so(client, demo, settings):
+    settings.TAILOR = {**settings.TAILOR, "RESPECT_DO_NOT_TRACK": False}
+    assert "tailor_vid" in client.get("/", HTTP_DNT="1").cookies
