@@ -30,6 +30,7 @@ class ConsentState:
     analytics: bool
     personalization: bool
     recorded: bool = False
+    unreadable: bool = False  # neither the cache nor the database could say: served as no consent, for now
 
     def cookie_value(self) -> str:
         return f"a{int(self.analytics)}p{int(self.personalization)}"
@@ -99,7 +100,7 @@ def consent_recorded(visitor_id: str, *, cached: object = UNREAD) -> ConsentStat
         # defaults, nothing recorded) until one answers again, never the site's implied default. The
         # outage is logged and counted. A programming error raises.
         outage_record("database", "consent not read from the cache or the database; treated as no consent", exc)
-        return ConsentState(analytics=False, personalization=False)
+        return ConsentState(analytics=False, personalization=False, unreadable=True)
     state = ConsentState(analytics=row[0], personalization=row[1], recorded=True) if row else None
     if not cache_failed:
         with outage_guard("cache", "consent not cached; the database answers again next time"):

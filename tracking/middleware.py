@@ -113,6 +113,7 @@ class RequestTailor:
             is_new=self.issued,
             analytics_consent=consent.analytics,
             personalization_consent=consent.personalization,
+            consent_unreadable=consent.unreadable,
             is_bot=is_bot,
             visit_source=visit.source,
         )

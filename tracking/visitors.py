@@ -31,6 +31,7 @@ class VisitorState:
     is_new: bool = False  # the id was issued in this request: no history to look up
     analytics_consent: bool = True
     personalization_consent: bool = True
+    consent_unreadable: bool = False  # an outage hid the visitor's choice (served as no consent; ingest asks to retry)
     is_bot: bool = False  # the request's user agent is a crawler's, whatever a body's context claims
     # The traffic source that started this visit (its UTM parameters, an outside referrer's host): it lasts the visit.
     visit_source: tuple[tuple[str, str], ...] = ()

@@ -330,7 +330,7 @@ def test_with_the_cache_and_the_database_both_down_a_known_visitor_gets_no_conse
     monkeypatch.setattr(consent.cache, "get", cache_down)
     monkeypatch.setattr(Consent.objects, "filter", database_down)
     state = consent.consent_for(visitor, None, headless=True)
-    assert (state.analytics, state.personalization) == (False, False)
+    assert (state.analytics, state.personalization, state.unreadable) == (False, False, True)
     # A cookie still answers, and a visitor new in this request has no record to miss.
     assert consent.consent_for(visitor, "a1p1", headless=True).personalization is True
     assert consent.consent_for(visitor, None, headless=True, known=False).personalization is True

@@ -156,6 +156,11 @@ class EventsCreateApi(JSONOnlyApi, ThrottlesCountedTogether, APIView):
             # and dropped, so what they click while checking the site is neither learned from nor counted.
             return Response({"accepted": 0, "duplicates": 0, "rejected": [], "ignored": "staff"}, status=202)
         tailor = request_visitor_ensure(request._request)
+        if tailor.visitor.consent_unreadable:
+            # The visitor's choice cannot be read (cache and database down): neither stored nor refused for good.
+            return Response(
+                {"detail": "Events cannot be stored right now; retry."}, status=503, headers={"Retry-After": "5"}
+            )
         if not tailor.visitor.analytics_consent:
             return Response({"detail": "The visitor has not consented to analytics."}, status=403)
         device = user_agent_parse(request.META.get("HTTP_USER_AGENT", ""))[0]
