@@ -1,7 +1,7 @@
 """Admin screens for the model registry: every version per slot, and activation (rollback) after a confirmation.
 
 Every offline lift on the screen has one baseline, stated once: uniform random (every live
-variant equally often), estimated with the doubly robust estimator on the version's held-out
+variant equally often), estimated with the doubly robust estimator, cross-fitted, on the version's
 decisions. Each version's row puts its own lift beside the lift of the policy that served when it
 was trained, over the same uniform random on the same decisions. The active version's live uplift
 is a measurement, not an estimate, against the slot's holdout (visitors kept on the default
@@ -37,7 +37,7 @@ def _dr_value(version: ModelVersion, policy: str) -> float | None:
 
 
 def lift_over_uniform(version: ModelVersion, policy: str = "candidate") -> float | None:
-    """A policy's doubly robust value over uniform random's, on the same held-out decisions.
+    """A policy's doubly robust value over uniform random's, on the same decisions.
 
     A doubly robust estimate can be negative on a small hold-out; a ratio to it means nothing (None).
     """

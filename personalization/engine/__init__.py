@@ -18,6 +18,7 @@ from .estimators import (
     evaluate_all,
     not_worse,
     paired_difference,
+    shown_worse,
 )
 from .model_policy import ModelPolicy
 from .policies import (
@@ -51,6 +52,7 @@ __all__ = [
     "evaluate_all",
     "not_worse",
     "paired_difference",
+    "shown_worse",
     "FixedPolicy",
     "NoCandidatesError",
     "Policy",

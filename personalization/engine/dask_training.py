@@ -25,7 +25,7 @@ from .reward_model import (
     RewardModel,
     TrainingMetrics,
     TrainingPlan,
-    _logloss,
+    reward_logloss,
     training_prepare,
 )
 
@@ -150,7 +150,7 @@ def _best_iteration(booster: lgb.Booster, plan: TrainingPlan) -> int:
     for iteration in range(booster.current_iteration()):
         # One iteration's trees at a time keeps this linear in the number of iterations.
         raw += booster.predict(plan.X_valid, start_iteration=iteration, num_iteration=1, raw_score=True)
-        loss = _logloss(plan.valid_labels, link(raw), plan.valid_weights)
+        loss = reward_logloss(plan.valid_labels, link(raw), plan.valid_weights)
         losses.append(math.inf if loss is None else loss)
     return early_stopping_iteration(losses, EARLY_STOPPING_ROUNDS)
 

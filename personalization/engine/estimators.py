@@ -505,6 +505,17 @@ def not_worse(difference: Estimate, margin: float = 0.0) -> bool:
     return difference.ci95[0] >= -margin
 
 
+def shown_worse(difference: Estimate, margin: float = 0.0) -> bool:
+    """Whether a paired difference (candidate − baseline) shows a loss of more than ``margin``.
+
+    True when the upper end of the 95 % interval is below ``-margin``: the candidate
+    is worse with 97.5 % one-sided confidence. An unbounded interval (one row) shows nothing.
+    """
+    if not (math.isfinite(margin) and margin >= 0):
+        raise ValueError(f"margin must be a finite, non-negative reward difference, got {margin!r}.")
+    return difference.ci95[1] < -margin
+
+
 def better(difference: Estimate) -> bool:
     """Whether a paired difference (candidate − baseline) is above zero with 97.5 % one-sided confidence."""
     return difference.ci95[0] > 0

@@ -168,7 +168,7 @@ def _positive(labels: FloatArray) -> npt.NDArray[np.bool_]:
     return labels > 0
 
 
-def _auc(labels: FloatArray, scores: FloatArray) -> float | None:
+def reward_auc(labels: FloatArray, scores: FloatArray) -> float | None:
     """Area under the ROC curve by the rank-sum (Mann–Whitney) formula, ties at half credit."""
     positive = _positive(labels)
     n_pos = int(positive.sum())
@@ -183,7 +183,7 @@ def _auc(labels: FloatArray, scores: FloatArray) -> float | None:
     return (rank_sum - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg)
 
 
-def _logloss(labels: FloatArray, probabilities: FloatArray, weights: FloatArray) -> float | None:
+def reward_logloss(labels: FloatArray, probabilities: FloatArray, weights: FloatArray) -> float | None:
     total = float(weights.sum())
     if labels.size == 0 or total <= 0:
         return None
@@ -322,8 +322,8 @@ class TrainingPlan:
         metrics = TrainingMetrics(
             rows=len(self.rows),
             positives=int(_positive(self.labels).sum()),
-            auc=_auc(valid_labels, valid_predictions),
-            logloss=_logloss(valid_labels, valid_predictions, self.valid_weights),
+            auc=reward_auc(valid_labels, valid_predictions),
+            logloss=reward_logloss(valid_labels, valid_predictions, self.valid_weights),
             valid_rows=int(self.valid_index.size),
         )
         return model, metrics

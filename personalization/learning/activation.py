@@ -134,7 +134,7 @@ def evaluation_summary(estimates: dict[str, Any]) -> dict[str, Any]:
         "uniform_dr": dr("uniform"),
         "difference_ci95": difference.get("ci95"),
         "promotion_margin": estimates.get("promotion_margin"),
-        "holdout_rows": estimates.get("holdout_rows"),
+        "evaluated_rows": estimates.get("evaluated_rows", estimates.get("holdout_rows")),
     }
 
 

@@ -18,21 +18,17 @@ this log produces, judged on decisions it did not learn from. Without a model
 
 from __future__ import annotations
 
-from dataclasses import replace
-from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 
-from personalization.engine.estimators import ESTIMATOR_NAMES, PolicyEstimates, crossfit, folds_assign, policy_estimates
+from personalization.engine.estimators import ESTIMATOR_NAMES, PolicyEstimates, policy_estimates
 from personalization.engine.featurize import row_features, variant_features
-from personalization.engine.model_policy import ModelPolicy
-from personalization.learning.training import LoggedRow, TrainingError, logged_rows, model_fit, target_probabilities
-from personalization.serving.catalog import CompiledSlot, catalog_get, exploration_config
+from personalization.learning.training import MIN_ROWS, LoggedRow, TrainingError, crossfitted, logged_rows
+from personalization.serving.catalog import CompiledSlot, catalog_get
 
 ESTIMATORS = ESTIMATOR_NAMES
 FOLDS = 5
-MIN_ROWS = 200  # as for training: below this a reward model says more about noise than about visitors
 
 
 def _row(result: PolicyEstimates, keys: list[str]) -> dict[str, Any]:
@@ -59,35 +55,16 @@ def _crossfitted(
 
     Both None, with the reason, when no model can be trained.
     """
-    slot_key, definition, candidates = compiled.key, compiled.definition, compiled.candidates
-    keys = [c.key for c in candidates]
-    variants = {v.key: variant_features(v.key, v.template, v.params) for v in definition.variants}
-    ordered = [variants[key] for key in keys]
+    slot_key, definition = compiled.key, compiled.definition
     needed = max(MIN_ROWS, folds)
     if len(rows) < needed:
         return None, None, f"Slot {slot_key!r} has {len(rows)} usable logged decisions; at least {needed} are needed."
-    rewards = np.array([r.reward for r in rows])
-    if not np.any(rewards > 0):
+    if not any(r.reward > 0 for r in rows):
         return None, None, f"Slot {slot_key!r} has no rewarded decision among its {len(rows)}; nothing to learn yet."
-    exploration = exploration_config(definition)
+    variants = {v.key: variant_features(v.key, v.template, v.params) for v in definition.variants}
     features = [row_features(r.context, variants[r.action]) for r in rows]
-
-    def fit_predict(train: np.ndarray, held_out: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        # One thread per fit: evaluation runs beside web workers, and on a busy machine OpenMP's threads spin
-        # against them (a fold of the Open Bandit sample: 6.4 s on 2 threads, 0.4 s on 1, under load).
-        model = model_fit(definition, [rows[i] for i in train], [features[i] for i in train], seed=seed, threads=1)
-        contexts = [rows[i].context for i in held_out]
-        predicted = model.score(contexts, ordered)
-        # The fold's model policy chooses from the scores just computed, as serving does from cached scores.
-        policy = ModelPolicy(model=model, variants=variants, **exploration)
-        scored = [
-            replace(row, context=replace(context, scores=MappingProxyType(dict(zip(keys, scores, strict=True)))))
-            for row, context, scores in zip((rows[i] for i in held_out), contexts, predicted.tolist(), strict=True)
-        ]
-        return predicted, target_probabilities(policy, scored, candidates)
-
     try:
-        predicted, model_target = crossfit(folds_assign(rewards, folds, seed), fit_predict)
+        predicted, model_target = crossfitted(definition, compiled.candidates, rows, features, folds=folds, seed=seed)
     except TrainingError as exc:
         return None, None, f"No model for DM and DR: a fold's model cannot be trained ({exc})."
     return predicted, model_target, ""

@@ -38,7 +38,7 @@ class Command(BaseCommand):
             auc = f"{report.auc:.3f}" if report.auc is not None else "n/a"
             logloss = f"{report.logloss:.4f}" if report.logloss is not None else "n/a"
             self.stdout.write(
-                f"{key}: {report.rows} rows, {report.positives} positives, validation AUC {auc}, log-loss {logloss}"
+                f"{key}: {report.rows} rows, {report.positives} positives, cross-validated AUC {auc}, log-loss {logloss}"
             )
             self.stdout.write(("  promoted: " if report.promoted else "  candidate: ") + report.note)
         if as_json:

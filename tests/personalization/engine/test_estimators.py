@@ -26,6 +26,7 @@ from personalization.engine.estimators import (
     not_worse,
     paired_difference,
     policy_estimates,
+    shown_worse,
 )
 
 TYPE_SHARE = np.array([0.5, 0.3, 0.2])
@@ -301,6 +302,7 @@ def test_one_row_gives_an_unbounded_interval_that_never_passes():
     assert estimate.value == 2.0
     assert estimate.ci95 == (-math.inf, math.inf)
     assert not not_worse(estimate)
+    assert not shown_worse(estimate)  # nor does it show anything worse
 
 
 def test_estimates_are_immutable(log):
@@ -332,6 +334,10 @@ def test_uniform_is_worse_than_the_oracle_unless_the_margin_forgives_it(log):
     assert not not_worse(difference)
     assert not better(difference)
     assert not_worse(difference, margin=0.35)  # the true gap is 0.287
+    assert shown_worse(difference)
+    assert not shown_worse(difference, margin=0.35)
+    with pytest.raises(ValueError, match="margin"):
+        shown_worse(difference, margin=-0.1)
 
 
 def test_a_policy_is_not_worse_than_itself(log):
@@ -342,6 +348,7 @@ def test_a_policy_is_not_worse_than_itself(log):
     assert difference.ci95 == (0.0, 0.0)
     assert not_worse(difference)
     assert not better(difference)
+    assert not shown_worse(difference)
 
 
 def test_pairing_rows_gives_a_narrower_interval_than_two_separate_ones(log):

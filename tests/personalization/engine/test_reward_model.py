@@ -16,7 +16,7 @@ from personalization.engine.reward_model import (
     MIN_ROWS,
     RewardModel,
     TrainingMetrics,
-    _auc,
+    reward_auc,
     reward_model_train,
 )
 
@@ -100,7 +100,7 @@ def test_model_ranks_held_out_clicks(trained, held_out):
 
     assert predictions.shape == (len(rows),)
     assert np.all((predictions > 0) & (predictions < 1))
-    assert _auc(np.asarray(labels), predictions) > 0.6
+    assert reward_auc(np.asarray(labels), predictions) > 0.6
 
 
 def test_model_finds_the_best_variant_per_device(trained, held_out):
@@ -202,8 +202,8 @@ def test_auc_matches_the_pairwise_definition():
     negatives = [s for s, y in zip(scores, labels, strict=True) if y == 0]
     pairs = [(p > n) + 0.5 * (p == n) for p in positives for n in negatives]
 
-    assert _auc(labels, scores) == pytest.approx(sum(pairs) / len(pairs))
-    assert _auc(np.ones(3), np.arange(3.0)) is None
+    assert reward_auc(labels, scores) == pytest.approx(sum(pairs) / len(pairs))
+    assert reward_auc(np.ones(3), np.arange(3.0)) is None
 
 
 @pytest.mark.parametrize(

@@ -64,13 +64,13 @@ def test_the_command_reports_every_arm_and_refuses_unknown_ones():
 
 @pytest.mark.simulation
 def test_a_retrain_estimated_better_is_promoted_though_thin_evidence_cannot_rule_out_a_loss():
-    """At 3-12 % click rates a few hundred held-out outcomes give an interval far wider than the margin.
+    """At 3-12 % click rates a few hundred logged outcomes give an interval far wider than the margin.
 
     The non-inferiority test alone kept such a model back, and the slot explored uniformly for thousands
     of visitors; a candidate estimated better than what serves is promoted.
     """
     simulation_slot_ensure()
-    traffic_run(700, random.Random(SEED), world=HARD_TYPES)
+    traffic_run(500, random.Random(SEED), world=HARD_TYPES)
     report = model_train(SLOT_KEY, seed=SEED)
 
     difference = report.estimates["difference_dr"]

@@ -97,8 +97,9 @@ def test_rollback_to_an_older_version_changes_serving():
 
 
 @pytest.mark.simulation
-def test_a_worse_candidate_is_not_promoted(monkeypatch):
-    """A candidate that chooses the opposite of what it learned must lose to the serving model and stay a candidate."""
+def test_a_candidate_shown_worse_is_kept_unless_the_margin_tolerates_the_loss(monkeypatch, settings):
+    """A candidate choosing the opposite of what it learned loses to the serving model and stays a candidate;
+    a PROMOTION_MARGIN wider than the loss its interval shows lets it through."""
     simulation_slot_ensure()
     rng = random.Random(11)
     traffic_run(2500, rng)
@@ -120,32 +121,18 @@ def test_a_worse_candidate_is_not_promoted(monkeypatch):
     worse = model_train(SLOT_KEY, seed=12)
     assert not worse.promoted
     assert "kept as a candidate" in worse.note
-    assert worse.estimates["difference_dr"]["ci95"][1] < 0  # clearly worse, not merely unproven
+    # Judged on the decisions logged since the serving model was trained, not on those it learned from.
+    assert worse.estimates["evaluated_rows"] < worse.estimates["trained_rows"] == worse.rows
+    high = worse.estimates["difference_dr"]["ci95"][1]
+    serving_value = worse.estimates["serving"]["dr"]["value"]
+    assert high < -worse.estimates["promotion_margin"] == pytest.approx(-0.02 * serving_value)
     assert ModelVersion.objects.get(status="active").pk == good.version_id
 
-
-@pytest.mark.simulation
-def test_promotion_tolerates_a_loss_of_at_most_the_margin_share_of_the_serving_value(settings):
-    """Non-inferiority: the interval may reach below zero by PROMOTION_MARGIN x the serving policy's value."""
-    simulation_slot_ensure()
-    _hero_settings(exploration="softmax")
-    # A seed whose retrain's interval reaches below the margin (sticky exploration draws per visitor hash).
-    rng = random.Random(18)
-    traffic_run(2500, rng)
-    first = model_train(SLOT_KEY, seed=13)
-    assert first.promoted
-    traffic_run(200, rng)
-    strict = model_train(SLOT_KEY, seed=14)
-    serving_value = strict.estimates["serving"]["dr"]["value"]
-    low = strict.estimates["difference_dr"]["ci95"][0]
-    assert strict.estimates["promotion_margin"] == pytest.approx(0.02 * serving_value)
-    assert low < -0.02 * serving_value, strict.note
-    # The interval cannot rule out a loss beyond the margin: promoted only if estimated better than what serves.
-    assert strict.promoted == (strict.estimates["difference_dr"]["value"] > 0), strict.note
-    settings.TAILOR = {**settings.TAILOR, "PROMOTION_MARGIN": -low / serving_value + 0.01}
-    tolerant = model_train(SLOT_KEY, seed=14)
-    assert tolerant.estimates["difference_dr"]["ci95"][0] == pytest.approx(low)  # the same model, judged again
+    settings.TAILOR = {**settings.TAILOR, "PROMOTION_MARGIN": -high / serving_value + 0.01}
+    tolerant = model_train(SLOT_KEY, seed=12)
+    assert tolerant.estimates["difference_dr"]["ci95"][1] == pytest.approx(high)  # the same model, judged again
     assert tolerant.promoted, tolerant.note
+    assert "not shown worse than the serving model" in tolerant.note
     assert ModelVersion.objects.get(status="active").pk == tolerant.version_id
 
 
