@@ -241,12 +241,9 @@ def cell_fields_kept(
         return tuple(range(count))
     is_cell = _is_cell_of(definition)
     cells: dict[str, list[ArmStats]] = {}
-    for (slot_key, segment, variant), row in rows.items():
+    for (slot_key, segment, _), row in rows.items():
         if slot_key == definition.key and is_cell(segment):
-            stats = ArmStats(key=variant, n=row.n, total=row.total)
-            cells.setdefault(segment, []).extend(
-                stats_discount([stats], definition.bandit_discount, _hours(row.updated_at, now))
-            )
+            cells.setdefault(segment, []).append(_faded(definition, row, now))
     return cell_fields_select(cells, count, prior)
 
 
@@ -312,9 +309,14 @@ def slot_arm_stats(
         if row is None:
             arms.append(ArmStats(key=variant.key))
             continue
-        stats = ArmStats(key=variant.key, n=row.n, total=row.total, squares=row.squares)
-        arms.extend(stats_discount([stats], definition.bandit_discount, _hours(row.updated_at, now)))
+        arms.append(_faded(definition, row, now))
     return tuple(arms)
+
+
+def _faded(definition: SlotDefinition, row: BanditArm, now: datetime) -> ArmStats:
+    """A persisted arm's evidence as of ``now``: its sums faded by the hours since it was last updated."""
+    stats = ArmStats(key=row.variant_key, n=row.n, total=row.total, squares=row.squares)
+    return stats_discount([stats], definition.bandit_discount, _hours(row.updated_at, now))[0]
 
 
 def slot_prior_rate(definition: SlotDefinition, rows: Mapping[Arm, BanditArm], now: datetime) -> float | None:
@@ -324,17 +326,9 @@ def slot_prior_rate(definition: SlotDefinition, rows: Mapping[Arm, BanditArm], n
     """
     if reward_likelihood(definition.reward) != "bernoulli":
         return None
-    evidence = [
-        stats
-        for (slot_key, _, variant_key), row in rows.items()
-        if slot_key == definition.key
-        for stats in stats_discount(
-            [ArmStats(key=variant_key, n=row.n, total=row.total)],
-            definition.bandit_discount,
-            _hours(row.updated_at, now),
-        )
-    ]
-    return pooled_rate(evidence)
+    return pooled_rate(
+        [_faded(definition, row, now) for (slot_key, _, _), row in rows.items() if slot_key == definition.key]
+    )
 
 
 def allocations_refresh(
