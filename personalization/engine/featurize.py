@@ -345,6 +345,54 @@ def matrix(rows: Sequence[Mapping[str, Any]], schema: FeatureSchema) -> FloatArr
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class VariantBlock:
+    """The variant half of ``score_matrix``, encoded once for a list of variants and a schema.
+
+    A policy scoring the same variants for visitor after visitor keeps one and encodes only each
+    visitor's half per call (``encode``): most of a schema's columns are the variant's.
+    """
+
+    by_variant: FloatArray  # (variants, columns): each variant's half encoded, missing elsewhere
+    from_variant: npt.NDArray[np.bool_]  # (variants, columns): whether the variant half sets the column
+    visitor_schema: FeatureSchema  # the columns some variant leaves unset: only these can show a visitor's value
+    positions: tuple[int, ...]  # where the visitor schema's columns sit in the full schema
+
+    def encode(self, contexts: Sequence[Context]) -> FloatArray:
+        """Every variant for every visitor, visitor-major: ``score_matrix(contexts, variants, schema)``."""
+        n_variants, n_columns = self.by_variant.shape
+        by_visitor = np.full((len(contexts), n_columns), np.nan, dtype=np.float64)
+        if self.positions and contexts:
+            by_visitor[:, list(self.positions)] = matrix(
+                [context_features(context) for context in contexts], self.visitor_schema
+            )
+        # (visitors, 1, columns) against (1, variants, columns): every visitor repeated once per variant.
+        paired = np.where(self.from_variant[np.newaxis], self.by_variant[np.newaxis], by_visitor[:, np.newaxis])
+        return paired.reshape(len(contexts) * n_variants, n_columns)
+
+
+def variant_block(variants: Sequence[VariantFeatures], schema: FeatureSchema) -> VariantBlock:
+    """Encode the variant half of ``score_matrix`` once (see ``VariantBlock``)."""
+    columns = schema.columns
+    variant_rows = [variant_columns(variant) for variant in variants]
+    from_variant = np.array([[name in row for name in columns] for row in variant_rows], dtype=bool).reshape(
+        len(variant_rows), len(columns)
+    )
+    # Only columns some variant leaves unset can show a visitor's value; encoding just those
+    # skips the variant columns, which are most of the schema and always missing here.
+    set_by_all: npt.NDArray[np.bool_] = np.all(from_variant, axis=0)  # one flag per column
+    needed = frozenset(name for name, by_all in zip(columns, set_by_all.tolist(), strict=True) if not by_all)
+    return VariantBlock(
+        by_variant=matrix(variant_rows, schema).reshape(len(variant_rows), len(columns)),
+        from_variant=from_variant,
+        visitor_schema=FeatureSchema(
+            numeric=tuple(name for name in schema.numeric if name in needed),
+            categorical={name: vocabulary for name, vocabulary in schema.categorical.items() if name in needed},
+        ),
+        positions=tuple(j for j, name in enumerate(columns) if name in needed),
+    )
+
+
 def score_matrix(contexts: Sequence[Context], variants: Sequence[VariantFeatures], schema: FeatureSchema) -> FloatArray:
     """The matrix for scoring every variant for every visitor, visitor-major (visitor 0 × all variants, ...).
 
@@ -355,25 +403,6 @@ def score_matrix(contexts: Sequence[Context], variants: Sequence[VariantFeatures
     apart gives the same codes. As in ``row_features``, a column the variant half sets
     (even to None) hides the visitor's value.
     """
-    columns = schema.columns
-    n_contexts, n_variants, n_columns = len(contexts), len(variants), len(columns)
-    if n_contexts == 0 or n_variants == 0:
-        return np.empty((n_contexts * n_variants, n_columns), dtype=np.float64)
-    variant_rows = [variant_columns(variant) for variant in variants]
-    from_variant = np.array([[name in row for name in columns] for row in variant_rows], dtype=bool)
-    by_variant = matrix(variant_rows, schema)
-    # Only columns some variant leaves unset can show a visitor's value; encoding just those
-    # skips the variant columns, which are most of the schema and always missing here.
-    set_by_all: npt.NDArray[np.bool_] = np.all(from_variant, axis=0)  # one flag per column
-    needed = frozenset(name for name, by_all in zip(columns, set_by_all.tolist(), strict=True) if not by_all)
-    visitor_schema = FeatureSchema(
-        numeric=tuple(name for name in schema.numeric if name in needed),
-        categorical={name: vocabulary for name, vocabulary in schema.categorical.items() if name in needed},
-    )
-    by_visitor = np.full((n_contexts, n_columns), np.nan, dtype=np.float64)
-    if visitor_schema.columns:
-        positions = [j for j, name in enumerate(columns) if name in needed]
-        by_visitor[:, positions] = matrix([context_features(context) for context in contexts], visitor_schema)
-    # (visitors, 1, columns) against (1, variants, columns): every visitor repeated once per variant.
-    paired = np.where(from_variant[np.newaxis], by_variant[np.newaxis], by_visitor[:, np.newaxis])
-    return paired.reshape(n_contexts * n_variants, n_columns)
+    if not contexts or not variants:
+        return np.empty((len(contexts) * len(variants), len(schema.columns)), dtype=np.float64)
+    return variant_block(variants, schema).encode(contexts)

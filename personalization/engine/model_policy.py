@@ -18,17 +18,18 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, ClassVar
 
 from .context import Context
-from .featurize import VariantFeatures, context_features, variant_columns
+from .featurize import VariantBlock, VariantFeatures, variant_block
 from .hashing import unit_hash
 from .policies import POLICY_FACTORIES, Candidate, Choice, NoCandidatesError
 from .reward_model import RewardModel
 
 EXPLORATIONS = ("epsilon", "softmax", "igw")
+MAX_BLOCKS = 32  # sets of candidates whose encoding a policy keeps
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,7 @@ class ModelPolicy:
     model_version: str = ""
     gamma: float = 100.0
     salt: str = ""  # the slot key: another slot draws independently for the same visitor
+    _blocks: dict[tuple[str, ...], VariantBlock] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.exploration not in EXPLORATIONS:
@@ -97,9 +99,15 @@ class ModelPolicy:
             raise ValueError("This model policy has no model to score with.")
         if context.scores and all(key in context.scores for key in keys):
             return [float(context.scores[key]) for key in keys]  # scored ahead of time by the same model
-        visitor = context_features(context)
-        rows = [{**visitor, **variant_columns(self._variant(key))} for key in keys]
-        return [float(score) for score in self.model.predict(rows)]
+        block = self._blocks.get(tuple(keys))
+        if block is None:
+            # Serving scores the same few variants for visitor after visitor: their half of the matrix is
+            # encoded once per set of candidates (a capped variant makes another set).
+            if len(self._blocks) >= MAX_BLOCKS:
+                self._blocks.clear()
+            block = variant_block([self._variant(key) for key in keys], self.model.schema)
+            self._blocks[tuple(keys)] = block
+        return [float(score) for score in self.model.predict_matrix(block.encode([context]))]
 
     def scores(self, candidates: Sequence[Candidate], context: Context) -> dict[str, float]:
         """Predicted reward of each candidate for this context, from one batch prediction."""

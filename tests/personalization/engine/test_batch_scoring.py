@@ -1,5 +1,6 @@
 """Batch scoring: ``score_matrix`` builds exactly the matrix of per-pair feature rows, and
-``RewardModel.score`` gives exactly the per-pair predictions, visitor-major."""
+``RewardModel.score`` and a ``ModelPolicy`` (which keeps its variants' half encoded) give
+exactly the per-pair predictions, visitor-major."""
 
 import random
 
@@ -16,6 +17,8 @@ from personalization.engine.featurize import (
     score_matrix,
     variant_features,
 )
+from personalization.engine.model_policy import ModelPolicy
+from personalization.engine.policies import Candidate
 from personalization.engine.reward_model import RewardModel, reward_model_train
 from tests.personalization.engine.test_reward_model import KEYS, VARIANTS, random_context, synthetic_log
 
@@ -163,3 +166,18 @@ def test_score_gives_the_per_pair_predictions_as_visitors_by_variants(model):
 def test_score_of_no_visitors_or_no_variants(model):
     assert model.score([], list(VARIANTS.values())).shape == (0, len(VARIANTS))
     assert model.score([Context()], []).shape == (1, 0)
+
+
+def test_a_model_policy_scores_each_visitor_as_the_per_pair_rows_do(model):
+    """The policy keeps its variants' encoding between visitors; every visitor still gets the per-pair scores."""
+    rng = random.Random(5)
+    contexts = [random_context(rng) for _ in range(100)] + [messy_context(rng) for _ in range(30)]
+    variants = {**VARIANTS, "E": variant_features("E", "hero", {"headline": "New!", "position": "top"})}
+    policy = ModelPolicy(model=model, variants=variants)
+    subsets = [list(variants), ["E", "A"], list(variants)[1:]]  # a capped variant leaves another set of candidates
+
+    for i, context in enumerate(contexts):
+        keys = subsets[i % len(subsets)]
+        got = policy.scores([Candidate(key) for key in keys], context)
+        expected = model.predict([row_features(context, variants[key]) for key in keys])
+        np.testing.assert_array_equal([got[key] for key in keys], expected)

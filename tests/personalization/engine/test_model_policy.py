@@ -4,11 +4,12 @@ import math
 import random
 from collections import Counter
 
+import numpy as np
 import pytest
 
 from personalization.engine import policies as policies_module
 from personalization.engine.context import Context
-from personalization.engine.featurize import VariantFeatures, variant_features
+from personalization.engine.featurize import VariantFeatures, row_features, schema_fit, variant_features
 from personalization.engine.model_policy import ModelPolicy
 from personalization.engine.policies import POLICY_FACTORIES, Candidate, NoCandidatesError, build_policy
 from personalization.engine.reward_model import RewardModel, reward_model_train
@@ -19,15 +20,33 @@ TOLERANCE = 0.015  # ±1.5 percentage points
 
 
 class FixedScores:
-    """A stand-in reward model with known scores per variant key, recording what it was asked."""
+    """A stand-in reward model with known scores per variant key, recording the feature rows it was asked about.
+
+    It reads the encoded matrix as a real model does, and decodes each row back to its features.
+    """
 
     def __init__(self, scores: dict[str, float]) -> None:
         self.by_key = scores
         self.calls: list[list[dict]] = []
+        contexts = [
+            Context.from_mapping({"device": d, "country": c}) for d in ("mobile", "desktop") for c in ("NL", "DE")
+        ]
+        rows = [row_features(context, variant) for context in contexts for variant in VARIANTS.values()]
+        self.schema = schema_fit([*rows, *({"variant": key} for key in scores)])
 
-    def predict(self, rows):
-        self.calls.append(list(rows))
-        return [self.by_key.get(row["variant"], 0.0) for row in rows]
+    def predict_matrix(self, X):
+        rows = [self._decoded(values) for values in np.asarray(X, dtype=np.float64).tolist()]
+        self.calls.append(rows)
+        return np.array([self.by_key.get(row.get("variant"), 0.0) for row in rows])
+
+    def _decoded(self, values: list[float]) -> dict:
+        row: dict = {}
+        for name, value in zip(self.schema.columns, values, strict=True):
+            if math.isnan(value):
+                continue
+            vocabulary = self.schema.categorical.get(name)
+            row[name] = vocabulary[int(value)] if vocabulary is not None else value
+        return row
 
 
 SCORES = {"A": 0.10, "B": 0.30, "C": 0.20, "D": 0.05}
@@ -145,7 +164,7 @@ def test_a_candidate_missing_from_variants_is_scored_on_its_key_alone():
 
     assert model_policy.probabilities(candidates("A", "new"), Context())["new"] == pytest.approx(0.95)
     new_row = scorer.calls[0][1]
-    assert new_row["template"] is None
+    assert new_row.get("template") is None  # missing: the decoded row holds only what was set
     assert not any(name.startswith("v_") for name in new_row)
 
 

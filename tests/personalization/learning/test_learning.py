@@ -191,6 +191,9 @@ def test_admin_lists_versions_and_activates_one_with_an_audit_entry(admin_client
     traffic_run(1500, rng)
     first = model_train(SLOT_KEY, seed=9)
     second = model_train(SLOT_KEY, seed=10, promote=False)
+    # Retrained at once: nothing logged since the first serves, so the second is stored but cannot be judged.
+    assert not second.promoted
+    assert "cannot be judged against it; kept as a candidate" in second.note
     page = admin_client.get("/admin/tailor/models/")
     assert page.status_code == 200
     html = page.content.decode()
