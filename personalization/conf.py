@@ -29,9 +29,9 @@ DEFAULTS: dict[str, Any] = {
     "TRAINING_BACKEND": "local",  # or "dask", with DASK_SCHEDULER_ADDRESS
     "DASK_SCHEDULER_ADDRESS": "",  # the Dask scheduler's tcp:// address, for the dask backend
     "DASK_CONNECT_TIMEOUT_SECONDS": 30,  # a scheduler that does not answer in this long fails the training run
-    # A candidate is promoted unless its paired doubly robust difference with the serving policy could be a
-    # loss of more than this share of the serving policy's estimated value (95 % interval). 0 would demand
-    # a significant gain, so an equally good retrain could never replace its predecessor.
+    # A candidate is promoted unless its paired doubly robust difference with the serving policy shows a
+    # loss of more than this share of the serving policy's estimated value (the whole 95 % interval below
+    # it). Larger tolerates more; 0 keeps back any candidate shown worse at all.
     "PROMOTION_MARGIN": 0.02,
     # Continuous retraining (a model slot's retrain_every): never retrain a slot sooner than this after its
     # last training, however fast outcomes come in, so a busy slot does not train back to back.
