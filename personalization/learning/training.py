@@ -11,16 +11,15 @@ explored rows decide whole leaves (on the hard simulated world the weighted
 model ended further from the oracle: bench/RESULTS.md, Continuous learning).
 Propensities weigh where they must, in the off-policy estimates below.
 
-Every logged decision trains the served model and every one judges it. The
-candidate is cross-fitted: the log is split into folds, each scored by a model
-(and that model's policy) trained on the other folds, so the doubly robust
-estimate of *candidate − serving* rests on decisions none of the judging
-models learned from; the model that serves is then trained on all of them. It
-is promoted if that estimate is above zero, or if the 95 % interval of the
-paired difference rules out a loss of more than ``PROMOTION_MARGIN`` of the
-serving policy's value (non-inferiority), so an equally good retrain replaces
-its predecessor; one estimated worse whose interval allows a real loss stays a
-candidate.
+Every logged decision trains the served model. The candidate is cross-fitted:
+the log is split into folds, each scored by a model (and that model's policy)
+trained on the other folds, so no decision is judged by a model that learned
+from it. The serving model is judged only on the decisions logged since it
+was trained, and the candidate on the same decisions. The candidate is kept
+back only when the 95 % interval of the paired doubly robust difference
+*candidate − serving* lies wholly below −``PROMOTION_MARGIN`` of the serving
+policy's value (``shown_worse``), or when nothing was logged since the serving
+model was trained (then nothing fair can be said); otherwise it is promoted.
 """
 
 from __future__ import annotations
