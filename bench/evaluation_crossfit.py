@@ -56,7 +56,8 @@ ESTIMATORS = ("ips", "snips", "dm", "dr")
 HOLDOUT = 0.3
 FOLDS = 5
 
-WEIGHT_CLIP = 20.0  # as training.py weighted its rows when these figures were measured (it trains unweighted since 2026-12-04)
+# As training.py weighted its rows when these figures were measured; it trains unweighted since 2026-12-04.
+WEIGHT_CLIP = 20.0
 
 # A log is (types, actions, rewards, propensities, noise), one entry per row.
 Log = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
