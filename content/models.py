@@ -34,6 +34,7 @@ EXPLORATION_CHOICES = [
     ("epsilon", "Epsilon-greedy: the best variant, and a random one a share of the time"),
     ("softmax", "Softmax: in proportion to predicted reward, with a floor for every variant"),
     ("igw", "Inverse-gap weighting (SquareCB): the further a variant's score from the best, the less it is shown"),
+    ("thompson", "Thompson sampling per kind of visitor: the model's prediction corrected by what each kind did"),
 ]
 REWARD_CHOICES = [
     ("click", "Click"),

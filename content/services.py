@@ -15,23 +15,30 @@ from wagtail.actions.publish_revision import PublishPermissionError
 
 from .models import Slot, Variant
 
+# Slot fields a spec may set; the others keep the model's defaults.
+SLOT_SPEC_OPTIONAL = (
+    "description",
+    "default_variant",
+    "holdout_share",
+    "exploration",
+    "exploration_rate",
+    "retrain_every",
+)
+
 
 def slot_publish(spec: Mapping[str, Any], segment_ids: Mapping[str, int] | None = None, *, user: Any = None) -> Slot:
     """Create and publish a slot from a plain spec.
 
     ``spec``: ``key``, ``name``, ``strategy``, ``variants`` as ``(key, name, weight, params[, paused])``,
-    and optionally ``description``, ``default_variant``, ``holdout_share`` and ``rules`` as
-    ``(segment key, variant key)``,
+    and optionally ``rules`` as ``(segment key, variant key)`` and any of ``SLOT_SPEC_OPTIONAL``,
     the segment keys resolved through ``segment_ids``. ``user``: who the revision is by in the history.
     """
     segment_ids = segment_ids or {}
     slot = Slot(
         key=spec["key"],
         name=spec["name"],
-        description=spec.get("description", ""),
         strategy=spec["strategy"],
-        default_variant=spec.get("default_variant", ""),
-        holdout_share=spec.get("holdout_share", 0.0),
+        **{name: spec[name] for name in SLOT_SPEC_OPTIONAL if name in spec},
         rules=[{"type": "rule", "value": {"segment": segment_ids[s], "variant": v}} for s, v in spec.get("rules", [])],
         live=False,
     )

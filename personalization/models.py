@@ -330,6 +330,8 @@ class ModelVersion(models.Model):
     model_text = models.TextField()
     metrics = models.JSONField(default=dict, blank=True)
     estimates = models.JSONField(default=dict, blank=True)
+    # Thompson exploration's allocation per context cell (engine.model_cells), computed with the model.
+    allocations = models.JSONField(default=dict, blank=True)
     window_start = models.DateTimeField(null=True, blank=True)
     window_end = models.DateTimeField(null=True, blank=True)
     note = models.TextField(blank=True, help_text="Why it was or was not promoted.")

@@ -3,7 +3,9 @@
 ``ModelPolicy`` scores every live candidate for the visitor with a ``RewardModel`` and
 turns the scores into choice probabilities: epsilon-greedy (the best variant gets
 most traffic, the rest share ``rate``), a softmax floored at ``rate``/K per variant, or
-inverse-gap weighting (SquareCB, as Vowpal Wabbit explores), floored the same way.
+inverse-gap weighting (SquareCB, as Vowpal Wabbit explores), floored the same way, or
+Thompson sampling per context cell with the model's predictions as the prior
+(``engine.model_cells``).
 Exploration keeps every variant's propensity above zero, which is what lets the next
 model be trained and evaluated without bias on this policy's log.
 
@@ -25,10 +27,11 @@ from typing import Any, ClassVar
 from .context import Context
 from .featurize import VariantBlock, VariantFeatures, variant_block
 from .hashing import unit_hash
+from .model_cells import CellAllocations
 from .policies import POLICY_FACTORIES, Candidate, Choice, NoCandidatesError
 from .reward_model import RewardModel
 
-EXPLORATIONS = ("epsilon", "softmax", "igw")
+EXPLORATIONS = ("epsilon", "softmax", "igw", "thompson")
 MAX_BLOCKS = 32  # sets of candidates whose encoding a policy keeps
 
 
@@ -49,6 +52,9 @@ class ModelPolicy:
       about a variant: IGW alone would starve it at about 1/(gamma · gap), the floor
       keeps enough of its evidence coming for the next retrain to correct the model,
       and it bounds every importance weight training and evaluation use by K/rate.
+    * thompson: the visitor's context cell's Thompson-sampling allocation (``engine.model_cells``),
+      computed with the model version from the model's predictions and the cell's own outcomes;
+      every candidate keeps at least rate/K. A cell the log has not seen falls back to epsilon.
 
     ``choose`` draws its point from ``unit_hash(salt, model_version, visitor_id)`` when the
     context names a visitor (sticky until the model version changes), else from ``rng``.
@@ -68,6 +74,7 @@ class ModelPolicy:
     model_version: str = ""
     gamma: float = 100.0
     salt: str = ""  # the slot key: another slot draws independently for the same visitor
+    cells: CellAllocations | None = None  # thompson's allocations, computed with the model version
     _blocks: dict[tuple[str, ...], VariantBlock] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -120,11 +127,21 @@ class ModelPolicy:
         k = len(keys)
         if self.model is None:
             return {key: 1.0 / k for key in keys}, None
+        floor = self.rate / k
+        if self.exploration == "thompson" and self.cells is not None:
+            shares = self.cells.lookup(context)
+            if shares is not None:
+                # A variant added since the table was computed, or a set narrowed by a cap, keeps the floor;
+                # the shares are then renormalised over the candidates actually offered.
+                raw = {key: max(shares.get(key, 0.0), floor) for key in keys}
+                total = sum(raw.values())
+                probabilities = {key: p / total for key, p in raw.items()}
+                top = max(probabilities.values())
+                return probabilities, min(key for key, p in probabilities.items() if p == top)
         scores = self._scores(keys, context)
         top = max(scores)
         best = min(key for key, score in zip(keys, scores, strict=True) if score == top)
-        floor = self.rate / k
-        if self.exploration == "epsilon":
+        if self.exploration in ("epsilon", "thompson"):
             return {key: (1.0 - self.rate + floor if key == best else floor) for key in keys}, best
         if self.exploration == "igw":
             # Each non-best share is at most 1/K (its gap is >= 0) and the floor rate/K <= 1/K, so the
@@ -187,6 +204,7 @@ def _model_policy_factory(
     model_version: str = "",
     gamma: float = 100.0,
     slot_key: str = "",
+    cells: CellAllocations | None = None,
     **_: Any,
 ) -> ModelPolicy:
     return ModelPolicy(
@@ -198,6 +216,7 @@ def _model_policy_factory(
         model_version=model_version,
         gamma=gamma,
         salt=slot_key,
+        cells=cells,
     )
 
 

@@ -30,6 +30,7 @@ from personalization.serving.bandits import allocations_for
 from tracking.outages import outage_guard
 
 if TYPE_CHECKING:
+    from personalization.engine.model_cells import CellAllocations
     from personalization.engine.reward_model import RewardModel
 from personalization.serving.experiments import experiment_assignments_live
 from personalization.serving.segments import segment_specs_all
@@ -80,7 +81,7 @@ def exploration_config(definition: SlotDefinition) -> dict[str, Any]:
 def slot_compile(
     definition: SlotDefinition,
     segments: dict[int, SegmentSpec],
-    model: tuple[int, RewardModel] | None = None,
+    model: tuple[int, RewardModel, CellAllocations | None] | None = None,
     experiments: tuple[ExperimentAssignment, ...] = (),
 ) -> CompiledSlot:
     live = definition.live_variants
@@ -98,6 +99,7 @@ def slot_compile(
         config.update(
             model=model[1] if model else None,
             model_version=str(model[0]) if model else "",
+            cells=model[2] if model else None,
             variants={v.key: variant_features(v.key, v.template, v.params) for v in definition.variants},
             **exploration_config(definition),
         )

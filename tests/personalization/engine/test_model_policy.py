@@ -249,7 +249,7 @@ def test_empirical_choice_frequencies_match_propensities(model, exploration, rat
 @pytest.mark.parametrize(
     ("config", "message"),
     [
-        ({"exploration": "thompson"}, "Unknown exploration"),
+        ({"exploration": "ucb"}, "Unknown exploration"),
         ({"rate": -0.1}, "rate"),
         ({"rate": 1.5}, "rate"),
         ({"rate": math.nan}, "rate"),

@@ -71,7 +71,7 @@ def test_propensities_logged_by_the_model_policy_sum_to_one_over_variants():
 
     probabilities = slot.policy.probabilities(slot.candidates, Context.from_mapping({"device": "mobile"}))
     assert sum(probabilities.values()) == pytest.approx(1.0)
-    assert min(probabilities.values()) >= 0.1 / 4 - 1e-9  # the exploration floor of a 10 % epsilon
+    assert min(probabilities.values()) >= slot.policy.rate / len(slot.candidates) - 1e-9  # the floor rate/K
     decision = decide(SLOT_KEY, VisitorState(id=str(uuid.uuid4())), {"device": "mobile"})
     assert decision.policy == "model"
     assert decision.propensity == pytest.approx(probabilities[decision.variant.key])
@@ -101,6 +101,7 @@ def test_a_candidate_shown_worse_is_kept_unless_the_margin_tolerates_the_loss(mo
     """A candidate choosing the opposite of what it learned loses to the serving model and stays a candidate;
     a PROMOTION_MARGIN wider than the loss its interval shows lets it through."""
     simulation_slot_ensure()
+    _hero_settings(exploration="epsilon", exploration_rate=0.1)  # the contrary policy inverts the model's ranking
     rng = random.Random(11)
     traffic_run(2500, rng)
     good = model_train(SLOT_KEY, seed=11)
@@ -221,6 +222,7 @@ def test_scored_visitors_are_served_from_the_cached_scores():
     from tracking.models import DecisionLog, Visitor
 
     simulation_slot_ensure()
+    _hero_settings(exploration="epsilon", exploration_rate=0.1)  # Thompson serves a known cell without scores
     traffic_run(1500, random.Random(13))
     model_train(SLOT_KEY, seed=13)
     visitor_id = str(Visitor.objects.order_by("-last_seen_at").values_list("id", flat=True).first())
@@ -276,6 +278,33 @@ def test_the_slots_exploration_settings_reach_serving():
     # A lower temperature concentrates traffic on the best variant; the floor of rate/K holds for both.
     assert max(cold.values()) > max(hot.values())
     assert min(cold.values()) >= 0.2 / 4 - 1e-9
+
+
+@pytest.mark.simulation
+def test_thompson_exploration_stores_its_cell_table_with_the_version_and_serves_from_it():
+    from personalization.engine import Context
+    from personalization.engine.bandits import cell_key
+    from personalization.serving.decide import slot_get
+
+    simulation_slot_ensure()
+    _hero_settings(exploration="thompson", exploration_rate=0.04)
+    traffic_run(1500, random.Random(17))
+    report = model_train(SLOT_KEY, seed=17)
+    version = ModelVersion.objects.get(pk=report.version_id)
+    table = version.allocations
+    # The simulated visitors differ by device and traffic source, and those fields are what the cells split by.
+    assert table["fields"]
+    assert set(table["fields"]) <= {"device", "utm_source"}
+    assert all(min(shares.values()) >= 0.04 / 4 - 1e-9 for shares in table["cells"].values())
+    assert version.status == "active"
+    slot = slot_get(SLOT_KEY)
+    assert slot.policy.exploration == "thompson"
+    assert slot.policy.cells is not None
+    visitor = Context.from_mapping({"device": "mobile", "utm_source": "newsletter"})
+    cell = cell_key(visitor, table["fields"])
+    assert slot.policy.probabilities(slot.candidates, visitor) == pytest.approx(table["cells"][cell])
+    decision = decide(SLOT_KEY, VisitorState(id=str(uuid.uuid4())), {"device": "mobile", "utm_source": "newsletter"})
+    assert decision.propensity == pytest.approx(table["cells"][cell][decision.variant.key])
 
 
 @pytest.mark.simulation
