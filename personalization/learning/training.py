@@ -260,13 +260,12 @@ def model_train(
     unjudged = not fresh
     if unjudged:
         fresh = list(range(len(rows)))
-    all_rows = rows
-    rows = [rows[i] for i in fresh]
+    judged = [rows[i] for i in fresh]
     predicted, target_new = predicted[fresh], target_new[fresh]
-    actions = np.array([keys.index(r.action) for r in rows])
-    rewards = np.array([r.reward for r in rows])
-    propensities = np.array([r.propensity for r in rows])
-    target_serving = target_probabilities(serving, rows, candidates)
+    actions = np.array([keys.index(r.action) for r in judged])
+    rewards = np.array([r.reward for r in judged])
+    propensities = np.array([r.propensity for r in judged])
+    target_serving = target_probabilities(serving, judged, candidates)
     new_estimates = evaluate_all(actions, rewards, propensities, target_new, predicted)
     serving_estimates = evaluate_all(actions, rewards, propensities, target_serving, predicted)
     uniform_estimates = evaluate_all(
@@ -282,8 +281,8 @@ def model_train(
     exploring = getattr(serving, "model", None) is None
     ok = not shown_worse(difference, margin) and not unjudged
     estimates = {
-        "evaluated_rows": len(rows),
-        "trained_rows": len(all_rows),
+        "evaluated_rows": len(judged),
+        "trained_rows": len(rows),
         "folds": FOLDS,
         "logged_value": float(rewards.mean()),
         "candidate": {name: _estimate_dict(e) for name, e in new_estimates.items()},
@@ -304,41 +303,41 @@ def model_train(
             ", promoted." if promote else "."
         )
     judged_on = (
-        f"all {len(rows)} decisions"
-        if len(rows) == len(all_rows)
-        else f"the {len(rows)} decisions logged since the serving model was trained"
+        f"all {len(judged)} decisions"
+        if len(judged) == len(rows)
+        else f"the {len(judged)} decisions logged since the serving model was trained"
     )
     note = (
         f"Doubly robust estimate {new_estimates['dr'].value:.4f} vs serving {serving_estimates['dr'].value:.4f} "
-        f"on {judged_on} (the candidate {FOLDS}-fold cross-fitted on all {len(all_rows)}); "
+        f"on {judged_on} (the candidate {FOLDS}-fold cross-fitted on all {len(rows)}); "
         f"difference 95% CI [{difference.ci95[0]:.4f}, {difference.ci95[1]:.4f}]: {verdict}"
     )
     # The model's quality as the cross-fit measured it: each decision predicted by a model that never saw it.
-    logged_predictions = out_of_fold[np.arange(len(all_rows)), all_actions]
-    all_rewards = np.array([r.reward for r in all_rows])
+    logged_predictions = out_of_fold[np.arange(len(rows)), all_actions]
+    all_rewards = np.array([r.reward for r in rows])
     version = ModelVersion.objects.create(
         slot_key=slot_key,
         model_text=model.to_text(),
         metrics={
-            "rows": len(all_rows),
+            "rows": len(rows),
             "positives": int((all_rewards > 0).sum()),
             "auc": reward_auc(all_rewards, logged_predictions),
-            "logloss": reward_logloss(all_rewards, logged_predictions, np.ones(len(all_rows))),
+            "logloss": reward_logloss(all_rewards, logged_predictions, np.ones(len(rows))),
             # Decisions logged after this were not trained on: the next retrain judges this model on those.
-            "trained_until": all_rows[-1].at.isoformat() if all_rows[-1].at else None,
+            "trained_until": rows[-1].at.isoformat() if rows[-1].at else None,
         },
         estimates=estimates,
         allocations=cells.to_dict() if cells is not None else {},
         note=note,
-        window_start=all_rows[0].at,
-        window_end=all_rows[-1].at,
+        window_start=rows[0].at,
+        window_end=rows[-1].at,
     )
     if ok and promote:
         # A system action: no user to check, and the audit entry records the evaluation that promoted it.
         ActivateModelVersionAction(version, source="promotion", reason=note).execute()
     return TrainingReport(
         slot=slot_key,
-        rows=len(all_rows),
+        rows=len(rows),
         positives=version.metrics["positives"],
         auc=version.metrics["auc"],
         logloss=version.metrics["logloss"],
@@ -401,7 +400,6 @@ def model_fit(
         model, _ = _train(
             features,
             [r.reward for r in rows],
-            None,
             params=params,
             seed=seed,
             valid_fraction=0.0,
@@ -414,23 +412,21 @@ def model_fit(
     return model
 
 
-def _train(
-    rows: list[dict[str, Any]], labels: list[float], weights: list[float] | None, **options: Any
-) -> tuple[RewardModel, TrainingMetrics]:
+def _train(rows: list[dict[str, Any]], labels: list[float], **options: Any) -> tuple[RewardModel, TrainingMetrics]:
     """Train locally, or on the Dask cluster when ``TRAINING_BACKEND`` is "dask"; same inputs, same kind of model."""
     import lightgbm as lgb
 
     backend = setting("TRAINING_BACKEND")
     try:
         if backend == "local":
-            return reward_model_train(rows, labels, weights, **options)
-        return _train_on_dask(backend, rows, labels, weights, **options)
+            return reward_model_train(rows, labels, None, **options)
+        return _train_on_dask(backend, rows, labels, **options)
     except lgb.basic.LightGBMError as exc:
         raise TrainingError(f"LightGBM failed: {exc}") from exc
 
 
 def _train_on_dask(
-    backend: str, rows: list[dict[str, Any]], labels: list[float], weights: list[float] | None, **options: Any
+    backend: str, rows: list[dict[str, Any]], labels: list[float], **options: Any
 ) -> tuple[RewardModel, TrainingMetrics]:
     if backend != "dask":
         raise TrainingError(f"Unknown TAILOR_TRAINING_BACKEND {backend!r}; use 'local' or 'dask'.")
@@ -446,7 +442,7 @@ def _train_on_dask(
     except (OSError, TimeoutError) as exc:
         raise TrainingError(f"The Dask scheduler at {address} cannot be reached ({exc}).") from exc
     with client:
-        return reward_model_train_dask(rows, labels, weights, client=client, **options)
+        return reward_model_train_dask(rows, labels, None, client=client, **options)
 
 
 def _estimate_dict(estimate: Any) -> dict[str, Any]:
