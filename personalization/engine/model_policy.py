@@ -116,6 +116,14 @@ class ModelPolicy:
             self._blocks[tuple(keys)] = block
         return [float(score) for score in self.model.predict_matrix(block.encode([context]))]
 
+    def scores_needed(self, context: Context) -> bool:
+        """Whether choosing in this context reads the model's scores (a Thompson cell in the table does not)."""
+        if self.model is None:
+            return False
+        return not (
+            self.exploration == "thompson" and self.cells is not None and self.cells.lookup(context) is not None
+        )
+
     def scores(self, candidates: Sequence[Candidate], context: Context) -> dict[str, float]:
         """Predicted reward of each candidate for this context, from one batch prediction."""
         keys = self._keys(candidates)

@@ -40,6 +40,7 @@ from content.selectors import VariantDefinition
 from personalization.engine import Choice, Context, FixedPolicy, NoCandidatesError
 from personalization.engine.caps import ExposureBook, candidates_allowed, capped_choose, novelty_weights
 from personalization.engine.experiments import holdout_contains
+from personalization.engine.model_policy import ModelPolicy
 from personalization.serving.catalog import CompiledSlot, catalog_get
 from personalization.serving.exposures import exposure_day, exposures_get, exposures_put
 from personalization.serving.scores import cached_scores_get
@@ -191,9 +192,13 @@ def decide(
         if compiled.needs_features and personal and "features" not in context:
             context = {**context, "features": visitor_features_get(visitor.id, known=not visitor.is_new)}
         context = Context.from_mapping({**context, "visitor_id": visitor.id})
-        if compiled.policy.name == "model" and personal and not visitor.is_new and not initial:
-            version = compiled.policy.model_version
-            scores = cached_scores_get(compiled.key, version, context) if version else None
+        policy = compiled.policy
+        if isinstance(policy, ModelPolicy) and personal and not visitor.is_new and not initial:
+            version = policy.model_version
+            # A visitor whose Thompson cell the table holds is served without scores: no cache read for them.
+            scores = (
+                cached_scores_get(compiled.key, version, context) if version and policy.scores_needed(context) else None
+            )
             if scores:
                 context = dataclasses.replace(context, scores=MappingProxyType(scores))
     rng = rng or _rng

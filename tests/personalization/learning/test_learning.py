@@ -281,7 +281,7 @@ def test_the_slots_exploration_settings_reach_serving():
 
 
 @pytest.mark.simulation
-def test_thompson_exploration_stores_its_cell_table_with_the_version_and_serves_from_it():
+def test_thompson_exploration_stores_its_cell_table_with_the_version_and_serves_from_it(monkeypatch):
     from personalization.engine import Context
     from personalization.engine.bandits import cell_key
     from personalization.serving.decide import slot_get
@@ -303,8 +303,16 @@ def test_thompson_exploration_stores_its_cell_table_with_the_version_and_serves_
     visitor = Context.from_mapping({"device": "mobile", "utm_source": "newsletter"})
     cell = cell_key(visitor, table["fields"])
     assert slot.policy.probabilities(slot.candidates, visitor) == pytest.approx(table["cells"][cell])
+    # A returning visitor in a known cell is served from the table: no cached scores are read for them.
+    from personalization.serving import decide as decide_module
+
+    reads = []
+    monkeypatch.setattr(decide_module, "cached_scores_get", lambda *args: reads.append(args))
     decision = decide(SLOT_KEY, VisitorState(id=str(uuid.uuid4())), {"device": "mobile", "utm_source": "newsletter"})
     assert decision.propensity == pytest.approx(table["cells"][cell][decision.variant.key])
+    assert reads == []
+    decide(SLOT_KEY, VisitorState(id=str(uuid.uuid4())), {"device": "tablet", "utm_source": "an-unseen-campaign"})
+    assert len(reads) == 1  # an unseen cell falls back to epsilon-greedy, which reads them
 
 
 @pytest.mark.simulation
