@@ -7,7 +7,9 @@ scored in (the visitor's last decision context). ``decide()`` reads that entry
 (one cache read) and uses it when the request's context has the same
 signature; otherwise, on a miss, or when the cache is down, the policy scores
 in-process with the same loaded model, so serving never fails for want of a
-score and never serves scores computed for another context.
+score and never serves scores computed for another context. A slot exploring by
+Thompson sampling serves a visitor whose context cell its table holds without
+scores, so only its other visitors are scored.
 """
 
 from __future__ import annotations
@@ -101,15 +103,19 @@ def visitors_score(
         signatures = [context_signature(context) for context in built]
         for slot in slots:
             policy = slot.policy
+            # A visitor whose Thompson cell the model's table holds is served from the table: no scores to cache.
+            wanted = [i for i, context in enumerate(built) if policy.scores_needed(context)]
+            if not wanted:
+                continue
             keys = [c.key for c in slot.candidates]
             variants = [policy.variants.get(k) or VariantFeatures(key=k, template="") for k in keys]
-            scores = policy.model.score(built, variants)  # each visitor and variant encoded once
+            scores = policy.model.score([built[i] for i in wanted], variants)  # each visitor and variant encoded once
             entries = {
-                scores_key(slot.key, policy.model_version, v): {
-                    "context": signature,
+                scores_key(slot.key, policy.model_version, visitors[i]): {
+                    "context": signatures[i],
                     "scores": dict(zip(keys, map(float, row), strict=True)),
                 }
-                for v, signature, row in zip(visitors, signatures, scores, strict=True)
+                for i, row in zip(wanted, scores, strict=True)
             }
             with outage_guard("cache", "scores not cached; serving scores in-process meanwhile") as outage:
                 cache.set_many(entries, timeout=SCORES_TTL_SECONDS)

@@ -254,6 +254,15 @@ def test_celery_beat_tasks_run_on_their_own_queues_in_a_real_worker(stack_env, w
     if pg.execute(active).fetchone() is None:
         manage(stack_env, "simulate_traffic", "--visitors", "1500", "--seed", "8", "--json")
     manage(stack_env, "cluster_visitors", "--json")  # the simulation's visitors, drained to PostgreSQL
+    # The demo hero explores by Thompson sampling, which serves the simulated visitors' cells from its table and
+    # so needs no scores for them: on epsilon-greedy every one of them is scored.
+    manage(
+        stack_env,
+        "shell",
+        "-c",
+        "from content.models import Slot; hero = Slot.objects.get(key='home-hero'); "
+        "hero.exploration = 'epsilon'; hero.save_revision().publish()",
+    )
     last_run = pg.execute("select max(id) from personalization_clusteringrun").fetchone()[0]
     app = Celery(broker=redis_server.url, backend=redis_server.url)
     app.conf.task_routes = settings.CELERY_TASK_ROUTES  # the project's routing, as beat would send them

@@ -313,6 +313,10 @@ def test_thompson_exploration_stores_its_cell_table_with_the_version_and_serves_
     assert reads == []
     decide(SLOT_KEY, VisitorState(id=str(uuid.uuid4())), {"device": "tablet", "utm_source": "an-unseen-campaign"})
     assert len(reads) == 1  # an unseen cell falls back to epsilon-greedy, which reads them
+    # The scoring worker caches scores only for visitors in cells the table does not hold: the last one above.
+    from personalization.learning.scoring import visitors_score
+
+    assert visitors_score() == 1
 
 
 @pytest.mark.simulation

@@ -12,6 +12,7 @@ import uuid
 import pytest
 from django.utils import timezone
 
+from content.models import Slot
 from demo.simulation import SLOT_KEY, simulation_slot_ensure, traffic_run
 from personalization.learning.scoring import visitors_score
 from personalization.learning.training import model_train
@@ -56,6 +57,9 @@ def rows_insert() -> list[str]:
 
 def test_training_and_scoring_skip_and_count_rows_they_cannot_featurize():
     simulation_slot_ensure()
+    hero = Slot.objects.get(key=SLOT_KEY)
+    hero.exploration = "epsilon"  # Thompson would serve these visitors' cells from its table, scoring none of them
+    hero.save_revision().publish()
     traffic_run(300, random.Random(21))
     rows_insert()
     before = skipped("training")
