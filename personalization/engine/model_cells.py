@@ -148,15 +148,17 @@ def cell_allocations_compute(
 
     cells = [cell_key(context, fields) for context in contexts]
     predictions = np.asarray(scorer(contexts), dtype=np.float64)
+    members: dict[str, list[int]] = {}
+    for i, cell in enumerate(cells):
+        members.setdefault(cell, []).append(i)
+    shown = np.array([index[action] for action in actions])
+    earned = np.array(rewards)
     table: dict[str, dict[str, float]] = {}
-    for cell in sorted(set(cells)):
-        rows = [i for i, c in enumerate(cells) if c == cell]
+    for cell in sorted(members):
+        rows = np.array(members[cell])
         prior_mean = np.clip(predictions[rows].mean(axis=0), 0.0, 1.0)
-        n = np.zeros(len(variants))
-        total = np.zeros(len(variants))
-        for i in rows:
-            n[index[actions[i]]] += 1.0
-            total[index[actions[i]]] += rewards[i]
+        n = np.bincount(shown[rows], minlength=len(variants)).astype(float)
+        total = np.bincount(shown[rows], weights=earned[rows], minlength=len(variants))
         cell_arms = [
             ArmStats(key, n[j] + prior_rows, total[j] + prior_rows * prior_mean[j]) for j, key in enumerate(variants)
         ]

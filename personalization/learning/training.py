@@ -204,7 +204,7 @@ def crossfitted(
         contexts = [rows[i].context for i in held_out]
         predicted = model.score(contexts, ordered)
         # The fold's model policy chooses from the scores just computed, as serving does from cached scores.
-        cells = cell_allocations_fit(definition, model, trained_on, keys, seed=seed)
+        cells = cell_allocations_fit(definition, model, trained_on, ordered, seed=seed)
         policy = ModelPolicy(model=model, variants=variants, cells=cells, **exploration)
         scored = [
             replace(row, context=replace(context, scores=MappingProxyType(dict(zip(keys, scores, strict=True)))))
@@ -241,7 +241,8 @@ def model_train(
         raise TrainingError(f"Slot {slot_key!r} has no rewarded decision among its {len(rows)}; nothing to learn yet.")
     features = [row_features(r.context, variants[r.action]) for r in rows]
     model = model_fit(definition, rows, features, seed=seed)
-    cells = cell_allocations_fit(definition, model, rows, keys, seed=seed)
+    ordered = [variants.get(key) or VariantFeatures(key=key, template="") for key in keys]
+    cells = cell_allocations_fit(definition, model, rows, ordered, seed=seed)
     try:
         predicted, target_new = crossfitted(definition, candidates, rows, features, seed=seed)
     except TrainingError as exc:
@@ -361,20 +362,26 @@ def _fresh(rows: list[LoggedRow], model_version: str) -> list[int]:
 
 
 def cell_allocations_fit(
-    definition: SlotDefinition, model: RewardModel, rows: list[LoggedRow], keys: list[str], *, seed: int = 0
+    definition: SlotDefinition,
+    model: RewardModel,
+    rows: list[LoggedRow],
+    ordered: list[VariantFeatures],
+    *,
+    seed: int = 0,
 ) -> CellAllocations | None:
-    """Thompson exploration's allocations per context cell for a model trained on ``rows`` (None for the others)."""
+    """Thompson exploration's allocations per context cell for a model trained on ``rows`` (None for the others).
+
+    ``ordered`` are the candidates' features, in the order the table lists them.
+    """
     if definition.exploration != "thompson":
         return None
-    by_key = {v.key: variant_features(v.key, v.template, v.params) for v in definition.variants}
-    ordered = [by_key.get(key) or VariantFeatures(key=key, template="") for key in keys]
     return cell_allocations_compute(
         [r.context for r in rows],
         [r.action for r in rows],
         [r.reward for r in rows],
-        keys,
+        [v.key for v in ordered],
         lambda contexts: model.score(contexts, ordered),
-        floor=definition.exploration_rate / len(keys),
+        floor=definition.exploration_rate / len(ordered),
         seed=seed,
     )
 
