@@ -33,6 +33,8 @@ DEFAULTS: dict[str, Any] = {
     "EVENT_STREAM_KEY": "tailor:events",  # the Redis stream of accepted events
     "EVENT_STREAM_GROUP": "writers",  # the consumer group of the stream writers
     "EVENT_WRITE_BATCH": 500,  # stream entries (each a batch of events) per read
+    # A writer that finds fewer entries waits until the first is this old, so one transaction takes many batches.
+    "EVENT_WRITE_LINGER_MS": 250,
     "EVENT_CLAIM_IDLE_SECONDS": 30,  # reclaim entries a dead writer left unacknowledged
     "EVENT_DEDUPE_SECONDS": 24 * 3600,  # an event id seen again within this long is a duplicate (the tracker's retry)
     "MAX_BATCH_EVENTS": 500,  # events per POST /api/v1/events/

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from django.core.cache import cache
 from django.db import DatabaseError
@@ -36,13 +37,25 @@ def decision_owners_remember(owners: Mapping[str, str]) -> None:
         cache.set_many({decision_owner_key(d): v for d, v in owners.items()}, timeout=setting("MAX_EVENT_AGE_SECONDS"))
 
 
-def decision_owners(decision_ids: set[str]) -> dict[str, str]:
+def decision_owners(decision_ids: set[str], cached: Mapping[str, Any] | None = None) -> dict[str, str]:
+    """Who each decision was shown to ("" for no visitor); an unknown decision is left out.
+
+    ``cached`` holds cache entries a caller read already (key to value, None when absent): those
+    keys are not read again.
+    """
     if not decision_ids:
         return {}
+    cached = cached or {}
     owners: dict[str, str] = {}
-    with outage_guard("cache", "decision owners not read from the cache; using the database"):
-        keys = {decision_owner_key(d): d for d in decision_ids}
-        owners = {keys[key]: value for key, value in cache.get_many(list(keys)).items()}
+    keys = {decision_owner_key(d): d for d in decision_ids}
+    for key in keys.keys() & cached.keys():
+        if cached[key] is not None:
+            owners[keys.pop(key)] = cached[key]
+        else:
+            del keys[key]  # read, and not in the cache: the database is asked below
+    if keys:
+        with outage_guard("cache", "decision owners not read from the cache; using the database"):
+            owners.update({keys[key]: value for key, value in cache.get_many(list(keys)).items()})
     missing = decision_ids - owners.keys()
     if missing:
         rows = DecisionLog.objects.filter(id__in=[uuid.UUID(d) for d in missing]).values_list("id", "visitor_id")

@@ -11,6 +11,7 @@ tells the view to answer 503 so the tracker retries.
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,11 +21,12 @@ from django.core.cache import cache
 from django.db import DatabaseError
 
 from .conf import setting
+from .decision_owners import decision_owner_key
 from .event_decode import DecodedBatch, events_batch_convert
 from .event_rules import events_validate
 from .event_writes import event_records_persist
 from .exceptions import IngestUnavailableError
-from .feature_store import UNREAD, features_key, visitor_features_apply
+from .feature_store import UNREAD, features_key, features_state_next, visitor_features_apply
 from .outages import outage_guard
 
 _stream_json = msgspec.json.Encoder()
@@ -64,16 +66,19 @@ def _redis() -> Any:
 # Claim each event id (SET NX with a TTL) and append the newly claimed records to the stream
 # as one entry, in one round trip: 50 separate SETs cost more client CPU than the rest of a
 # request. If the XADD fails, the claims are released, so the tracker's retry is not taken
-# for a duplicate. The same call reads the visitor's cached feature state, which ingest
-# updates next, and the listeners' keys: one round trip fewer per batch. KEYS: the claim keys,
-# the listeners' keys, the features key, then the stream; ARGV: the TTL, then each record's JSON.
-# Returns {flags, the features value, each listener key's value}.
+# for a duplicate. The same call reads the visitor's cached feature state and the listeners'
+# keys, and, when every record was new, stores the feature state the caller folded them into
+# (each round trip costs a request about a tenth of a millisecond of CPU, and Redis as much
+# again). KEYS: the claim keys, the listeners' keys, the features key, then the stream; ARGV:
+# the claims' TTL, the features' TTL, the next feature state ("" for none), then each record's
+# JSON. Returns {flags, the features value read, each listener key's value}.
 DEDUPE_AND_STREAM = """
 local stream, features = KEYS[#KEYS], KEYS[#KEYS - 1]
+local records = #ARGV - 3
 local fresh, claimed, flags = {}, {}, {}
-for i = 1, #ARGV - 1 do
+for i = 1, records do
   if redis.call('SET', KEYS[i], 1, 'NX', 'EX', ARGV[1]) then
-    fresh[#fresh + 1] = ARGV[i + 1]
+    fresh[#fresh + 1] = ARGV[i + 3]
     claimed[#claimed + 1] = KEYS[i]
     flags[i] = 1
   else
@@ -88,27 +93,49 @@ if #fresh > 0 then
   end
 end
 local result = {flags, redis.call('GET', features)}
-for i = #ARGV, #KEYS - 2 do
+for i = records + 1, #KEYS - 2 do
   result[#result + 1] = redis.call('GET', KEYS[i])
+end
+if #fresh == records and ARGV[3] ~= '' then
+  redis.call('SET', features, ARGV[3], 'EX', ARGV[2])
 end
 return result
 """
 
 
-def _dedupe_and_stream(
-    records: list[dict[str, Any]], visitor_id: str
-) -> tuple[list[Mapping[str, Any]], Any, list[Any]]:
-    """Claim each event id once and append the new records to the stream (one script call).
+def ingest_read_along(batch: DecodedBatch, visitor_id: str) -> list[str]:
+    """The cache keys ingest of ``batch`` reads before it writes, for the caller to read in a round trip it makes
+    anyway (the visitor's consent): the owners of the decisions it names and the visitor's feature state."""
+    keys = [features_key(visitor_id)]
+    for _, event in batch.events:
+        if event.decision_id is not None:
+            try:
+                keys.append(decision_owner_key(uuid.UUID(event.decision_id).hex))
+            except ValueError:
+                pass  # refused by the rules
+    return list(dict.fromkeys(keys))
 
-    Returns the new records, the visitor's cached feature state and the value of each listener's
-    key (None where there is none).
+
+def _dedupe_and_stream(
+    records: list[dict[str, Any]], visitor_id: str, state_next: Any
+) -> tuple[list[Mapping[str, Any]], Any, list[Any]]:
+    """Claim each event id once and append the new records to the stream (one script call); store ``state_next``
+    (unless None) as the visitor's feature state when every record was new.
+
+    Returns the new records, the visitor's cached feature state as read before that, and the value of each
+    listener's key (None where there is none).
     """
     client = _redis()
     keys = [event_seen_key(record["id"]) for record in records]
     listened = [cache.make_key(key(visitor_id)) for _, key in _listeners]
     flags, state, *values = client.register_script(DEDUPE_AND_STREAM)(
         keys=[*keys, *listened, cache.make_key(features_key(visitor_id)), setting("EVENT_STREAM_KEY")],
-        args=[setting("EVENT_DEDUPE_SECONDS"), *[_stream_json.encode(r) for r in records]],
+        args=[
+            setting("EVENT_DEDUPE_SECONDS"),
+            setting("FEATURES_TTL_SECONDS"),
+            b"" if state_next is None else cache.client.encode(state_next),
+            *[_stream_json.encode(r) for r in records],
+        ],
     )
     fresh: list[Mapping[str, Any]] = [r for r, new in zip(records, flags, strict=True) if new]
     decoded = [None if value is None else cache.client.decode(value) for value in values]
@@ -129,11 +156,16 @@ def events_ingest(
     is_bot: bool = False,
     ip_prefix: str = "",
     now: float | None = None,
+    cached: Mapping[str, Any] | None = None,
 ) -> IngestResult:
-    """Validate a batch (decoded from the body, or Python objects from in-process callers) and store the good events."""
+    """Validate a batch (decoded from the body, or Python objects from in-process callers) and store the good events.
+
+    ``cached``: the entries of ``ingest_read_along``'s keys the caller read (None when absent); others are read here.
+    """
     now = time.time() if now is None else now
+    cached = cached or {}
     batch = raw_events if isinstance(raw_events, DecodedBatch) else events_batch_convert(raw_events)
-    accepted, rejected = events_validate(batch, visitor_id, now)
+    accepted, rejected = events_validate(batch, visitor_id, now, cached)
     result = IngestResult(rejected=rejected)
     if not accepted:
         return result
@@ -144,20 +176,26 @@ def events_ingest(
     # Duplicates inside one batch are the client's retry bug, not new events.
     unique = list({r["id"]: r for r in records}.values())
     fresh: list[Mapping[str, Any]]
-    state: Any = UNREAD
+    state: Any = cached.get(features_key(visitor_id), UNREAD)
     listened: list[Any] = [UNREAD] * len(_listeners)
+    features_stored = False
     if setting("EVENT_INGEST_BACKEND") == "redis":
+        # The state with every record folded in, stored by the script when none was a duplicate (the usual case);
+        # otherwise only the new ones are folded below. Folding changes the state, so it is read again then.
+        state_next = None if state is UNREAD or is_bot else features_state_next(visitor_id, unique, state)
         # Never lose an accepted event: with the stream down, write the batch directly.
         with outage_guard("redis", "event stream unavailable; writing events directly") as outage:
-            fresh, state, listened = _dedupe_and_stream(unique, visitor_id)
+            fresh, state, listened = _dedupe_and_stream(unique, visitor_id, state_next)
+            features_stored = state_next is not None and len(fresh) == len(unique)
         if outage.failed:
-            fresh = _persist_direct(unique)
+            fresh, state = _persist_direct(unique), UNREAD
     else:
         fresh = _persist_direct(unique)
     result.accepted = len(fresh)
     result.duplicates = len(records) - len(fresh)
     if fresh and not is_bot:
-        visitor_features_apply(visitor_id, fresh, state=state)
-        for (listener, _), cached in zip(_listeners, listened, strict=True):
-            listener(visitor_id, fresh, cached)
+        if not features_stored:
+            visitor_features_apply(visitor_id, fresh, state=state)
+        for (listener, _), value in zip(_listeners, listened, strict=True):
+            listener(visitor_id, fresh, value)
     return result

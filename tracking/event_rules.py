@@ -9,6 +9,7 @@ never costs the good ones beside it. Decoding the body is ``event_decode``'s job
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from .conf import setting
@@ -118,9 +119,12 @@ def _goal_unknown(key: Any) -> str:
 
 
 def events_validate(
-    batch: DecodedBatch, visitor_id: str, now: float
+    batch: DecodedBatch, visitor_id: str, now: float, cached: Mapping[str, Any] | None = None
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The events of a decoded batch that pass every rule, and every rejected one by index."""
+    """The events of a decoded batch that pass every rule, and every rejected one by index.
+
+    ``cached``: cache entries already read (``event_ingest.ingest_read_along``), so as not to read them again.
+    """
     clean: list[tuple[int, dict[str, Any]]] = []
     rejected = list(batch.rejected)
     # Read once per batch, not twice per event.
@@ -132,7 +136,7 @@ def events_validate(
         else:
             clean.append((index, checked))
     clean = _goals_check(clean, rejected)
-    owners = decision_owners({e["decision_id"] for _, e in clean if e["decision_id"]})
+    owners = decision_owners({e["decision_id"] for _, e in clean if e["decision_id"]}, cached)
     accepted: list[dict[str, Any]] = []
     for index, record in clean:
         decision_id = record["decision_id"]

@@ -74,6 +74,34 @@ def _stream_reader() -> Any:
     return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=30, socket_connect_timeout=5)
 
 
+def _entry_age_ms(entry_id: Any) -> float:
+    """How long ago Redis added the entry, from the milliseconds in its id (0 when the id is not a time)."""
+    try:
+        return max(time.time() * 1000 - int(_text(entry_id).split("-", 1)[0]), 0.0)
+    except ValueError:
+        return 0.0
+
+
+def _entries_gather(client: Any, key: str, group: str, consumer: str, batch: int, block_ms: int) -> list[Any]:
+    """New entries, up to ``batch``: after the first arrives, more are let in until it is ``EVENT_WRITE_LINGER_MS`` old.
+
+    Every transaction, COPY and acknowledgement costs the writer and PostgreSQL about the same
+    whatever its size, so at a steady trickle of batches the linger divides that cost among many
+    of them, for at most the linger's delay (the event-to-database budget is seconds).
+    """
+    answer = client.xreadgroup(group, consumer, {key: ">"}, count=batch, block=block_ms)
+    entries = list(answer[0][1]) if answer else []
+    linger_ms = setting("EVENT_WRITE_LINGER_MS")
+    if not entries or len(entries) >= batch or linger_ms <= 0:
+        return entries
+    # A clock that disagrees with Redis's cannot make the writer wait longer than the linger.
+    wait_ms = min(max(linger_ms - _entry_age_ms(entries[0][0]), 0.0), linger_ms)
+    if wait_ms:
+        time.sleep(wait_ms / 1000)
+    answer = client.xreadgroup(group, consumer, {key: ">"}, count=batch - len(entries))
+    return entries + (list(answer[0][1]) if answer else [])
+
+
 def events_stream_consume(consumer: str, *, budget_seconds: float = 5.0, block_ms: int = 500) -> int:
     """Bulk-write events from the stream for up to ``budget_seconds``; returns how many were written."""
     client = _stream_reader()
@@ -90,8 +118,7 @@ def events_stream_consume(consumer: str, *, budget_seconds: float = 5.0, block_m
     _, claimed, _ = client.xautoclaim(key, group, consumer, min_idle_time=idle_ms, start_id="0-0", count=batch)
     written += _stream_entries_persist(client, key, group, claimed)
     while time.monotonic() < deadline:
-        answer = client.xreadgroup(group, consumer, {key: ">"}, count=batch, block=block_ms)
-        entries = answer[0][1] if answer else []
+        entries = _entries_gather(client, key, group, consumer, batch, block_ms)
         if not entries:
             continue
         written += _stream_entries_persist(client, key, group, entries)

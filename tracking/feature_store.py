@@ -48,12 +48,17 @@ def visitor_features_apply(visitor_id: str, events: Sequence[Mapping[str, Any]],
     with outage_guard("cache", "visitor features not updated; the roll-up repairs them"):
         if state is UNREAD:
             state = cache.get(key)
-        if state is None:
-            # Rebuild from what the database holds, minus this batch (it may or may not be
-            # written yet, depending on the backend), then fold the batch in: never twice, never lost.
-            state = _features_state_from_db(visitor_id, exclude=[e["id"] for e in events])
-        feature_logic.state_apply_many(state, events)
+        state = features_state_next(visitor_id, events, state)
         cache.set(key, state, timeout=setting("FEATURES_TTL_SECONDS"))
+
+
+def features_state_next(visitor_id: str, events: Sequence[Mapping[str, Any]], state: Any) -> Any:
+    """The cached ``state`` (None: not cached) with ``events`` folded in; ``state`` itself is changed."""
+    if state is None:
+        # Rebuild from what the database holds, minus this batch (it may or may not be
+        # written yet, depending on the backend), then fold the batch in: never twice, never lost.
+        state = _features_state_from_db(visitor_id, exclude=[e["id"] for e in events])
+    return feature_logic.state_apply_many(state, events)
 
 
 def _features_state_from_db(visitor_id: str, exclude: Sequence[str] = ()) -> dict[str, Any]:

@@ -64,6 +64,14 @@ class RequestTailor:
         # response is built; written at once when no middleware will flush them (a request that bypassed it).
         self.cache_entries: CacheEntries = {}
         self._flushed_later = bool(getattr(request, "_tailor_flushed_later", False))
+        # Cache keys a view has read in the visitor's round trip (``read_along``), and what was found for each.
+        self._read_along: list[str] = []
+        self.read_along_found: dict[str, Any] = {}
+
+    def read_along(self, keys: list[str]) -> None:
+        """Read ``keys`` in the round trip that reads the visitor's consent, if there is one; their values (None when
+        absent) are then in ``read_along_found``, and a key missing there was not read. Before ``visitor`` only."""
+        self._read_along = keys
 
     @cached_property
     def visitor(self) -> VisitorState:
@@ -77,8 +85,9 @@ class RequestTailor:
             # A headless visitor needs both entries: one round trip instead of two (event ingest's case).
             key = visit_key(self.visitor_id)
             with outage_guard("cache", "visit count and consent not read; counting a first visit") as outage:
-                found = cache.get_many([key, consent_key])
+                found = cache.get_many([key, consent_key, *self._read_along])
                 visit_cached, consent_cached = found.get(key), found.get(consent_key)
+                self.read_along_found = {k: found.get(k) for k in self._read_along}
             if outage.failed:
                 visit_cached, consent_cached = UNREADABLE, UNREADABLE
         if self.issued:

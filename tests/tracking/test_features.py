@@ -203,16 +203,21 @@ def test_a_late_batch_gives_the_same_features_as_a_rebuild(client):
 
 @pytest.mark.django_db
 def test_first_batch_counts_in_features_with_the_redis_backend(client, settings, monkeypatch):
+    from django.core.cache import cache
+
     from tracking import event_ingest
-    from tracking.feature_store import visitor_features_get
+    from tracking.feature_store import features_key, visitor_features_get
 
     settings.TAILOR = {**settings.TAILOR, "EVENT_INGEST_BACKEND": "redis"}
-    # The stream takes the batch; the writer has not yet bulk-written it to the database.
-    monkeypatch.setattr(
-        event_ingest,
-        "_dedupe_and_stream",
-        lambda records, visitor_id: (records, None, [None] * len(event_ingest._listeners)),
-    )
+
+    def streamed(records, visitor_id, state_next):
+        # The stream takes the batch, and the script stores the state it was given (all records are new);
+        # the writer has not yet bulk-written the batch to the database.
+        if state_next is not None:
+            cache.set(features_key(visitor_id), state_next)
+        return records, None, [None] * len(event_ingest._listeners)
+
+    monkeypatch.setattr(event_ingest, "_dedupe_and_stream", streamed)
     visitor = str(uuid.uuid4())
     post_events(client, visitor, api_event("scroll", 10, 90))
     assert visitor_features_get(visitor)["avg_scroll_depth"] == 90

@@ -13,7 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from tracking.event_ingest import events_ingest
+from tracking.event_ingest import events_ingest, ingest_read_along
 from tracking.exceptions import IngestUnavailableError
 
 from ..conf import setting
@@ -156,6 +156,7 @@ class EventsCreateApi(JSONOnlyApi, ThrottlesCountedTogether, APIView):
             # and dropped, so what they click while checking the site is neither learned from nor counted.
             return Response({"accepted": 0, "duplicates": 0, "rejected": [], "ignored": "staff"}, status=202)
         tailor = request_visitor_ensure(request._request)
+        tailor.read_along(ingest_read_along(batch, tailor.visitor_id))
         if tailor.visitor.consent_unreadable:
             # The visitor's choice cannot be read (cache and database down): neither stored nor refused for good.
             return Response(
@@ -170,6 +171,7 @@ class EventsCreateApi(JSONOnlyApi, ThrottlesCountedTogether, APIView):
                 visitor_id=tailor.visitor_id,
                 is_bot=device == "bot",
                 ip_prefix=ip_prefix(request.META.get("REMOTE_ADDR")),
+                cached=tailor.read_along_found,
             )
         except IngestUnavailableError:
             return Response(
