@@ -52,9 +52,28 @@ class IngestResult:
     rejected: list[dict[str, Any]] = field(default_factory=list)
 
 
-def event_seen_key(event_id: str) -> str:
-    """The claim on an event id that makes a retried batch a duplicate (a raw Redis key: the script sets it)."""
-    return f"tailor:event-seen:{event_id}"
+def events_seen_key(visitor_id: str, period: int) -> str:
+    """The set of a visitor's event ids first seen in a dedupe period (a raw Redis key: the script fills it).
+
+    Retries come from the visitor's own tracker, so a set per visitor and period finds them. One key per
+    event, as before, cost Redis a command and a key with its own expiry per event: as much CPU as the
+    rest of a batch, and at 20,000 events a second a billion keys a day.
+    """
+    return f"tailor:events-seen:{visitor_id}:{period}"
+
+
+def events_seen_keys(visitor_id: str, now: float) -> list[str]:
+    """The current and the previous period's sets: an id seen at t is found until at least t + the window."""
+    period = int(now // setting("EVENT_DEDUPE_SECONDS"))
+    return [events_seen_key(visitor_id, period), events_seen_key(visitor_id, period - 1)]
+
+
+def events_seen_forget(visitor_id: str) -> None:
+    """Delete an erased visitor's sets of seen event ids (they would expire within two dedupe windows anyway)."""
+    if setting("EVENT_INGEST_BACKEND") != "redis":
+        return
+    with outage_guard("redis", "an erased visitor's seen event ids not deleted; they expire on their own"):
+        _redis().delete(*events_seen_keys(visitor_id, time.time()))
 
 
 def _redis() -> Any:
@@ -63,23 +82,28 @@ def _redis() -> Any:
     return get_redis_connection("default")
 
 
-# Claim each event id (SET NX with a TTL) and append the newly claimed records to the stream
-# as one entry, in one round trip: 50 separate SETs cost more client CPU than the rest of a
-# request. If the XADD fails, the claims are released, so the tracker's retry is not taken
-# for a duplicate. The same call reads the visitor's cached feature state and the listeners'
+# Claim each event id and append the newly claimed records to the stream as one entry, in one
+# round trip. The claims are the visitor's sets of ids for the current and the previous dedupe
+# period (``events_seen_keys``): two SMISMEMBERs find the retried ids and one SADD claims the new
+# ones, once the XADD succeeded, so a failed append claims nothing and the tracker's retry is not
+# taken for a duplicate. The same call reads the visitor's cached feature state and the listeners'
 # keys, and, when every record was new, stores the feature state the caller folded them into
 # (each round trip costs a request about a tenth of a millisecond of CPU, and Redis as much
-# again). KEYS: the claim keys, the listeners' keys, the features key, then the stream; ARGV:
-# the claims' TTL, the features' TTL, the next feature state ("" for none), then each record's
-# JSON. Returns {flags, the features value read, each listener key's value}.
+# again). KEYS: the current and previous sets, the listeners' keys, the features key, then the
+# stream; ARGV: the dedupe window, the features' TTL, the next feature state ("" for none), the
+# number of records, their ids (distinct), then each record's JSON.
+# Returns {flags, the features value read, each listener key's value}.
 DEDUPE_AND_STREAM = """
 local stream, features = KEYS[#KEYS], KEYS[#KEYS - 1]
-local records = #ARGV - 3
+local n = tonumber(ARGV[4])
+local ids = {unpack(ARGV, 5, 4 + n)}
+local current = redis.call('SMISMEMBER', KEYS[1], unpack(ids))
+local previous = redis.call('SMISMEMBER', KEYS[2], unpack(ids))
 local fresh, claimed, flags = {}, {}, {}
-for i = 1, records do
-  if redis.call('SET', KEYS[i], 1, 'NX', 'EX', ARGV[1]) then
-    fresh[#fresh + 1] = ARGV[i + 3]
-    claimed[#claimed + 1] = KEYS[i]
+for i = 1, n do
+  if current[i] == 0 and previous[i] == 0 then
+    fresh[#fresh + 1] = ARGV[4 + n + i]
+    claimed[#claimed + 1] = ids[i]
     flags[i] = 1
   else
     flags[i] = 0
@@ -88,15 +112,16 @@ end
 if #fresh > 0 then
   local added = redis.pcall('XADD', stream, '*', 'events', '[' .. table.concat(fresh, ',') .. ']')
   if type(added) == 'table' and added.err then
-    redis.call('DEL', unpack(claimed))
     return added
   end
+  redis.call('SADD', KEYS[1], unpack(claimed))
+  redis.call('EXPIRE', KEYS[1], 2 * tonumber(ARGV[1]))
 end
 local result = {flags, redis.call('GET', features)}
-for i = records + 1, #KEYS - 2 do
+for i = 3, #KEYS - 2 do
   result[#result + 1] = redis.call('GET', KEYS[i])
 end
-if #fresh == records and ARGV[3] ~= '' then
+if #fresh == n and ARGV[3] ~= '' then
   redis.call('SET', features, ARGV[3], 'EX', ARGV[2])
 end
 return result
@@ -117,24 +142,30 @@ def ingest_read_along(batch: DecodedBatch, visitor_id: str) -> list[str]:
 
 
 def _dedupe_and_stream(
-    records: list[dict[str, Any]], visitor_id: str, state_next: Any
+    records: list[dict[str, Any]], visitor_id: str, state_next: Any, now: float
 ) -> tuple[list[Mapping[str, Any]], Any, list[Any]]:
-    """Claim each event id once and append the new records to the stream (one script call); store ``state_next``
-    (unless None) as the visitor's feature state when every record was new.
+    """Claim each event id (distinct in ``records``) once and append the new records to the stream (one script
+    call); store ``state_next`` (unless None) as the visitor's feature state when every record was new.
 
     Returns the new records, the visitor's cached feature state as read before that, and the value of each
     listener's key (None where there is none).
     """
     client = _redis()
-    keys = [event_seen_key(record["id"]) for record in records]
     listened = [cache.make_key(key(visitor_id)) for _, key in _listeners]
     flags, state, *values = client.register_script(DEDUPE_AND_STREAM)(
-        keys=[*keys, *listened, cache.make_key(features_key(visitor_id)), setting("EVENT_STREAM_KEY")],
+        keys=[
+            *events_seen_keys(visitor_id, now),
+            *listened,
+            cache.make_key(features_key(visitor_id)),
+            setting("EVENT_STREAM_KEY"),
+        ],
         args=[
             setting("EVENT_DEDUPE_SECONDS"),
             setting("FEATURES_TTL_SECONDS"),
             b"" if state_next is None else cache.client.encode(state_next),
-            *[_stream_json.encode(r) for r in records],
+            len(records),
+            *[record["id"] for record in records],
+            *[_stream_json.encode(record) for record in records],
         ],
     )
     fresh: list[Mapping[str, Any]] = [r for r, new in zip(records, flags, strict=True) if new]
@@ -185,7 +216,7 @@ def events_ingest(
         state_next = None if state is UNREAD or is_bot else features_state_next(visitor_id, unique, state)
         # Never lose an accepted event: with the stream down, write the batch directly.
         with outage_guard("redis", "event stream unavailable; writing events directly") as outage:
-            fresh, state, listened = _dedupe_and_stream(unique, visitor_id, state_next)
+            fresh, state, listened = _dedupe_and_stream(unique, visitor_id, state_next, now)
             features_stored = state_next is not None and len(fresh) == len(unique)
         if outage.failed:
             fresh, state = _persist_direct(unique), UNREAD

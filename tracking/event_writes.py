@@ -40,7 +40,7 @@ INSERT_NEW = (
     " (id, visitor_id, decision_id, type, ts, received_at, value, props, is_bot, ip_prefix, stored_at)"
     " SELECT id, visitor_id, decision_id, type, to_timestamp(ts), to_timestamp(received_at), value, props,"
     " is_bot, ip_prefix, clock_timestamp() FROM tailor_event_load"
-    " ON CONFLICT (id) DO NOTHING RETURNING id"
+    " ON CONFLICT (id) DO NOTHING RETURNING id::text"  # as the records spell it: no UUID object per row
 )
 _json = msgspec.json.Encoder()
 NULL = "\\N"  # COPY's text format for SQL NULL
@@ -110,7 +110,7 @@ def _copy_write(records: list[EventRecord]) -> list[EventRecord]:
         with raw.copy(COPY_LOAD) as copy:
             copy.write(text)
         raw.execute(INSERT_NEW)
-        new = {str(row[0]) for row in raw.fetchall()}
+        new = {row[0] for row in raw.fetchall()}
         if connection.savepoint_ids:
             # Inside a caller's transaction the commit that empties the table is not ours.
             raw.execute(CLEAR_LOAD)

@@ -25,6 +25,7 @@ from django.db import transaction
 from .conf import setting
 from .dead_letters import Refused, dead_letters_put, records_write_isolating, refusal_reason
 from .decision_owners import decision_owner_key, decision_owners_forget, decision_owners_remember
+from .event_ingest import events_seen_forget
 from .models import DeadLetter, DecisionLog, Visitor
 from .outages import outage_guard
 from .record_hooks import decisions_recorded
@@ -269,6 +270,7 @@ def visitor_erase(visitor_id: str) -> dict[str, int]:
     decision_owners_forget(decision_ids)  # else new events could link the anonymised decisions back
     with outage_guard("cache", "an erased visitor's cache entries not deleted; they expire on their own"):
         cache.delete_many(visitor_cache_keys([str(vid)]))
+    events_seen_forget(str(vid))
     return {
         "events": events,
         "decisions_anonymised": decisions,

@@ -344,3 +344,40 @@ def test_a_retried_batch_folds_only_its_new_events_into_the_features(stack_env):
     result = json.loads(python(stack_env, FEATURES_ON_RETRY).strip().splitlines()[-1])
     assert [(a["accepted"], a["duplicates"]) for a in result["answers"]] == [(3, 0), (2, 3)], result
     assert result["scroll_n"] == 5, result
+
+
+DEDUPE_PERIODS = """
+import json, time, uuid
+import django
+django.setup()
+from django_redis import get_redis_connection
+from tracking.conf import setting
+from tracking.event_ingest import events_ingest, events_seen_key
+from tracking.services import visitor_erase
+
+now, window = time.time(), setting("EVENT_DEDUPE_SECONDS")
+visitor = str(uuid.uuid4())
+events = [{"id": str(uuid.uuid4()), "type": "scroll", "ts": int(now * 1000), "value": 10} for _ in range(3)]
+answers = [
+    events_ingest(events, visitor_id=visitor, now=at)
+    for at in (now, now + 0.5 * window, now + window, now + 2.5 * window)
+]
+redis = get_redis_connection("default")
+own = events_seen_key(visitor, int(now // window))
+ttl = redis.ttl(own)
+visitor_erase(visitor)
+print(json.dumps({
+    "answers": [[a.accepted, a.duplicates] for a in answers], "ttl": ttl, "window": window,
+    "kept_after_erasure": redis.exists(own),
+}))
+"""
+
+
+def test_a_retried_event_is_a_duplicate_for_at_least_the_dedupe_window(stack_env):
+    # The ids are claimed in the visitor's set of the current period; the previous period's set is
+    # read too, so an id is known for one to two windows, and erasure deletes the visitor's sets.
+    result = json.loads(python(stack_env, DEDUPE_PERIODS).strip().splitlines()[-1])
+    # Seen now, half a window later and a window later (the previous period's set); new again after two.
+    assert result["answers"] == [[3, 0], [0, 3], [0, 3], [3, 0]], result
+    assert result["window"] < result["ttl"] <= 2 * result["window"], result
+    assert result["kept_after_erasure"] == 0, result

@@ -210,7 +210,7 @@ def test_first_batch_counts_in_features_with_the_redis_backend(client, settings,
 
     settings.TAILOR = {**settings.TAILOR, "EVENT_INGEST_BACKEND": "redis"}
 
-    def streamed(records, visitor_id, state_next):
+    def streamed(records, visitor_id, state_next, now):
         # The stream takes the batch, and the script stores the state it was given (all records are new);
         # the writer has not yet bulk-written the batch to the database.
         if state_next is not None:
