@@ -82,50 +82,54 @@ def _redis() -> Any:
     return get_redis_connection("default")
 
 
-# Claim each event id and append the newly claimed records to the stream as one entry, in one
-# round trip. The claims are the visitor's sets of ids for the current and the previous dedupe
-# period (``events_seen_keys``): two SMISMEMBERs find the retried ids and one SADD claims the new
-# ones, once the XADD succeeded, so a failed append claims nothing and the tracker's retry is not
-# taken for a duplicate. The same call reads the visitor's cached feature state and the listeners'
-# keys, and, when every record was new, stores the feature state the caller folded them into
-# (each round trip costs a request about a tenth of a millisecond of CPU, and Redis as much
-# again). KEYS: the current and previous sets, the listeners' keys, the features key, then the
-# stream; ARGV: the dedupe window, the features' TTL, the next feature state ("" for none), the
-# number of records, their ids (distinct), then each record's JSON.
+# Claim a batch's event ids and append its records to the stream as one entry, in one round
+# trip. The claims are the visitor's sets of ids for the current and the previous dedupe period
+# (``events_seen_keys``): two SMISMEMBERs find retried ids. When none is, the batch's JSON is
+# appended as it came and one SADD claims the ids, after the XADD succeeded, so a failed append
+# claims nothing and the tracker's retry is not taken for a duplicate. When some are, nothing is
+# appended and the caller sends the new records again on their own (a retry is rare; the usual
+# batch travels as two arguments instead of two per event, each of which costs the web worker
+# and Redis CPU). The same call reads the visitor's cached feature state and the listeners' keys,
+# and, when the batch is appended, stores the feature state the caller folded it into. KEYS: the
+# current and previous sets, the listeners' keys, the features key, then the stream; ARGV: the
+# dedupe window, the features' TTL, the next feature state ("" for none), the ids (36 characters
+# each, distinct) end to end, then the records as one JSON array.
 # Returns {flags, the features value read, each listener key's value}.
 DEDUPE_AND_STREAM = """
 local stream, features = KEYS[#KEYS], KEYS[#KEYS - 1]
-local n = tonumber(ARGV[4])
-local ids = {unpack(ARGV, 5, 4 + n)}
+local ids, joined = {}, ARGV[4]
+for i = 1, #joined, 36 do
+  ids[#ids + 1] = string.sub(joined, i, i + 35)
+end
 local current = redis.call('SMISMEMBER', KEYS[1], unpack(ids))
 local previous = redis.call('SMISMEMBER', KEYS[2], unpack(ids))
-local fresh, claimed, flags = {}, {}, {}
-for i = 1, n do
+local flags, new = {}, true
+for i = 1, #ids do
   if current[i] == 0 and previous[i] == 0 then
-    fresh[#fresh + 1] = ARGV[4 + n + i]
-    claimed[#claimed + 1] = ids[i]
     flags[i] = 1
   else
     flags[i] = 0
+    new = false
   end
-end
-if #fresh > 0 then
-  local added = redis.pcall('XADD', stream, '*', 'events', '[' .. table.concat(fresh, ',') .. ']')
-  if type(added) == 'table' and added.err then
-    return added
-  end
-  redis.call('SADD', KEYS[1], unpack(claimed))
-  redis.call('EXPIRE', KEYS[1], 2 * tonumber(ARGV[1]))
 end
 local result = {flags, redis.call('GET', features)}
 for i = 3, #KEYS - 2 do
   result[#result + 1] = redis.call('GET', KEYS[i])
 end
-if #fresh == n and ARGV[3] ~= '' then
-  redis.call('SET', features, ARGV[3], 'EX', ARGV[2])
+if new then
+  local added = redis.pcall('XADD', stream, '*', 'events', ARGV[5])
+  if type(added) == 'table' and added.err then
+    return added
+  end
+  redis.call('SADD', KEYS[1], unpack(ids))
+  redis.call('EXPIRE', KEYS[1], 2 * tonumber(ARGV[1]))
+  if ARGV[3] ~= '' then
+    redis.call('SET', features, ARGV[3], 'EX', ARGV[2])
+  end
 end
 return result
 """
+ID_LENGTH = 36  # a UUID's canonical text, as str(uuid.UUID) writes it
 
 
 def ingest_read_along(batch: DecodedBatch, visitor_id: str) -> list[str]:
@@ -144,33 +148,45 @@ def ingest_read_along(batch: DecodedBatch, visitor_id: str) -> list[str]:
 def _dedupe_and_stream(
     records: list[dict[str, Any]], visitor_id: str, state_next: Any, now: float
 ) -> tuple[list[Mapping[str, Any]], Any, list[Any]]:
-    """Claim each event id (distinct in ``records``) once and append the new records to the stream (one script
-    call); store ``state_next`` (unless None) as the visitor's feature state when every record was new.
+    """Claim each event id (distinct in ``records``) once and append the new records to the stream; store
+    ``state_next`` (unless None) as the visitor's feature state when every record was new.
 
     Returns the new records, the visitor's cached feature state as read before that, and the value of each
     listener's key (None where there is none).
     """
     client = _redis()
-    listened = [cache.make_key(key(visitor_id)) for _, key in _listeners]
-    flags, state, *values = client.register_script(DEDUPE_AND_STREAM)(
-        keys=[
-            *events_seen_keys(visitor_id, now),
-            *listened,
-            cache.make_key(features_key(visitor_id)),
-            setting("EVENT_STREAM_KEY"),
-        ],
-        args=[
-            setting("EVENT_DEDUPE_SECONDS"),
-            setting("FEATURES_TTL_SECONDS"),
-            b"" if state_next is None else cache.client.encode(state_next),
-            len(records),
-            *[record["id"] for record in records],
-            *[_stream_json.encode(record) for record in records],
-        ],
-    )
-    fresh: list[Mapping[str, Any]] = [r for r, new in zip(records, flags, strict=True) if new]
+    script = client.register_script(DEDUPE_AND_STREAM)
+    keys = [
+        *events_seen_keys(visitor_id, now),
+        *[cache.make_key(key(visitor_id)) for _, key in _listeners],
+        cache.make_key(features_key(visitor_id)),
+        setting("EVENT_STREAM_KEY"),
+    ]
+    pending: list[Mapping[str, Any]] = list(records)
+    first = None
+    while pending:
+        ids = "".join(record["id"] for record in pending)
+        if len(ids) != ID_LENGTH * len(pending):
+            raise ValueError("an event id is not a UUID's canonical text")
+        flags, *read = script(
+            keys=keys,
+            args=[
+                setting("EVENT_DEDUPE_SECONDS"),
+                setting("FEATURES_TTL_SECONDS"),
+                b"" if state_next is None or first is not None else cache.client.encode(state_next),
+                ids,
+                _stream_json.encode(pending),
+            ],
+        )
+        first = first or read  # what the first call read: the state before this batch
+        if all(flags):
+            break  # appended
+        # Some were retried: nothing was appended; the new ones go again on their own (a concurrent
+        # retry may claim some meanwhile, so each pass leaves fewer, and the loop ends).
+        pending = [record for record, new in zip(pending, flags, strict=True) if new]
+    state, *values = first or [None] * (1 + len(_listeners))
     decoded = [None if value is None else cache.client.decode(value) for value in values]
-    return fresh, None if state is None else cache.client.decode(state), decoded
+    return pending, None if state is None else cache.client.decode(state), decoded
 
 
 def _persist_direct(records: list[dict[str, Any]]) -> list[Mapping[str, Any]]:
