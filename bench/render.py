@@ -10,10 +10,13 @@ production path: buffered in Redis, no database write in the request). ``wrk`` (
 visitor) loads them from a second process on loopback, alternating the pages in rounds of
 1 s (A B, B A, A B, ...) after a warm-up, so a noisy machine slows both alike. The machine is
 shared (2 cores, other people's test suites), so a pair of rounds counts only if other
-processes took at most 0.3 cores during both halves; each phase runs pairs until 20 count
-or its time budget is spent, and says "inconclusive" with fewer than 5. Then 27 more
-segments are published in front of the product-offer rules (30 in all, each evaluated for every
-request) and the same alternation is repeated on the same server. Last, the embedded default
+processes took at most 0.3 cores during both halves; each configuration runs pairs until 20 count
+or its time budget is spent, and says "inconclusive" with fewer than 5. The configurations are
+product-offer with the demo's 3 segments and with 27 more published in front of its rules (30 in
+all, each evaluated for every request), on the same server; each gets its pairs in two halves,
+in the order 3, 30, 30, 3, so that a drift over the run (the machine's speed, the server's
+state) weighs on both alike (until 2026-12-04 the 30-segment phase always ran second, and the
+static page's own CPU per request differed by up to 3 ms between the phases). Last, the embedded default
 (``make demo``: SQLite, locmem cache, DEBUG on, ``manage.py runserver --noreload``, seeded and
 trained the same way) serves both pages to one client, a new visitor and a new connection per
 request with 50 ms between requests, in blocks of 20 alternated A B, B A, ...; its figure is the
@@ -245,8 +248,9 @@ def _extra_segment_rules(i: int) -> tuple[str, list[dict[str, Any]]]:
     ]
 
 
-def child_add_segments() -> None:
-    """Create the extra segments and put them, in order, in front of product-offer's rules; publish."""
+def child_set_segments(extra_present: bool) -> None:
+    """Create the extra segments and put them, in order, in front of product-offer's rules, or take them out
+    of the rules again; publish."""
     django_setup()
     from django.db import transaction
 
@@ -268,7 +272,8 @@ def child_add_segments() -> None:
             for b in slot.rules
             if b.value["segment"] is not None and b.value["segment"].pk not in extra_pks
         ]
-        slot.rules = [{"type": "rule", "value": {"segment": s.pk, "variant": "offer-discount"}} for s in extra] + kept
+        front = [{"type": "rule", "value": {"segment": s.pk, "variant": "offer-discount"}} for s in extra]
+        slot.rules = (front if extra_present else []) + kept
         slot.save_revision().publish()
     live = Slot.objects.get(key=RULES_SLOT)
     child_result({"segments": Segment.objects.count(), "rules": len(live.rules)})
@@ -377,14 +382,18 @@ def phase_run(
     segments: int,
     extra: bool,
     model_version: str,
+    *,
+    rounds: int,
+    budget: float,
 ) -> PhaseResult:
+    """Alternate the two pages until ``rounds`` pairs are clean or ``budget`` seconds are spent."""
     result = PhaseResult(segments=segments, needed=min(MIN_CLEAN_PAIRS, args.rounds))
     pages = {STATIC: ("meet Tailor", MARKER), PERSONALIZED: (MARKER, "")}
     for path, (required, forbidden) in pages.items():  # warm-up: not recorded
         wrk_run(server.base + path, args.warmup, args.connections, script, required, forbidden)
-    deadline = time.monotonic() + args.budget
+    deadline = time.monotonic() + budget
     n = 0
-    while len(result.clean) < args.rounds and time.monotonic() < deadline:
+    while len(result.clean) < rounds and time.monotonic() < deadline:
         n += 1
         waited = time.monotonic()
         wait_quiet(meter, deadline)
@@ -488,15 +497,15 @@ def main() -> int:
     )
     parser.add_argument(
         "--child",
-        choices=["queries", "add-segments", "profile", "bench-slots", "decisions"],
+        choices=["queries", "add-segments", "remove-segments", "profile", "bench-slots", "decisions"],
         help=argparse.SUPPRESS,
     )
     args = parser.parse_args()
     if args.child == "queries":
         child_queries()
         return 0
-    if args.child == "add-segments":
-        child_add_segments()
+    if args.child in ("add-segments", "remove-segments"):
+        child_set_segments(args.child == "add-segments")
         return 0
     if args.child == "profile":
         child_profile(args.profile or 300)
@@ -531,16 +540,30 @@ def main() -> int:
         meter = stack.meter({server.pgid: "server"}, postgres="services", redis="services")
         print(f"gunicorn on {server.base} (2 workers); setup took {time.monotonic() - started:.0f} s", flush=True)
 
-        for segments, extra in ((3, False), (3 + EXTRA_SEGMENTS, True)):
-            if extra:
-                info = run_child(__file__, env, "add-segments")
-                print(f"published {EXTRA_SEGMENTS} extra segments: {info}", flush=True)
-                if info["rules"] != 3 + EXTRA_SEGMENTS:
+        # Each configuration's pairs come from two halves in the order A B B A (3, 30, 30, 3 segments), so a
+        # drift of the machine or of the server's state over the run weighs on both alike.
+        merged: dict[int, PhaseResult] = {}
+        rounds_half, budget_half = math.ceil(args.rounds / 2), math.ceil(args.budget / 2)
+        current = False
+        for extra in (False, True, True, False):
+            segments = 3 + EXTRA_SEGMENTS * extra
+            if extra != current:
+                info = run_child(__file__, env, "add-segments" if extra else "remove-segments")
+                print(f"{'published' if extra else 'took out'} {EXTRA_SEGMENTS} extra segments: {info}", flush=True)
+                if info["rules"] != segments:
                     raise RuntimeError(f"{RULES_SLOT} has {info['rules']} rules, expected {segments}")
                 time.sleep(1.5)  # > CATALOG_CHECK_SECONDS: every worker notices the new catalog version
-            phase = phase_run(server, redis_client, meter, args, script, segments, extra, slots["model_version"])
-            phase.queries = run_child(__file__, env, "queries")
-            phases.append(phase)
+                current = extra
+            half = phase_run(
+                server, redis_client, meter, args, script, segments, extra, slots["model_version"],
+                rounds=rounds_half, budget=budget_half,
+            )  # fmt: skip
+            phase = merged.setdefault(segments, PhaseResult(segments=segments, needed=half.needed))
+            phase.rounds += half.rounds
+            phase.problems += half.problems
+            if not phase.queries:
+                phase.queries = run_child(__file__, env, "queries")
+        phases = list(merged.values())
         log_bad = log_problems(server.log_text())
         server.stop()  # frees the CPU for what follows
         if args.embedded_pairs:
