@@ -122,6 +122,9 @@ def _trigger(kind: str, value: int) -> str:
     return "exit" if kind == "exit" else ""
 
 
-def slot_definitions_live() -> dict[str, SlotDefinition]:
+def slot_definitions_live(*, key: str | None = None) -> dict[str, SlotDefinition]:
+    """Every live slot's definition by key, or only the one with ``key`` (an empty dict when it is not live)."""
     slots = Slot.objects.filter(live=True).prefetch_related("variants")
+    if key is not None:
+        slots = slots.filter(key=key)
     return {slot.key: slot_definition_from_object(slot, slot.live_revision_id) for slot in slots}

@@ -252,7 +252,7 @@ def fields_learned_by(slot_key: str, *, now: datetime | None = None) -> tuple[tu
 
     What the last fold decided, recomputed from the persisted arms (the results dashboard says it).
     """
-    definition = slot_definitions_live().get(slot_key)
+    definition = slot_definitions_live(key=slot_key).get(slot_key)
     if definition is None or not definition.bandit_context:
         return (), ()
     now = now or timezone.now()
