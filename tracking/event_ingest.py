@@ -11,7 +11,6 @@ tells the view to answer 503 so the tracker retries.
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,7 +22,7 @@ from django.db import DatabaseError
 from .conf import setting
 from .decision_owners import decision_owner_key
 from .event_decode import DecodedBatch, events_batch_convert
-from .event_rules import events_validate
+from .event_rules import decision_id_hex, events_validate
 from .event_writes import event_records_persist
 from .exceptions import IngestUnavailableError
 from .feature_store import UNREAD, features_key, features_state_next, visitor_features_apply
@@ -135,14 +134,9 @@ ID_LENGTH = 36  # a UUID's canonical text, as str(uuid.UUID) writes it
 def ingest_read_along(batch: DecodedBatch, visitor_id: str) -> list[str]:
     """The cache keys ingest of ``batch`` reads before it writes, for the caller to read in a round trip it makes
     anyway (the visitor's consent): the owners of the decisions it names and the visitor's feature state."""
-    keys = [features_key(visitor_id)]
-    for _, event in batch.events:
-        if event.decision_id is not None:
-            try:
-                keys.append(decision_owner_key(uuid.UUID(event.decision_id).hex))
-            except ValueError:
-                pass  # refused by the rules
-    return list(dict.fromkeys(keys))
+    decisions = {decision_id_hex(event.decision_id) for _, event in batch.events if event.decision_id is not None}
+    # An id that is not a UUID is refused by the rules: nothing to read for it.
+    return [features_key(visitor_id), *(decision_owner_key(d) for d in decisions if d is not None)]
 
 
 def _dedupe_and_stream(

@@ -22,6 +22,14 @@ from .privacy import looks_personal
 EVENT_TYPES = frozenset(Event.Type.values)
 
 
+def decision_id_hex(raw: str) -> str | None:
+    """A decision id as the decision log spells it (hex), or None when ``raw`` is not a UUID."""
+    try:
+        return uuid.UUID(raw).hex
+    except ValueError:
+        return None
+
+
 def _event_check(
     event: EventIn, not_after: float, not_before: float
 ) -> tuple[dict[str, Any] | None, dict[str, list[str]]]:
@@ -45,9 +53,8 @@ def _event_check(
         errors["ts"] = ["Timestamp is too old."]
     decision_id = event.decision_id
     if decision_id is not None:
-        try:
-            decision_id = uuid.UUID(decision_id).hex
-        except ValueError:
+        decision_id = decision_id_hex(decision_id)
+        if decision_id is None:
             errors["decision_id"] = ["Must be a decision id as given in data-tailor-decision."]
     props: dict[str, Any] | None = event.props
     if props:
