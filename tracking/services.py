@@ -29,6 +29,7 @@ from .event_ingest import events_seen_forget
 from .models import DeadLetter, DecisionLog, Visitor
 from .outages import outage_guard
 from .record_hooks import decisions_recorded
+from .redis_batch import RedisBatch
 from .visitor_cache import visitor_cache_keys
 
 DecisionRecord = dict[str, Any]
@@ -58,8 +59,8 @@ def request_writes_flush(
 
     The cache entries and the decisions' owners are written before the response leaves, so
     that an event for a decision on the page is attributed as soon as the page arrives. With
-    the ``redis`` backend they and the buffer's RPUSH are one pipeline: one round trip per
-    page, not one per write. With the ``direct`` backend the database write is handed to
+    the ``redis`` backend they and the buffer's RPUSH are one ``RedisBatch``: one round trip
+    per page, not one per write. With the ``direct`` backend the database write is handed to
     ``after_response`` (run once the response is sent: the visitor does not wait for it),
     unless the owners could not be cached; then ingest reads them from the database, which
     must hold the rows before the page arrives.
@@ -73,13 +74,16 @@ def request_writes_flush(
     redis_cache = _redis_cache() if backend == "redis" else None
     if redis_cache is not None:
         with outage_guard("redis", "decision buffer unavailable; writing decisions directly") as outage:
-            pipe = _redis().pipeline(transaction=False)
+            batch = RedisBatch(_redis())
+            client = redis_cache.client  # django-redis's: its key prefix and value encoding, as cache.get reads them
             for key, (value, timeout) in entries.items():
-                redis_cache.set(key, value, timeout, client=pipe)  # django-redis: queued on the pipeline
+                batch.execute_command("SET", client.make_key(key), client.encode(value), "EX", int(timeout))
             if records:
-                pipe.rpush(setting("DECISION_BUFFER_KEY"), *[json.dumps(r, separators=(",", ":")) for r in records])
-                decisions_recorded(records, pipe)  # the bandit's trial counts, in the same round trip
-            pipe.execute()
+                batch.execute_command(
+                    "RPUSH", setting("DECISION_BUFFER_KEY"), *[json.dumps(r, separators=(",", ":")) for r in records]
+                )
+                decisions_recorded(records, batch)  # the bandit's trial counts, in the same round trip
+            batch.execute()
         if outage.failed:
             decision_records_persist(records)
         return

@@ -49,6 +49,8 @@ class Context:
     features: Mapping[str, float | None] = field(default_factory=lambda: _frozen({}))
     # Model scores for this visitor and slot computed ahead of time by the scoring worker, if any.
     scores: Mapping[str, float] = field(default_factory=lambda: _frozen({}))
+    # snapshot(), kept: every slot of a page logs the same context. Not a field of a copy (replace() resets it).
+    _snapshot: dict[str, Any] | None = field(default=None, init=False, repr=False, compare=False)
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> Context:
@@ -85,13 +87,20 @@ class Context:
 
     def snapshot(self) -> dict[str, Any]:
         """A compact, JSON-ready copy for the decision log (empty values dropped)."""
-        out: dict[str, Any] = {}
-        for name in self.__dataclass_fields__:
-            if name in ("visitor_id", "scores"):
-                continue
-            value = getattr(self, name)
-            if isinstance(value, Mapping):
-                value = {k: v for k, v in value.items() if v is not None}
-            if value not in ("", {}, None):
-                out[name] = value
-        return out
+        out = self._snapshot
+        if out is None:
+            out = {}
+            for name in self.__dataclass_fields__:
+                if name in _NOT_LOGGED:
+                    continue
+                value = getattr(self, name)
+                if isinstance(value, Mapping):
+                    value = {k: v for k, v in value.items() if v is not None}
+                if value not in ("", {}, None):
+                    out[name] = value
+            object.__setattr__(self, "_snapshot", out)
+        # A copy down to the mappings it made (utm, attributes, ...): one record's copy never changes another's.
+        return {name: dict(value) if type(value) is dict else value for name, value in out.items()}
+
+
+_NOT_LOGGED = frozenset({"visitor_id", "scores", "_snapshot"})

@@ -324,6 +324,13 @@ class SegmentSpec:
         # A segment with no rules matches nobody: an empty segment is unfinished, not "everyone".
         if not self.rules:
             return False
+        # Plain loops, not all()/any() over a generator: a page matches every published segment in a slot's rules.
         if self.match == "all":
-            return all(rule.matches(context) for rule in self.rules)
-        return any(rule.matches(context) for rule in self.rules)
+            for rule in self.rules:
+                if not rule.matches(context):
+                    return False
+            return True
+        for rule in self.rules:
+            if rule.matches(context):
+                return True
+        return False

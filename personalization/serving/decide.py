@@ -187,20 +187,27 @@ def decide(
     compiled = slot_get(slot) if isinstance(slot, str) else slot
     if not compiled.candidates:
         raise EmptySlotError(f"Slot {compiled.key!r} has no live variants.")
-    if not isinstance(context, Context):
-        personal = bool(visitor.id and visitor.personalization_consent)
-        if compiled.needs_features and personal and "features" not in context:
-            context = {**context, "features": visitor_features_get(visitor.id, known=not visitor.is_new)}
+    personal = bool(visitor.id and visitor.personalization_consent)
+    if isinstance(context, Context):
+        # Built once for every slot of a page (serving.render); completed below as a mapping is.
+        features_given = bool(context.features)
+        if context.visitor_id != visitor.id:
+            context = dataclasses.replace(context, visitor_id=visitor.id)
+    else:
+        features_given = "features" in context
         context = Context.from_mapping({**context, "visitor_id": visitor.id})
-        policy = compiled.policy
-        if isinstance(policy, ModelPolicy) and personal and not visitor.is_new and not initial:
-            version = policy.model_version
-            # A visitor whose Thompson cell the table holds is served without scores: no cache read for them.
-            scores = (
-                cached_scores_get(compiled.key, version, context) if version and policy.scores_needed(context) else None
-            )
-            if scores:
-                context = dataclasses.replace(context, scores=MappingProxyType(scores))
+    if compiled.needs_features and personal and not features_given:
+        features = visitor_features_get(visitor.id, known=not visitor.is_new)
+        context = dataclasses.replace(context, features=MappingProxyType(dict(features)))
+    policy = compiled.policy
+    if isinstance(policy, ModelPolicy) and personal and not visitor.is_new and not initial and not context.scores:
+        version = policy.model_version
+        # A visitor whose Thompson cell the table holds is served without scores: no cache read for them.
+        scores = (
+            cached_scores_get(compiled.key, version, context) if version and policy.scores_needed(context) else None
+        )
+        if scores:
+            context = dataclasses.replace(context, scores=MappingProxyType(scores))
     rng = rng or _rng
     now = time.time()
     exposures: _Exposures | None = None

@@ -8,10 +8,12 @@ sees it in the page source.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
+from types import MappingProxyType
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -20,9 +22,11 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from content.rendering import params_personalize
+from personalization.engine import Context
 from personalization.serving import preview as previews
 from personalization.serving import render_counts
 from personalization.serving.cache_friendly import cache_friendly, slot_marker
+from personalization.serving.catalog import CompiledSlot
 from personalization.serving.decide import (
     Decision,
     EmptySlotError,
@@ -31,8 +35,10 @@ from personalization.serving.decide import (
     decision_params,
     decision_render,
     placeholder_values,
+    slot_get,
 )
 from tracking.decision_sinks import DISCARD, WRITE_NOW, DecisionSink
+from tracking.feature_store import visitor_features_get
 from tracking.middleware import RequestTailor, request_tailor
 from tracking.visitors import VisitorState
 
@@ -81,6 +87,22 @@ class _RequestState:
     values: Mapping[str, object]  # placeholder values
     preview: previews.PreviewChoice | None = None  # a Wagtail preview: whom the editor previews as
 
+    @cached_property
+    def engine_context(self) -> Context:
+        """``context`` as ``decide()`` reads it (and logs it: its snapshot is made once for the page)."""
+        return Context.from_mapping({**self.context, "visitor_id": self.visitor.id})
+
+    @cached_property
+    def _engine_context_featured(self) -> Context:
+        features = visitor_features_get(self.visitor.id, known=not self.visitor.is_new)
+        return dataclasses.replace(self.engine_context, features=MappingProxyType(dict(features)))
+
+    def engine_context_for(self, slot: CompiledSlot) -> Context:
+        """The context for ``slot``: with the visitor's features if it reads them (read once for the page)."""
+        if slot.needs_features and self.visitor.id and self.visitor.personalization_consent:
+            return self._engine_context_featured
+        return self.engine_context
+
 
 _states: WeakKeyDictionary[RequestTailor, _RequestState] = WeakKeyDictionary()
 
@@ -124,11 +146,12 @@ def slot_render(slot_key: str, request: Any) -> RenderedDecision | SafeString:
     state = _request_state(request)
     try:
         if state.preview is None:
-            decision = decide(slot_key, state.visitor, state.context, sink=state.sink, initial=True)
+            slot = slot_get(slot_key)
+            decision = decide(slot, state.visitor, state.engine_context_for(slot), sink=state.sink, initial=True)
         else:
             # A preview shows what the visitor gets, a triggered slot's variant included (no tracker asks later).
             slot = previews.preview_slot(slot_key, state.preview)
-            decision = decide(slot, state.visitor, state.context, sink=state.sink)
+            decision = decide(slot, state.visitor, state.engine_context_for(slot), sink=state.sink)
     except UnknownSlotError:
         return _explain(slot_key, "no published slot has this key")
     except EmptySlotError:
@@ -196,7 +219,8 @@ class SlotBlockRenderer:
     def represent(self, slot_key: str, request: Any) -> dict[str, Any] | None:
         state = _request_state(request)
         try:
-            decision = decide(slot_key, state.visitor, state.context, sink=state.sink, initial=True)
+            slot = slot_get(slot_key)
+            decision = decide(slot, state.visitor, state.engine_context_for(slot), sink=state.sink, initial=True)
         except (UnknownSlotError, EmptySlotError) as exc:
             logger.warning("Slot %r omitted from the API: %s", slot_key, exc)
             return None

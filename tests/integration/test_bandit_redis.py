@@ -43,6 +43,7 @@ slot_publish({"key": key, "name": key, "strategy": "bandit",
 slot_publish({"key": key + "-fixed", "name": key, "strategy": "fixed",
               "variants": [(v, v, 1, hero_params(v)) for v in ("a", "b")]})
 bandits_fold()
+decisions_flush()  # what earlier tests left buffered: the count below is this script's alone
 client = Client(HTTP_HOST="127.0.0.1")
 
 def post(path, body, visitor):

@@ -212,3 +212,21 @@ def test_snapshot_is_a_copy():
     snapshot = context.snapshot()
     snapshot["utm"]["source"] = "changed"
     assert context.utm["source"] == "x"
+
+
+def test_snapshot_is_made_once_per_context_and_each_call_gets_its_own_copy():
+    context = Context.from_mapping({"utm_source": "x", "device": "mobile"})
+    first = context.snapshot()
+    first["utm"]["source"] = "changed"
+    first["device"] = "changed"
+    assert context.snapshot() == {**first, "utm": {"source": "x"}, "device": "mobile"}
+    assert context.snapshot() is not context.snapshot()
+
+
+def test_a_copy_with_other_values_snapshots_its_own_values():
+    context = Context.from_mapping({"device": "mobile"})
+    context.snapshot()
+    featured = dataclasses.replace(context, features={"sessions_7d": 2.0, "avg_dwell_s": None})
+    assert featured.snapshot()["features"] == {"sessions_7d": 2.0}
+    assert "features" not in context.snapshot()
+    assert featured == dataclasses.replace(context, features={"sessions_7d": 2.0, "avg_dwell_s": None})

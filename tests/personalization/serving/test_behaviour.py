@@ -107,3 +107,40 @@ def test_no_personalization_consent_gets_the_default_and_an_anonymous_log(reader
 
     visitor.consent(personalization=True)
     assert visitor.decide()["variant"]["key"] == "long-read"
+
+
+def test_a_page_reads_the_visitors_features_once_for_every_slot_that_uses_them(reader_slot, monkeypatch):
+    from personalization.models import Segment
+    from personalization.serving import render as serving_render
+    from tests.factories.slots import page_with_slots
+
+    slot_create(
+        "reader-offer",
+        strategy="rules",
+        variants=[("plain", 1), ("deep-dive", 1)],
+        default="plain",
+        rules=[("deep-readers", "deep-dive")],
+        segments={"deep-readers": Segment.objects.get(key="deep-readers")},
+    )
+    slot_create("plain-banner", variants=[("a", 1)], default="a")  # reads no features
+    page = page_with_slots(SLOT, "reader-offer", "plain-banner")
+    visitor = Visitor("cookie")
+    visitor.read(90)
+    reads: list[str] = []
+    real = serving_render.visitor_features_get
+
+    def counted(visitor_id, *args, **kwargs):
+        reads.append(visitor_id)
+        return real(visitor_id, *args, **kwargs)
+
+    monkeypatch.setattr(serving_render, "visitor_features_get", counted)
+    html = visitor.client.get(page.url).content.decode()
+
+    assert reads == [visitor.id]
+    assert 'data-tailor-variant="long-read"' in html
+    assert 'data-tailor-variant="deep-dive"' in html
+    logged = {d.slot_key: d.context for d in DecisionLog.objects.filter(visitor_id=uuid.UUID(visitor.id))}
+    assert logged[SLOT]["features"]["avg_scroll_depth"] == 90
+    assert logged["reader-offer"]["features"]["avg_scroll_depth"] == 90
+    assert "features" not in logged["plain-banner"]
+    assert logged[SLOT]["device"] == logged["plain-banner"]["device"]
