@@ -3,8 +3,9 @@
 Tracking never imports personalization, yet the bandit learns online from both: its app
 registers a handler here in ``ready()`` (as the feature store's rebuild is wired), and the
 decision writer and the event writer call every handler with the records they took. A
-decision handler gets the Redis pipeline the request's writes go through (``None`` when
-they go elsewhere) so that its own writes cost no extra round trip. A handler must not
+decision handler gets the Redis batch the request's writes go through (a ``RedisBatch``, with
+redis-py's command methods; ``None`` when they go elsewhere) so that its own writes cost no
+extra round trip. A handler must not
 raise for an unreachable cache: it uses ``outage_guard`` and carries on. A handler that fails
 otherwise is logged with its traceback and skipped: what it learns from can be rebuilt from the
 log, while a failed ingest would make the tracker send, and the writer write, the batch again.

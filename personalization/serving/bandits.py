@@ -5,7 +5,7 @@ through a per-process memo that re-reads the cache at most every
 ``BANDIT_ALLOCATION_CHECK_SECONDS``, so a decision costs no cache read most of the time.
 
 The evidence is counted online without a database write: a trial when a bandit decision is
-recorded (in the request's Redis pipeline), a reward when the event writer writes the click
+recorded (in the request's one Redis round trip), a reward when the event writer writes the click
 or conversion that earns it. Each decision is remembered, with its arm (slot, segment,
 variant) and what the slot rewards, for the attribution window, so a decision earns its
 reward once however often the visitor clicks; a value reward keeps the decision's running
