@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from typing import Any
+from urllib.parse import urlencode
 
 from django import forms
 from django.core.exceptions import PermissionDenied
@@ -37,6 +38,9 @@ class DecisionSearchForm(forms.Form):
         widget=forms.TextInput(attrs={"placeholder": "e.g. 3f2b9c0e4d1a4b6c8e7f0a1b2c3d4e5f", "autocomplete": "off"}),
     )
 
+    # The paging link's: list the visitor's decisions older than this one of theirs.
+    before = forms.CharField(required=False, max_length=100, widget=forms.HiddenInput)
+
     def clean_q(self) -> uuid.UUID:
         value = self.cleaned_data["q"].strip()
         try:
@@ -46,6 +50,15 @@ class DecisionSearchForm(forms.Form):
                 "Not an id: paste a visitor id or a decision id (32 hexadecimal digits, dashes allowed)."
             ) from None
 
+    def clean_before(self) -> uuid.UUID | None:
+        value = self.cleaned_data["before"].strip()
+        if not value:
+            return None
+        try:
+            return uuid.UUID(value)
+        except ValueError:
+            raise forms.ValidationError("Not a decision id: follow the “Older decisions” link again.") from None
+
 
 def decision_explorer_view(request: HttpRequest) -> HttpResponse:
     if not can_explore_decisions(request.user):
@@ -53,7 +66,7 @@ def decision_explorer_view(request: HttpRequest) -> HttpResponse:
     form = DecisionSearchForm(request.GET if "q" in request.GET else None)
     lookup = DecisionLookup(kind="")
     if form.is_bound and form.is_valid():
-        lookup = decisions_lookup(form.cleaned_data["q"], limit=LIMIT)
+        lookup = decisions_lookup(form.cleaned_data["q"], limit=LIMIT, before=form.cleaned_data["before"])
         if not lookup.kind:
             form.add_error("q", "No decision and no visitor has this id (decisions are kept for the retention period).")
     slots = Slot.objects.in_bulk({d.slot_key for d in lookup.decisions}, field_name="key")
@@ -85,5 +98,10 @@ def decision_explorer_view(request: HttpRequest) -> HttpResponse:
             "rows": rows,
             "limit": LIMIT,
             "searched": form.is_bound and form.is_valid(),
+            # Keyset paging: the next page starts after the last decision listed.
+            "older_url": f"?{urlencode({'q': rows[0]['decision'].visitor_id, 'before': rows[-1]['decision'].id})}"
+            if lookup.more
+            else "",
+            "latest_url": f"?{urlencode({'q': rows[0]['decision'].visitor_id})}" if lookup.older_than else "",
         },
     )

@@ -189,10 +189,18 @@ class DecisionLookup:
     kind: str
     decisions: tuple[ExplainedDecision, ...] = ()
     more: bool = False  # the visitor has older decisions than those listed
+    older_than: str = ""  # the page lists decisions older than this one of the visitor's (its id), or from the latest
 
 
-def decisions_lookup(value: uuid.UUID, *, limit: int = 50) -> DecisionLookup:
-    """The decision with this id, else the visitor's ``limit`` latest decisions, each explained."""
+def decisions_lookup(value: uuid.UUID, *, limit: int = 50, before: uuid.UUID | None = None) -> DecisionLookup:
+    """The decision with this id, else the visitor's ``limit`` latest decisions, each explained.
+
+    ``before``: one of the visitor's decisions; the page then starts with the next older one (keyset paging on
+    time then id, so a page never repeats or skips a decision logged meanwhile). An id that is not one of
+    the visitor's lists from the latest.
+    """
+    from django.db.models import Q
+
     from tracking.models import DecisionLog
 
     fields = (
@@ -211,9 +219,16 @@ def decisions_lookup(value: uuid.UUID, *, limit: int = 50) -> DecisionLookup:
     rows = list(DecisionLog.objects.filter(id=value).values(*fields))
     kind = "decision"
     more = False
+    older_than = ""
     if not rows:
         kind = "visitor"
-        rows = list(DecisionLog.objects.filter(visitor_id=value).order_by("-created_at").values(*fields)[: limit + 1])
+        decisions = DecisionLog.objects.filter(visitor_id=value)
+        if before is not None:
+            anchor = decisions.filter(id=before).values_list("created_at", flat=True).first()
+            if anchor is not None:
+                decisions = decisions.filter(Q(created_at__lt=anchor) | Q(created_at=anchor, id__lt=before))
+                older_than = before.hex
+        rows = list(decisions.order_by("-created_at", "-id").values(*fields)[: limit + 1])
         more = len(rows) > limit
         rows = rows[:limit]
     if not rows:
@@ -236,4 +251,5 @@ def decisions_lookup(value: uuid.UUID, *, limit: int = 50) -> DecisionLookup:
             for row in rows
         ),
         more=more,
+        older_than=older_than,
     )

@@ -144,3 +144,75 @@ def test_only_editors_who_may_view_slots_get_in(django_user_model, client):
     assert explore(editor).status_code == 200
     assert "tailor/decisions/" in editor.get("/admin/").content.decode()
     assert explore(client).status_code == 302  # not logged in: to the login page
+
+
+def test_a_visitors_decisions_page_back_to_the_first_one_each_listed_once(viewer, ruled, monkeypatch):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    import personalization.admin.decisions as explorer
+
+    monkeypatch.setattr(explorer, "LIMIT", 3)
+    visitor = uuid.uuid4()
+    start = timezone.now() - timedelta(hours=1)
+    # Seven decisions; three share one timestamp, so paging must also order by id.
+    times = [
+        start,
+        start + timedelta(seconds=1),
+        *[start + timedelta(seconds=2)] * 3,
+        *(start + timedelta(seconds=s) for s in (3, 4)),
+    ]
+    logged = [
+        DecisionLog(
+            id=uuid.uuid4(),
+            created_at=at,
+            visitor_id=visitor,
+            slot_key="ruled-hero",
+            variant_key="a",
+            policy="rules",
+            policy_version="1",
+            propensity=1.0,
+        )
+        for at in times
+    ]
+    DecisionLog.objects.bulk_create(logged)
+    expected = [d.id.hex for d in sorted(logged, key=lambda d: (d.created_at, d.id.hex), reverse=True)]
+
+    url, listed, pages = f"{reverse('tailor_decision_explorer')}?q={visitor.hex}", [], []
+    while url:
+        html = viewer.get(url).content.decode()
+        pages.append(html)
+        listed += [part.split('"')[0] for part in html.split('data-decision="')[1:]]
+        older = html.split("data-older", 1)[0].rsplit('href="', 1)[-1].split('"')[0] if "data-older" in html else ""
+        url = reverse("tailor_decision_explorer") + older.replace("&amp;", "&") if older else ""
+    assert listed == expected
+    assert len(pages) == 3
+    assert "the latest 3 decisions" in pages[0]
+    assert "data-latest" not in pages[0]
+    assert "3 older decisions" in pages[1]
+    assert "1 older decision" in pages[2]
+    assert "data-latest" in pages[2]
+    assert "data-older" not in pages[2]
+
+
+@pytest.mark.parametrize("before", ["not-an-id", "'; drop table x; --", "\x00", "1" * 101])
+def test_a_bad_page_link_is_a_form_error_never_a_500(viewer, ruled, before):
+    visitor = str(uuid.uuid4())
+    decide("ruled-hero", visitor, {"device": "desktop"})
+    url = f"{reverse('tailor_decision_explorer')}?q={visitor}&before={quote(before)}"
+    page = viewer.get(url)
+    assert page.status_code == 200
+    assert "data-before-error" in page.content.decode()
+    assert "data-decision=" not in page.content.decode()
+
+
+def test_a_page_link_for_someone_elses_decision_lists_from_the_latest(viewer, ruled):
+    visitor, other = str(uuid.uuid4()), str(uuid.uuid4())
+    mine = decide("ruled-hero", visitor, {"device": "desktop"})
+    theirs = decide("ruled-hero", other, {"device": "desktop"})
+    html = viewer.get(
+        f"{reverse('tailor_decision_explorer')}?q={visitor}&before={theirs['decision_id']}"
+    ).content.decode()
+    assert f'data-decision="{mine["decision_id"]}"' in html
+    assert f'data-decision="{theirs["decision_id"]}"' not in html
