@@ -5,7 +5,8 @@ response callbacks, observability hooks) and packs each command on its own; a pa
 five to eight. ``RedisBatch`` has the same command methods (redis-py's ``CoreCommands``
 build the arguments), keeps each command as its argument tuple, and ``execute`` packs them
 all in one call, sends them once and reads the raw replies. No reply is parsed: the writes
-it carries are fire-and-forget, and an error reply is raised once every reply is read.
+it carries are fire-and-forget, and an error reply is raised once every reply is read. A
+dropped connection is retried by the connection's own retry policy, as a pipeline is.
 """
 
 from __future__ import annotations
@@ -35,14 +36,11 @@ class RedisBatch(CoreCommands):
         if not self.commands:
             return
         connection = self._pool.get_connection()
-        error: ResponseError | None = None
         try:
-            connection.send_packed_command(connection.pack_commands(self.commands))
-            for _ in self.commands:
-                try:
-                    connection.read_response()
-                except ResponseError as exc:  # the reply is read whole: the ones after it are still readable
-                    error = error or exc
+            # A dropped connection is reconnected and the batch sent again, as redis-py retries a pipeline.
+            error = connection.retry.call_with_retry(
+                lambda: self._send(connection), lambda failure: connection.disconnect()
+            )
         except BaseException:
             connection.disconnect()  # replies may be left unread: the connection is not reused as it is
             raise
@@ -51,3 +49,14 @@ class RedisBatch(CoreCommands):
         self.commands = []
         if error is not None:
             raise error
+
+    def _send(self, connection: Any) -> ResponseError | None:
+        """Send every command, read every reply; the first error reply, if any (the ones after it still ran)."""
+        connection.send_packed_command(connection.pack_commands(self.commands))
+        error: ResponseError | None = None
+        for _ in self.commands:
+            try:
+                connection.read_response()
+            except ResponseError as exc:  # the reply is read whole: the ones after it are still readable
+                error = error or exc
+        return error

@@ -77,3 +77,14 @@ def test_an_unreachable_server_raises_the_connection_error_the_outage_guards_cat
     batch.rpush("anything", "x")
     with pytest.raises(RedisConnectionError):
         batch.execute()
+
+
+def test_a_connection_the_server_dropped_does_not_lose_the_batch(redis_server, redis_client, key):
+    client = redis_lib.Redis.from_url(redis_server.url)
+    pooled = client.client_id()  # the connection the pool now holds
+    redis_client.client_kill_filter(_id=pooled)
+    batch = RedisBatch(client)
+    batch.rpush(f"{key}:after-drop", "kept")
+    batch.execute()
+    assert redis_client.lrange(f"{key}:after-drop", 0, -1) == [b"kept"]
+    assert client.client_id() != pooled  # it went over a new connection
