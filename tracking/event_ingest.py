@@ -27,6 +27,7 @@ from .event_writes import event_records_persist
 from .exceptions import IngestUnavailableError
 from .feature_store import UNREAD, features_key, features_state_next, visitor_features_apply
 from .outages import outage_guard
+from .redis_connection import redis_default
 
 _stream_json = msgspec.json.Encoder()
 
@@ -72,13 +73,7 @@ def events_seen_forget(visitor_id: str) -> None:
     if setting("EVENT_INGEST_BACKEND") != "redis":
         return
     with outage_guard("redis", "an erased visitor's seen event ids not deleted; they expire on their own"):
-        _redis().delete(*events_seen_keys(visitor_id, time.time()))
-
-
-def _redis() -> Any:
-    from django_redis import get_redis_connection
-
-    return get_redis_connection("default")
+        redis_default().delete(*events_seen_keys(visitor_id, time.time()))
 
 
 # Claim a batch's event ids and append its records to the stream as one entry, in one round
@@ -148,7 +143,7 @@ def _dedupe_and_stream(
     Returns the new records, the visitor's cached feature state as read before that, and the value of each
     listener's key (None where there is none).
     """
-    client = _redis()
+    client = redis_default()
     script = client.register_script(DEDUPE_AND_STREAM)
     keys = [
         *events_seen_keys(visitor_id, now),

@@ -30,6 +30,7 @@ from .models import DeadLetter, DecisionLog, Visitor
 from .outages import outage_guard
 from .record_hooks import decisions_recorded
 from .redis_batch import RedisBatch
+from .redis_connection import redis_default
 from .visitor_cache import visitor_cache_keys
 
 DecisionRecord = dict[str, Any]
@@ -74,7 +75,7 @@ def request_writes_flush(
     redis_cache = _redis_cache() if backend == "redis" else None
     if redis_cache is not None:
         with outage_guard("redis", "decision buffer unavailable; writing decisions directly") as outage:
-            batch = RedisBatch(_redis())
+            batch = RedisBatch(redis_default())
             client = redis_cache.client  # django-redis's: its key prefix and value encoding, as cache.get reads them
             for key, (value, timeout) in entries.items():
                 batch.execute_command("SET", client.make_key(key), client.encode(value), "EX", int(timeout))
@@ -112,7 +113,7 @@ def _records_persist_late(records: Sequence[DecisionRecord]) -> None:
 
 
 def _redis_cache() -> Any:
-    """The default cache when it is django-redis's (the one ``_redis()`` connects to), else None."""
+    """The default cache when it is django-redis's (the one ``redis_default()`` connects to), else None."""
     from django.core.cache import caches
     from django_redis.cache import RedisCache
 
@@ -122,15 +123,9 @@ def _redis_cache() -> Any:
 
 def _records_buffer(records: Sequence[DecisionRecord]) -> None:
     with outage_guard("redis", "decision buffer unavailable; writing decisions directly") as outage:
-        _redis().rpush(setting("DECISION_BUFFER_KEY"), *[json.dumps(r, separators=(",", ":")) for r in records])
+        redis_default().rpush(setting("DECISION_BUFFER_KEY"), *[json.dumps(r, separators=(",", ":")) for r in records])
     if outage.failed:
         decision_records_persist(records)
-
-
-def _redis() -> Any:
-    from django_redis import get_redis_connection
-
-    return get_redis_connection("default")
 
 
 def _timestamp(value: Any) -> datetime:
@@ -228,7 +223,7 @@ def decisions_flush(*, max_batches: int = 50) -> int:
     idempotent on decision id, so nothing is doubled. A lock keeps two
     flushers from trimming each other's batches.
     """
-    client = _redis()
+    client = redis_default()
     key = setting("DECISION_BUFFER_KEY")
     batch = setting("DECISION_FLUSH_BATCH")
     written = 0

@@ -51,6 +51,7 @@ from personalization.serving.bandits import (
 )
 from tracking.models import DecisionLog
 from tracking.outages import outage_guard
+from tracking.redis_connection import redis_default_or_none
 
 logger = logging.getLogger(__name__)
 
@@ -154,7 +155,7 @@ def _deltas_restore(deltas: Mapping[Arm, tuple[float, float, float]]) -> None:
     from personalization.serving import bandits as serving
 
     with outage_guard("redis", "bandit deltas not put back after a failed fold; a rebuild recovers them"):
-        client = serving._redis_client()
+        client = redis_default_or_none()
         if client is None:
             with serving._local_lock:
                 raw = serving.cache.get(serving.DELTAS_KEY) or {}

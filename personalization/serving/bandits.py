@@ -29,6 +29,7 @@ from personalization.conf import setting
 from personalization.engine.bandits import Allocation
 from tracking.conf import setting as tracking_setting
 from tracking.outages import outage_guard
+from tracking.redis_connection import redis_default_or_none
 
 SEP = "\x1f"  # between the parts of an arm's field name: slot and segment keys are slugs, never hold it
 
@@ -255,17 +256,6 @@ return deltas
 """
 
 
-def _redis_client() -> Any | None:
-    """The raw Redis client behind the default cache when it is django-redis's, else None (embedded)."""
-    from django_redis.cache import RedisCache
-
-    if not isinstance(caches["default"], RedisCache):
-        return None
-    from django_redis import get_redis_connection
-
-    return get_redis_connection("default")
-
-
 _local_lock = threading.Lock()  # the embedded store's read-modify-writes
 
 
@@ -282,7 +272,7 @@ def bandit_trials_record(records: Sequence[Mapping[str, Any]], pipe: Any = None)
     if not trials:
         return
     with outage_guard("redis", "bandit trials not counted; the next rebuild counts them from the decision log"):
-        client = _redis_client()
+        client = redis_default_or_none()
         if client is None:
             _local_trials_add(trials)
             return
@@ -360,7 +350,7 @@ def bandit_rewards_record(events: Sequence[Mapping[str, Any]]) -> None:
     if not any(e.get("type") in ("click", "conversion") for e in events) or not _bandit_slots_live():
         return
     with outage_guard("redis", "bandit rewards not counted; the next rebuild counts them from the decision log"):
-        client = _redis_client()
+        client = redis_default_or_none()
         if client is None:
             _local_rewards_add(events)
             return
@@ -410,7 +400,7 @@ def _local_rewards_add(events: Sequence[Mapping[str, Any]]) -> None:
 
 def deltas_take() -> dict[tuple[str, str, str], tuple[float, float, float]]:
     """Read and clear the online counts at once: (slot, segment, variant) -> (Δn, Δtotal, Δsquares)."""
-    client = _redis_client()
+    client = redis_default_or_none()
     if client is None:
         with _local_lock:
             raw: Mapping[Any, Any] = cache.get(DELTAS_KEY) or {}
@@ -428,14 +418,14 @@ def deltas_take() -> dict[tuple[str, str, str], tuple[float, float, float]]:
 
 def counts_alive() -> bool:
     """Whether the online counts survived since the last fold (False after a Redis flush or restart)."""
-    client = _redis_client()
+    client = redis_default_or_none()
     if client is None:
         return cache.get(ALIVE_KEY) is not None
     return bool(client.exists(ALIVE_KEY))
 
 
 def counts_mark_alive() -> None:
-    client = _redis_client()
+    client = redis_default_or_none()
     if client is None:
         cache.set(ALIVE_KEY, 1, timeout=None)
     else:
@@ -444,7 +434,7 @@ def counts_mark_alive() -> None:
 
 def fold_lock(timeout: float = 300.0) -> Any:
     """A lock one fold or rebuild holds at a time (shared by every process on Redis); ``acquire(blocking=False)``."""
-    client = _redis_client()
+    client = redis_default_or_none()
     if client is None:
         return _LocalLock()
     return client.lock(bandit_key("fold-lock"), timeout=timeout, blocking_timeout=0)

@@ -5,7 +5,9 @@ renders its default variant (or nothing) inside a marker, ``<div data-tailor-slo
 with no decision, no decision id and no visitor data: nothing in it depends on who asked. tracker.js then asks
 ``POST /api/v1/decisions/`` for every marker of the page in one request and swaps each visitor's own variant in;
 the impressions and clicks carry the decision ids that answer returned. A triggered slot renders its default
-without ``data-tailor-pending``: it is asked for when its trigger fires, as it is without the mode.
+without ``data-tailor-pending``: it is asked for when its trigger fires, as it is without the mode. The page's
+URL is remembered for the slot (``content.cache_purge.slot_url_seen``), so that publishing the slot purges it
+from the frontend cache even when a template, not a StreamField, places the slot.
 
 The marker is the slot's box: tracker.js keeps its height when it swaps the content, and the
 ``{% tracking_head %}`` style hides pending markers (their space kept) until then, for at most
@@ -21,6 +23,7 @@ from typing import Any
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
+from content.cache_purge import slot_url_seen
 from content.rendering import template_render
 from personalization.engine.context import Context
 from personalization.engine.policies import FixedPolicy
@@ -49,6 +52,8 @@ def slot_marker(slot_key: str, request: Any) -> SafeString:
     if not compiled.candidates:
         raise EmptySlotError(f"Slot {compiled.key!r} has no live variants.")
     request_tailor(request).shared = True
+    # A shared cache may now hold this URL with the slot's default: purged with the slot's pages when it is published.
+    slot_url_seen(compiled.key, request.build_absolute_uri())
     trigger = compiled.definition.trigger
     return format_html(
         '<div data-tailor-slot="{}"{}>{}</div>',

@@ -88,3 +88,77 @@ def test_nothing_is_purged_without_a_configured_frontend_cache(purge_server, dja
     with django_capture_on_commit_callbacks(execute=True):
         republish("hero")
     assert purge_server.received == []
+
+
+@pytest.fixture
+def cache_friendly(settings, monkeypatch):
+    from content import cache_purge
+
+    settings.TAILOR = {**settings.TAILOR, "CACHE_FRIENDLY": True}
+    monkeypatch.setattr(cache_purge, "_seen_written", {})  # what this process wrote: none yet
+
+
+def render_marker(path: str, key: str = "hero") -> str:
+    from django.template import Context, Template
+    from django.test import RequestFactory
+
+    from tracking.middleware import request_tailor
+
+    request = RequestFactory().get(path)
+    request_tailor(request)
+    return Template('{% load personalization %}{% personalize "' + key + '" %}').render(Context({"request": request}))
+
+
+def test_a_slot_placed_by_a_template_is_purged_at_the_urls_that_rendered_it(
+    frontend_cache, cache_friendly, django_capture_on_commit_callbacks
+):
+    slot_create("hero")
+    slot_create("other")
+    assert 'data-tailor-slot="hero"' in render_marker("/landing/?from=ad")
+    render_marker("/landing/?from=ad")
+    render_marker("/about/", key="other")
+    frontend_cache.received.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        republish("hero")
+    assert [(path, host) for _, path, host in frontend_cache.received] == [("/landing/?from=ad", "testserver")]
+
+
+def test_a_remembered_url_is_forgotten_once_a_shared_cache_has_let_it_go(
+    frontend_cache, cache_friendly, settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    from content import cache_purge
+
+    class Clock:
+        now = 1_000_000.0
+
+        def time(self) -> float:
+            return self.now
+
+        def monotonic(self) -> float:
+            return self.now
+
+    clock = Clock()
+    monkeypatch.setattr(cache_purge, "time", clock)
+    settings.TAILOR = {**settings.TAILOR, "CACHE_FRIENDLY_SHARED_MAX_AGE": 600}
+    slot_create("hero")
+    render_marker("/old/")
+    clock.now += 200
+    render_marker("/old/")  # a cached copy from now lives to 800 s: within what the first write covers (900 s)
+    clock.now += 200
+    render_marker("/recent/")
+    clock.now += 550  # 950 s after /old/ was written: no cached copy can be left
+    frontend_cache.received.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        republish("hero")
+    assert [path for _, path, _ in frontend_cache.received] == ["/recent/"]
+
+
+def test_at_most_so_many_urls_are_kept_per_slot_and_none_too_long(cache_friendly, monkeypatch):
+    from content import cache_purge
+
+    monkeypatch.setattr(cache_purge, "SEEN_URLS_MAX", 3)
+    slot_create("hero")
+    render_marker("/" + "x" * cache_purge.SEEN_URL_MAX_LENGTH)
+    for n in range(5):
+        render_marker(f"/page-{n}/")
+    assert cache_purge.slot_urls_seen("hero") == [f"http://testserver/page-{n}/" for n in range(3)]

@@ -88,8 +88,8 @@ def test_writer_killed_mid_batch_loses_and_doubles_nothing(server, stack_env, pg
 import django, json, os
 django.setup()
 from tracking.event_writes import event_records_persist
-from tracking.event_ingest import _redis
-client = _redis()
+from tracking.redis_connection import redis_default
+client = redis_default()
 try:
     client.xgroup_create({STREAM!r}, "writers", id="0", mkstream=True)
 except Exception:

@@ -66,8 +66,8 @@ def test_flush_after_a_crash_mid_batch_does_not_double_count(server, stack_env, 
     python(
         stack_env,
         "import django; django.setup()\n"
-        "import json; from tracking.services import _redis, decision_records_persist\n"
-        f"decision_records_persist(json.loads(r) for r in _redis().lrange({BUFFER!r}, 0, -1))",
+        "import json; from tracking.redis_connection import redis_default; from tracking.services import decision_records_persist\n"
+        f"decision_records_persist(json.loads(r) for r in redis_default().lrange({BUFFER!r}, 0, -1))",
     )
     assert decision_count(pg) == before + 3
     python(
