@@ -10,7 +10,8 @@ visitors, and a test or a benchmark reads ``records`` without writing at all.
 A decision may also update a per-visitor cache entry (the exposures that frequency caps count):
 ``cache_set`` hands it to the sink, which writes it with the decisions (the request's one round trip)
 and gives it back to a later decision of the same batch through ``cache_pending``, so the slots of one
-page read the entry once.
+page read the entry once. A request's batch also knows the entries the visitor's read carried along
+(``RequestTailor.read_along``, given to it with ``cache_known``), so an entry asked for then is not read again.
 
 ``DISCARD`` records nothing: a Wagtail preview's decisions, and an excluded editor's own visits
 (``TAILOR["EXCLUDE_STAFF"]``). What is never logged is never learned from (bandit trials and training read
@@ -35,7 +36,8 @@ class DecisionSink(Protocol):
 
     def cache_set(self, key: str, value: Any, timeout: int) -> None: ...
 
-    def cache_pending(self, key: str) -> Any: ...  # the value set and not yet written, else NOT_PENDING
+    # The value set and not yet written, or read already in this request (None: absent); else NOT_PENDING.
+    def cache_pending(self, key: str) -> Any: ...
 
 
 def _cache_write(entries: CacheEntries) -> None:
@@ -66,6 +68,7 @@ class DecisionBatch:
     def __init__(self) -> None:
         self.records: list[DecisionRecord] = []
         self.cache_entries: CacheEntries = {}
+        self._cache_known: dict[str, Any] = {}  # read in this request: given back, never written
 
     def add(self, record: DecisionRecord) -> None:
         self.records.append(record)
@@ -75,7 +78,11 @@ class DecisionBatch:
 
     def cache_pending(self, key: str) -> Any:
         entry = self.cache_entries.get(key)
-        return NOT_PENDING if entry is None else entry[0]
+        return self._cache_known.get(key, NOT_PENDING) if entry is None else entry[0]
+
+    def cache_known(self, found: dict[str, Any]) -> None:
+        """Entries the request read already (key to value, None when absent): ``cache_pending`` gives them back."""
+        self._cache_known.update(found)
 
     def cache_take(self) -> CacheEntries:
         """The cache entries held, which the batch then forgets (the request writes them with its own)."""

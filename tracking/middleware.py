@@ -69,9 +69,10 @@ class RequestTailor:
         self.read_along_found: dict[str, Any] = {}
 
     def read_along(self, keys: list[str]) -> None:
-        """Read ``keys`` in the round trip that reads the visitor's consent, if there is one; their values (None when
-        absent) are then in ``read_along_found``, and a key missing there was not read. Before ``visitor`` only."""
-        self._read_along = keys
+        """Read ``keys`` in the round trip that reads a known visitor's visit count (and consent); their values (None
+        when absent) are then in ``read_along_found``, and the request's decision batch knows them
+        (``cache_known``). A key missing there was not read (a new visitor, the cache down). Before ``visitor`` only."""
+        self._read_along.extend(keys)
 
     @cached_property
     def visitor(self) -> VisitorState:
@@ -81,13 +82,16 @@ class RequestTailor:
         known = bool(self.visitor_id) and not self.issued
         visit_cached, consent_cached = UNREAD, UNREAD
         consent_key = consent_cache_key(self.visitor_id, cookie, headless=self.headless, known=known)
-        if consent_key is not None:
-            # A headless visitor needs both entries: one round trip instead of two (event ingest's case).
+        if consent_key is not None or (known and self._read_along):
+            # The visit count, a headless visitor's consent and what a view asked to read along: one round trip.
             key = visit_key(self.visitor_id)
             with outage_guard("cache", "visit count and consent not read; counting a first visit") as outage:
-                found = cache.get_many([key, consent_key, *self._read_along])
-                visit_cached, consent_cached = found.get(key), found.get(consent_key)
+                found = cache.get_many([key, *([consent_key] if consent_key else []), *self._read_along])
+                visit_cached = found.get(key)
+                if consent_key is not None:
+                    consent_cached = found.get(consent_key)
                 self.read_along_found = {k: found.get(k) for k in self._read_along}
+                self.decisions.cache_known(self.read_along_found)
             if outage.failed:
                 visit_cached, consent_cached = UNREADABLE, UNREADABLE
         if self.issued:

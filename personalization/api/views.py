@@ -15,6 +15,7 @@ from personalization.results.experiments import ExperimentNotFoundError, slot_ex
 from personalization.results.selectors import SlotNotFoundError, slot_results_recent
 from personalization.serving.decide import decide, slot_keys_live
 from personalization.serving.explain import RecordingSink, decision_records_explain
+from personalization.serving.exposures import exposures_read_along
 from personalization.serving.render import decision_represent
 from tracking.api.parsers import JSONOnlyApi
 from tracking.api.security import SameSiteOnly, SessionUser
@@ -75,6 +76,7 @@ class DecisionsCreateApi(JSONOnlyApi, ThrottlesCountedTogether, APIView):
         if "visitor" not in tailor.__dict__:
             # The page's UTM labels and outside referrer start or keep the visit's source, as the page would have.
             tailor.page_source = page_traffic_source(django_request, data.get("context", {}))
+        exposures_read_along(tailor)
         visitor = tailor.visitor
         context = {**tailor.context, **data.get("context", {})}
         if "referrer" in data.get("context", {}):

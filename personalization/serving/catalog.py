@@ -17,6 +17,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from django.core.cache import caches
@@ -66,6 +67,11 @@ class Catalog:
     slots: dict[str, CompiledSlot] = field(default_factory=dict)
     segments: dict[int, SegmentSpec] = field(default_factory=dict)
     built_at: float = field(default_factory=time.monotonic)
+
+    @cached_property
+    def caps_active(self) -> bool:
+        """Whether a live slot counts exposures (frequency caps or novelty decay)."""
+        return any(slot.caps.active for slot in self.slots.values())
 
 
 def exploration_config(definition: SlotDefinition) -> dict[str, Any]:

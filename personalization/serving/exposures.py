@@ -23,9 +23,11 @@ from django.utils import timezone
 
 from personalization.conf import setting
 from personalization.engine.caps import ExposureBook
+from personalization.serving.catalog import catalog_get
 from tracking.conf import setting as tracking_setting
 from tracking.decision_sinks import NOT_PENDING, DecisionSink
 from tracking.feature_store import UNREAD
+from tracking.middleware import RequestTailor
 from tracking.outages import outage_guard
 from tracking.visitors import visitor_cache_seconds
 
@@ -49,8 +51,18 @@ def exposure_day(at: float) -> int:
     return day
 
 
+def exposures_read_along(tailor: RequestTailor) -> None:
+    """Have the visitor's read carry their exposures when a live slot counts them: no round trip of its own.
+
+    Before the visitor is read only, and for a known visitor (a new one has none); the request's decision batch
+    then gives the entry to ``exposures_get`` (``cache_pending``).
+    """
+    if tailor.visitor_id and not tailor.issued and "visitor" not in tailor.__dict__ and catalog_get().caps_active:
+        tailor.read_along([exposures_key(tailor.visitor_id)])
+
+
 def exposures_get(visitor_id: str, sink: DecisionSink) -> ExposureBook | None:
-    """The visitor's book: the copy this request already updated, else one cache read.
+    """The visitor's book: the copy this request already updated or read along with the visitor, else one cache read.
 
     None when the cache is down: caps cannot be counted then, and the slot is served as if it had none
     (counted in ``tailor_outages_total``) rather than every capped slot falling back to its default.

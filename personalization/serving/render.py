@@ -37,6 +37,7 @@ from personalization.serving.decide import (
     placeholder_values,
     slot_get,
 )
+from personalization.serving.exposures import exposures_read_along
 from tracking.decision_sinks import DISCARD, WRITE_NOW, DecisionSink
 from tracking.feature_store import visitor_features_get
 from tracking.middleware import RequestTailor, request_tailor
@@ -118,6 +119,7 @@ def _request_state(request: Any) -> _RequestState:
         state = _RequestState(visitor, context, DISCARD, placeholder_values(visitor, context), preview=choice)
         _states[tailor] = state
     if state is None:
+        exposures_read_along(tailor)
         visitor, context = tailor.visitor, tailor.context
         state = _RequestState(visitor, context, tailor.decisions, placeholder_values(visitor, context))
         _states[tailor] = state

@@ -251,3 +251,50 @@ def test_a_click_ingested_for_a_decision_makes_its_variant_new_again():
     assert result.accepted == 1, result.rejected
     again = decide("hero-novel", visitor, {})
     assert (again.variant.key, again.policy, again.propensity) == (first.variant.key, "split", 1.0)
+
+
+@pytest.mark.django_db
+def test_a_returning_visitors_page_reads_the_exposures_with_the_visitor_not_on_their_own():
+    from django.core.cache import cache
+    from django.test import Client
+
+    from tests.factories.slots import page_with_slots
+    from tracking.visitors import visit_key
+
+    slot = slot_create("page-capped", strategy="split", variants=[("a", 1), ("b", 1)], default="a")
+    slot.cap_per_visit = 1
+    slot.save_revision().publish()
+    page = page_with_slots("page-capped")
+    visitor = str(uuid.uuid4())
+    client = Client()
+    client.cookies["tailor_vid"] = visitor
+    gets, many, inside = [], [], []
+    get, get_many = cache.get, cache.get_many
+
+    def counted_get(key, *args, **kwargs):
+        if not inside:  # locmem's get_many asks get() for each key: those are the read counted below
+            gets.append(key)
+        return get(key, *args, **kwargs)
+
+    def counted_get_many(keys, *args, **kwargs):
+        many.append(list(keys))
+        inside.append(1)
+        try:
+            return get_many(keys, *args, **kwargs)
+        finally:
+            inside.pop()
+
+    shown = []
+    cache.get, cache.get_many = counted_get, counted_get_many
+    try:
+        for _ in range(3):
+            html = client.get(page.url).content.decode()
+            shown.append(html.split('data-tailor-variant="', 1)[1].split('"', 1)[0])
+    finally:
+        del cache.get, cache.get_many
+    assert [visit_key(visitor), exposures_key(visitor)] in many
+    assert exposures_key(visitor) not in gets
+    assert visit_key(visitor) not in gets  # the visit count came in the same read
+    assert set(shown[:2]) == {"a", "b"}  # one view of each per visit: the cap held across pages
+    rows = DecisionLog.objects.filter(visitor_id=uuid.UUID(visitor)).order_by("created_at")
+    assert [r.policy for r in rows] == ["split", "split", "capped"]
