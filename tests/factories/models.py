@@ -7,6 +7,8 @@ log), so an explanation of a mobile visitor's decision has a device and a varian
 from __future__ import annotations
 
 import random
+import uuid
+from typing import Any
 
 from personalization.engine import Context
 from personalization.engine.featurize import row_features, variant_features
@@ -14,6 +16,7 @@ from personalization.engine.reward_model import reward_model_train
 from personalization.models import ModelVersion
 from personalization.serving.catalog import catalog_get, catalog_invalidate
 from tests.factories.slots import slot_create
+from tracking.models import DecisionLog
 
 CLICK_RATES = {"mobile": {"a": 0.05, "b": 0.45, "c": 0.10}, "desktop": {"a": 0.40, "b": 0.05, "c": 0.10}}
 
@@ -35,3 +38,19 @@ def model_slot_trained(key: str = "explained-hero", *, seed: int = 7) -> ModelVe
     version = ModelVersion.objects.create(slot_key=key, status=ModelVersion.Status.ACTIVE, model_text=model.to_text())
     catalog_invalidate()
     return version
+
+
+def decision_row(**fields: Any) -> DecisionLog:
+    """An unsaved decision-log row with plain values (slot "s", variant "a", now), for tests that write the log directly."""
+    from django.utils import timezone
+
+    values: dict[str, Any] = {
+        "id": uuid.uuid4(),
+        "created_at": timezone.now(),
+        "slot_key": "s",
+        "variant_key": "a",
+        "policy": "p",
+        "policy_version": "1",
+        "propensity": 1.0,
+    }
+    return DecisionLog(**{**values, **fields})

@@ -14,6 +14,7 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 from django.utils import timezone
 
+from tests.factories.models import decision_row
 from tracking.models import Consent, DecisionLog, Event, Visitor
 
 pytestmark = pytest.mark.django_db
@@ -460,18 +461,7 @@ def test_retention_purge_runs_in_bounded_batches():
     visitors = [uuid.uuid4() for _ in range(7)]
     Visitor.objects.bulk_create([Visitor(id=v, last_seen_at=at) for v in visitors])
     DecisionLog.objects.bulk_create(
-        DecisionLog(
-            id=uuid.uuid4(),
-            created_at=at,
-            visitor_id=v,
-            slot_key="s",
-            variant_key="a",
-            policy="p",
-            policy_version="1",
-            propensity=1.0,
-            context={"device": "mobile"},
-        )
-        for v in visitors
+        decision_row(created_at=at, visitor_id=v, context={"device": "mobile"}) for v in visitors
     )
     Event.objects.bulk_create(
         Event(id=uuid.uuid4(), visitor_id=v, type="click", ts=at, received_at=at) for v in visitors

@@ -11,7 +11,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from tests.factories.models import model_slot_trained
+from tests.factories.models import decision_row, model_slot_trained
 from tests.factories.slots import segment_create, slot_create
 from tests.factories.users import permitted_client
 from tracking.models import DecisionLog
@@ -163,19 +163,7 @@ def test_a_visitors_decisions_page_back_to_the_first_one_each_listed_once(viewer
         *[start + timedelta(seconds=2)] * 3,
         *(start + timedelta(seconds=s) for s in (3, 4)),
     ]
-    logged = [
-        DecisionLog(
-            id=uuid.uuid4(),
-            created_at=at,
-            visitor_id=visitor,
-            slot_key="ruled-hero",
-            variant_key="a",
-            policy="rules",
-            policy_version="1",
-            propensity=1.0,
-        )
-        for at in times
-    ]
+    logged = [decision_row(created_at=at, visitor_id=visitor, slot_key="ruled-hero", policy="rules") for at in times]
     DecisionLog.objects.bulk_create(logged)
     expected = [d.id.hex for d in sorted(logged, key=lambda d: (d.created_at, d.id.hex), reverse=True)]
 

@@ -23,6 +23,7 @@ from personalization.engine import Context
 from personalization.engine.clustering import CentroidModel
 from personalization.models import BehaviourCluster, ClusteringRun, Segment
 from personalization.serving.segments import segment_spec_compile
+from tests.factories.models import decision_row
 from tests.factories.slots import segment_create, slot_create
 from tests.factories.users import editor_client
 from tracking.event_ingest import events_ingest
@@ -110,18 +111,7 @@ def test_a_visitor_shown_decisions_as_a_crawler_is_left_out():
     human, crawler = uuid.uuid4(), uuid.uuid4()
     Visitor.objects.bulk_create([Visitor(id=v, last_seen_at=now) for v in (human, crawler)])
     DecisionLog.objects.bulk_create(
-        DecisionLog(
-            id=uuid.uuid4(),
-            created_at=now,
-            visitor_id=visitor,
-            slot_key="s",
-            variant_key="a",
-            policy="p",
-            policy_version="1",
-            propensity=1.0,
-            context={"device": "desktop"},
-            is_bot=is_bot,
-        )
+        decision_row(created_at=now, visitor_id=visitor, context={"device": "desktop"}, is_bot=is_bot)
         for visitor, is_bot in ((human, False), (crawler, True))
     )
     assert visitors_active(now - timedelta(hours=1)) == [str(human)]
