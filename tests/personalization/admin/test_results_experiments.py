@@ -20,9 +20,14 @@ from .test_results_admin import HOSTILE, SLOTS_URL, page_url
 
 pytestmark = pytest.mark.django_db
 
-TODAY = datetime.now(UTC).date()
+
+def today():
+    # Read when a test runs, not when the module is collected: a suite may cross midnight (UTC).
+    return datetime.now(UTC).date()
+
+
 # 01:00 UTC nine days ago: the window starts that UTC day whatever the time of day the suite runs.
-NINE_DAYS_AGO = datetime.combine(TODAY - timedelta(days=9), time(1), tzinfo=UTC)
+NINE_DAYS_AGO = datetime.combine(today() - timedelta(days=9), time(1), tzinfo=UTC)
 
 
 @pytest.fixture
@@ -40,7 +45,7 @@ def group_days(slot: str, group: str, per_day: dict[str, tuple[int, int, int]], 
                     slot_key=slot,
                     group=group,
                     variant_key=variant,
-                    day=TODAY - timedelta(days=offset),
+                    day=today() - timedelta(days=offset),
                     decisions=visitors,
                     impressions=visitors,
                     visitors_seen=visitors,
@@ -58,7 +63,7 @@ def cohort_days(slot: str, group: str, visitors: int, clicked: int, *, days: int
         GroupDay(
             slot_key=slot,
             group=group,
-            day=TODAY - timedelta(days=offset),
+            day=today() - timedelta(days=offset),
             visitors=visitors,
             visitors_clicked=clicked,
             updated_at=timezone.now(),
@@ -117,7 +122,7 @@ def test_choosing_an_experiment_shows_its_arms_its_window_and_its_guardrails(vie
     # b's conversion rate 1 % against a's 5 %, over 2,000 each: the guardrail is worse.
     assert 'data-guardrail-status="worse"' in html
     assert "Conversion rate" in html
-    start = (TODAY - timedelta(days=9)).isoformat()
+    start = (today() - timedelta(days=9)).isoformat()
     csv = reverse("tailor_results:csv", args=["hero"])
     assert f'href="{csv}?metric=click_rate&amp;days=14&amp;experiment=bigger"' in html
     assert html.count("<polyline") >= 2

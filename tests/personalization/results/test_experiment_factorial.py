@@ -26,13 +26,19 @@ FACTORS = [
     {"name": "headline", "levels": ["Save 10%", "Free shipping"]},
     {"name": "cta_label", "levels": ["Buy", "Shop now"]},
 ]
-TODAY = datetime.now(UTC).date()
+
+
+def today():
+    # Read when a test runs, not when the module is collected: a suite may cross midnight (UTC).
+    return datetime.now(UTC).date()
+
+
 # Visitors and clickers per combination (product order): the free-shipping headline wins, the label does not matter.
 OWN = [(2000, 100), (2000, 104), (2000, 160), (2000, 158)]
 
 
 def day_row(group: str, variant: str, visitors: int, clicked: int, converted: int = 0, *, slot: str = "hero"):
-    variant_day_create(slot, variant, visitors, clicked, converted, group=group, day=TODAY)
+    variant_day_create(slot, variant, visitors, clicked, converted, group=group, day=today())
 
 
 @pytest.fixture

@@ -28,11 +28,15 @@ pytestmark = pytest.mark.django_db
 TOKEN = "s3cret-results-token-0123456789"
 URL = "/api/v1/slots/hero/results/"
 CONTRACT = {"slot", "window", "metric", "control", "srm_p_value", "variants", "comparisons", "verdict"}
-TODAY = datetime.now(UTC).date()
+
+
+def today():
+    # Read when a test runs, not when the module is collected: a suite may cross midnight (UTC).
+    return datetime.now(UTC).date()
 
 
 def day_row(group: str, variant: str, visitors: int, clicked: int, converted: int = 0, *, slot: str = "hero"):
-    variant_day_create(slot, variant, visitors, clicked, converted, group=group, day=TODAY)
+    variant_day_create(slot, variant, visitors, clicked, converted, group=group, day=today())
 
 
 @pytest.fixture
@@ -85,7 +89,7 @@ def test_an_experiment_reads_its_own_arms_only(logged):
 
 
 def test_slot_results_sum_every_group_unless_given_one(logged):
-    start, end = TODAY - timedelta(days=2), TODAY
+    start, end = today() - timedelta(days=2), today()
     everything = {v["key"]: v["visitors"] for v in slot_results("hero", start, end)["variants"]}
     assert everything == {"a": 40 + 5 + 7, "b": 40, "c": 5}
     served = {v["key"]: v["visitors"] for v in slot_results("hero", start, end, group="")["variants"]}
@@ -174,7 +178,7 @@ def test_holdout_uplift_compares_served_visitors_with_the_holdout(hero):
         GroupDay.objects.create(
             slot_key="hero",
             group=group,
-            day=TODAY,
+            day=today(),
             visitors=visitors,
             visitors_clicked=clicked,
             updated_at=timezone.now(),
@@ -182,12 +186,12 @@ def test_holdout_uplift_compares_served_visitors_with_the_holdout(hero):
     GroupDay.objects.create(  # an experiment's visitors are neither
         slot_key="hero",
         group="experiment:exp",
-        day=TODAY,
+        day=today(),
         visitors=999,
         visitors_clicked=999,
         updated_at=timezone.now(),
     )
-    body = holdout_uplift("hero", TODAY - timedelta(days=7), TODAY, "click_rate")
+    body = holdout_uplift("hero", today() - timedelta(days=7), today(), "click_rate")
     assert CONTRACT <= set(body)
     assert body["control"] == "holdout"
     assert [(v["key"], v["visitors"], v["conversions"]) for v in body["variants"]] == [
@@ -202,5 +206,5 @@ def test_holdout_uplift_compares_served_visitors_with_the_holdout(hero):
 
 
 def test_holdout_uplift_from_the_log(logged):
-    body = holdout_uplift("hero", TODAY - timedelta(days=1), TODAY, "click_rate")
+    body = holdout_uplift("hero", today() - timedelta(days=1), today(), "click_rate")
     assert [(v["key"], v["visitors"]) for v in body["variants"]] == [("holdout", 7), ("served", 10)]

@@ -30,8 +30,14 @@ pytestmark = pytest.mark.django_db
 TOKEN = "s3cret-results-token-0123456789"
 URL = "/api/v1/slots/hero/results/"
 CONTRACT = {"slot", "window", "metric", "control", "srm_p_value", "variants", "comparisons", "verdict"}
-TODAY = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-DAY = TODAY - timedelta(days=1)  # the log's day: whole, and inside every window read here
+
+
+def today():
+    # Read when a test runs, not when the module is collected: a suite may cross midnight (UTC).
+    return datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+DAY = today() - timedelta(days=1)  # the log's day: whole, and inside every window read here
 VISITORS = 3000
 
 
@@ -139,7 +145,7 @@ def test_adjusted_results_equal_the_ancova_reference(experiment_log, metric):
     expected = reference(visitors, metric)
     assert expected["variance_reduction"] > 0.05  # prior visits predict the outcome here
 
-    assert_matches(slot_results("hero", DAY.date(), TODAY.date(), metric), expected)
+    assert_matches(slot_results("hero", DAY.date(), today().date(), metric), expected)
     assert_matches(experiment_results(experiment, metric=metric), expected)
 
 
@@ -148,7 +154,7 @@ def test_the_holdout_uplift_is_adjusted_on_group_cohorts(db):
     held_out = {"policy": "holdout"}
     visitors = log_create(policies={"a": held_out, "b": {"policy": "split"}})
     # The holdout is a, served by the slot's strategy is b: the same comparison as a against b.
-    body = holdout_uplift("hero", DAY.date(), TODAY.date(), "click_rate")
+    body = holdout_uplift("hero", DAY.date(), today().date(), "click_rate")
     assert_matches(body, reference(visitors, "click_rate"))
 
 
@@ -173,7 +179,7 @@ def raw_compare(metric: str) -> dict:
 @pytest.mark.parametrize("metric", ["click_rate", "value_per_visitor"])
 def test_the_switch_turns_it_off_and_leaves_the_raw_comparison(experiment_log, metric):
     _, visitors = experiment_log
-    body = slot_results("hero", DAY.date(), TODAY.date(), metric, cuped=False)
+    body = slot_results("hero", DAY.date(), today().date(), metric, cuped=False)
 
     assert body["cuped"] == {
         "covariate": "prior visits",
@@ -183,7 +189,7 @@ def test_the_switch_turns_it_off_and_leaves_the_raw_comparison(experiment_log, m
     }
     assert body["comparisons"][0] == raw_compare(metric)
     assert body["comparisons"][0]["lift"] == pytest.approx(reference(visitors, metric)["raw_lift"], rel=1e-9)
-    adjusted = slot_results("hero", DAY.date(), TODAY.date(), metric)
+    adjusted = slot_results("hero", DAY.date(), today().date(), metric)
     assert adjusted["comparisons"][0]["lift"] != body["comparisons"][0]["lift"]
     assert adjusted["variants"] == body["variants"]  # each variant's own figures are what was observed
 
@@ -192,7 +198,7 @@ def test_a_covariate_without_spread_is_not_applied(db):
     slot_create("hero", strategy="split", variants=[("a", 1), ("b", 1)], default="a")
     log_create(policies={"a": {"policy": "split"}, "b": {"policy": "split"}}, constant=True)
 
-    body = slot_results("hero", DAY.date(), TODAY.date(), "click_rate")
+    body = slot_results("hero", DAY.date(), today().date(), "click_rate")
 
     assert body["cuped"]["applied"] is False
     assert body["cuped"]["reason"] == cuped_module.CONSTANT
@@ -201,9 +207,9 @@ def test_a_covariate_without_spread_is_not_applied(db):
 
 def test_too_few_visitors_or_a_single_variant_say_why(db):
     slot_create("hero", strategy="split", variants=[("a", 1), ("b", 1)], default="a")
-    assert slot_results("hero", DAY.date(), TODAY.date())["cuped"]["reason"] == cuped_module.TOO_FEW
+    assert slot_results("hero", DAY.date(), today().date())["cuped"]["reason"] == cuped_module.TOO_FEW
     slot_create("solo", strategy="fixed", variants=[("a", 1)], default="a")
-    assert slot_results("solo", DAY.date(), TODAY.date())["cuped"]["reason"] == cuped_module.SINGLE
+    assert slot_results("solo", DAY.date(), today().date())["cuped"]["reason"] == cuped_module.SINGLE
 
 
 @pytest.fixture
