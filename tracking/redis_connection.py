@@ -16,11 +16,15 @@ def redis_default() -> Any:
     return get_redis_connection("default")
 
 
-def redis_default_or_none() -> Any | None:
-    """The default cache's Redis client when that cache is django-redis's, else None (the embedded default)."""
+def redis_cache_or_none() -> Any | None:
+    """The default cache when it is django-redis's (the one ``redis_default()`` connects to), else None."""
     from django.core.cache import caches
     from django_redis.cache import RedisCache
 
-    if not isinstance(caches["default"], RedisCache):
-        return None
-    return redis_default()
+    default = caches["default"]  # ``django.core.cache.cache`` is a proxy to it
+    return default if isinstance(default, RedisCache) else None
+
+
+def redis_default_or_none() -> Any | None:
+    """The default cache's Redis client when that cache is django-redis's, else None (the embedded default)."""
+    return redis_default() if redis_cache_or_none() is not None else None

@@ -30,7 +30,7 @@ from .models import DeadLetter, DecisionLog, Visitor
 from .outages import outage_guard
 from .record_hooks import decisions_recorded
 from .redis_batch import RedisBatch
-from .redis_connection import redis_default
+from .redis_connection import redis_cache_or_none, redis_default
 from .visitor_cache import visitor_cache_keys
 
 DecisionRecord = dict[str, Any]
@@ -72,7 +72,7 @@ def request_writes_flush(
         {decision_owner_key(r["id"]): (r["visitor_id"], owners_timeout) for r in records if r.get("visitor_id")}
     )
     backend = setting("DECISION_LOG_BACKEND")
-    redis_cache = _redis_cache() if backend == "redis" else None
+    redis_cache = redis_cache_or_none() if backend == "redis" else None
     if redis_cache is not None:
         with outage_guard("redis", "decision buffer unavailable; writing decisions directly") as outage:
             batch = RedisBatch(redis_default())
@@ -110,15 +110,6 @@ def request_writes_flush(
 def _records_persist_late(records: Sequence[DecisionRecord]) -> None:
     # after_response takes a callable returning None; the count is of no use once the response is sent.
     decision_records_persist(records)
-
-
-def _redis_cache() -> Any:
-    """The default cache when it is django-redis's (the one ``redis_default()`` connects to), else None."""
-    from django.core.cache import caches
-    from django_redis.cache import RedisCache
-
-    default = caches["default"]  # ``cache`` is a proxy to it
-    return default if isinstance(default, RedisCache) else None
 
 
 def _records_buffer(records: Sequence[DecisionRecord]) -> None:

@@ -86,6 +86,11 @@ def slot_keys_live() -> frozenset[str]:
     return frozenset(catalog_get().slots)
 
 
+def features_wanted(slot: CompiledSlot, visitor: VisitorState) -> bool:
+    """Whether a decision of ``slot`` reads ``visitor``'s real-time features (a known id, with personalization consent)."""
+    return slot.needs_features and bool(visitor.id and visitor.personalization_consent)
+
+
 def _choose(slot: CompiledSlot, context: Context, rng: random.Random) -> tuple[Choice, str, str]:
     policy = slot.policy
     try:
@@ -196,7 +201,7 @@ def decide(
     else:
         features_given = "features" in context
         context = Context.from_mapping({**context, "visitor_id": visitor.id})
-    if compiled.needs_features and personal and not features_given:
+    if features_wanted(compiled, visitor) and not features_given:
         features = visitor_features_get(visitor.id, known=not visitor.is_new)
         context = dataclasses.replace(context, features=MappingProxyType(dict(features)))
     policy = compiled.policy

@@ -34,6 +34,7 @@ from personalization.serving.decide import (
     decide,
     decision_params,
     decision_render,
+    features_wanted,
     placeholder_values,
     slot_get,
 )
@@ -100,7 +101,7 @@ class _RequestState:
 
     def engine_context_for(self, slot: CompiledSlot) -> Context:
         """The context for ``slot``: with the visitor's features if it reads them (read once for the page)."""
-        if slot.needs_features and self.visitor.id and self.visitor.personalization_consent:
+        if features_wanted(slot, self.visitor):
             return self._engine_context_featured
         return self.engine_context
 
